@@ -1,0 +1,227 @@
+"""Engine logic with a fake sender and fake loop time (looptime): no real sleeping."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+from conftest import Breaker, FakeSender, ops, run_engine
+
+from worker.errors import NetworkError, RateLimited, Rejected, ServerError, Unauthorized
+from worker.operations import Action, Operation
+from worker.outcomes import Outcome, Result
+
+pytestmark = pytest.mark.looptime
+
+
+async def test_requests_are_paced_evenly_at_the_configured_rate(sender):
+    _, results = await run_engine(ops(50), sender, rate_per_minute=600, concurrency=8)
+    starts = sorted(c[0] for c in sender.calls)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) == pytest.approx(0.1, abs=1e-6)  # 600/min: one every 0.1 s, no burst
+    assert starts[-1] - starts[0] == pytest.approx(4.9, abs=1e-3)
+    assert [r.outcome for r in results] == [Outcome.OK] * 50
+
+
+async def test_results_come_out_in_row_order_and_concurrency_is_bounded():
+    sender = FakeSender(latency_s=0.0)
+    # Later rows finish first: odd conversations answer slowly.
+    slow = FakeSender(latency_s=1.0)
+
+    async def mixed(op):
+        return await (slow if op.conversation_id % 2 else sender)(op)
+
+    _, results = await run_engine(ops(40), mixed, concurrency=5)
+    assert [r.row for r in results] == list(range(1, 41))
+    assert slow.max_in_flight + sender.max_in_flight <= 5 + 1
+    assert slow.max_in_flight <= 5
+
+
+async def test_concurrency_is_never_exceeded():
+    sender = FakeSender(latency_s=2.0)
+    await run_engine(ops(30), sender, concurrency=3, rate_per_minute=60000)
+    assert sender.max_in_flight == 3
+
+
+async def test_a_429_pauses_every_sender_for_retry_after(sender):
+    sender.script[5] = [RateLimited("429", retry_after_s=3.0)]
+    _, results = await run_engine(ops(20), sender, rate_per_minute=600, concurrency=4)
+    the_429 = next(c for c in sender.calls if c[2] == 5)
+    later_starts = [c[0] for c in sender.calls if c[0] > the_429[0]]
+    # Nobody starts within the pause announced when the 429 came back.
+    assert all(s >= the_429[1] + 3.0 for s in later_starts)
+    row5 = results[4]
+    assert (row5.outcome, row5.attempts, row5.throttled) == (Outcome.OK, 2, 1)
+
+
+async def test_after_a_pause_pacing_resumes_without_a_burst(sender):
+    sender.script[3] = [RateLimited("429", retry_after_s=5.0)]
+    await run_engine(ops(30), sender, rate_per_minute=600, burst=5, concurrency=8)
+    starts = sorted(c[0] for c in sender.calls)
+    resumed = [s for s in starts if s > starts[3] + 5.0]
+    gaps = [b - a for a, b in itertools.pairwise(resumed)]
+    assert gaps and min(gaps) >= 0.1 - 1e-6
+
+
+async def test_5xx_then_success_is_retried_with_backoff(sender):
+    sender.script[1] = [ServerError("503", http_status=503), NetworkError("reset"), 200]
+    _, results = await run_engine(ops(1), sender, max_attempts=5)
+    assert (results[0].outcome, results[0].attempts, results[0].http_status) == \
+        (Outcome.OK, 3, 200)
+    starts = [c[0] for c in sender.calls]
+    assert starts[1] > starts[0] and starts[2] > starts[1]
+
+
+async def test_gives_up_after_max_attempts(sender):
+    sender.script[1] = [ServerError("503 Service Unavailable", http_status=503)] * 10
+    _, results = await run_engine(ops(1), sender, max_attempts=3)
+    r = results[0]
+    assert (r.outcome, r.attempts, r.http_status) == (Outcome.FAILED, 3, 503)
+    assert "gave up after 3 attempts" in r.error
+
+
+async def test_a_400_is_not_retried(sender):
+    sender.script[1] = [Rejected("400 assigned_user_id: user not found", http_status=400)]
+    _, results = await run_engine(ops(1), sender)
+    r = results[0]
+    assert (r.outcome, r.attempts, r.http_status) == (Outcome.FAILED, 1, 400)
+    assert r.error == "400 assigned_user_id: user not found"
+
+
+async def test_429s_do_not_use_up_attempts(sender):
+    sender.script[1] = [RateLimited("429", retry_after_s=1.0)] * 6 + [200]
+    _, results = await run_engine(ops(1), sender, max_attempts=2)
+    assert (results[0].outcome, results[0].attempts, results[0].throttled) == \
+        (Outcome.OK, 7, 6)
+
+
+async def test_a_row_gives_up_when_its_429_budget_is_spent(sender):
+    sender.script[1] = [RateLimited("429", retry_after_s=7200.0)] * 50
+    _, results = await run_engine(ops(1), sender, budget_s=300.0)
+    r = results[0]
+    assert r.outcome is Outcome.FAILED and r.http_status == 429
+    assert "asked to wait 7200 s, capped at max_retry_after_s=120" in r.error
+    assert r.throttled == 3  # 120 + 120 + 120 >= 300
+
+
+async def test_rows_for_one_conversation_run_in_file_order_without_overlap(sender):
+    items = [Operation(row=1, conversation_id=7, action=Action.ASSIGN, value="a"),
+             Operation(row=2, conversation_id=8, action=Action.CLOSE),
+             Operation(row=3, conversation_id=7, action=Action.ASSIGN, value="b"),
+             Operation(row=4, conversation_id=7, action=Action.UNASSIGN)]
+    sender.script[7] = [ServerError("502", http_status=502), 200, 200, 200]
+    _, results = await run_engine(items, sender, concurrency=8, max_attempts=3)
+    calls7 = [c for c in sender.calls if c[2] == 7]
+    assert [c[3] for c in calls7] == [{"assigned_user_id": "a"}, {"assigned_user_id": "a"},
+                                       {"assigned_user_id": "b"},
+                                       {"assigned_user_id": "unassigned"}]
+    for earlier, later in itertools.pairwise(calls7):
+        assert later[0] >= earlier[1]  # the next request starts after the previous ended
+    assert [r.outcome for r in results] == [Outcome.OK] * 4
+
+
+async def test_precomputed_results_pass_through_in_order(sender):
+    bad = Result(row=2, conversation_id="abc", action="", value="",
+                 outcome=Outcome.INVALID, error="nope")
+    items = [Operation(row=1, conversation_id=1, action=Action.CLOSE), bad,
+             Operation(row=3, conversation_id=3, action=Action.CLOSE)]
+    _, results = await run_engine(items, sender)
+    assert [r.outcome for r in results] == [Outcome.OK, Outcome.INVALID, Outcome.OK]
+    assert [c[2] for c in sender.calls] == [1, 3]
+
+
+async def test_401_aborts_the_run_and_skips_the_rest(sender):
+    sender.script[3] = [Unauthorized("401 authentication: User not authenticated: "
+                                     "check PARTOO_API_KEY", http_status=401)]
+    engine, results = await run_engine(ops(30), sender, concurrency=1)
+    assert engine.aborted
+    assert results[2].outcome is Outcome.FAILED and results[2].http_status == 401
+    assert all(r.outcome is Outcome.SKIPPED for r in results[3:])
+    assert "401" in results[-1].error and "not attempted" in results[-1].error
+    assert len(sender.calls) == 3
+    assert [r.row for r in results] == list(range(1, 31))
+
+
+async def test_circuit_breaker_stops_a_run_against_a_broken_api():
+    sender = FakeSender(latency_s=0.01)
+    for cid in range(1, 201):
+        sender.script[cid] = [ServerError("503", http_status=503)] * 9
+    engine, results = await run_engine(ops(200), sender, concurrency=4, max_attempts=2,
+                                       breaker=Breaker(window=10, threshold=0.5))
+    assert engine.aborted and "circuit breaker" in (engine.stop_reason or "")
+    failed = [r for r in results if r.outcome is Outcome.FAILED]
+    assert 5 <= len(failed) <= 5 + 4  # tripped at 5, plus at most what was in flight
+    assert len(results) == 200 and results[-1].outcome is Outcome.SKIPPED
+    assert len(sender.calls) <= 2 * len(failed) + 4 * 2
+
+
+async def test_stop_lets_requests_in_flight_finish_and_skips_the_rest():
+    sender = FakeSender(latency_s=1.0)
+    items = ops(100)
+
+    async def stop_soon(engine_box):
+        await asyncio.sleep(2.5)
+        engine_box[0].stop("run interrupted (SIGINT)")
+
+    from worker.engine import Engine
+    from worker.ratelimit import RateLimiter
+    from worker.retry import RetryPolicy
+
+    engine = Engine(sender, RateLimiter(600), RetryPolicy(), concurrency=4)
+    results: list[Result] = []
+    stopper = asyncio.create_task(stop_soon([engine]))
+    await engine.run(items, results.append)
+    await stopper
+    sent = {c[2] for c in sender.calls}
+    assert all(r.outcome is Outcome.OK for r in results if int(r.conversation_id) in sent)
+    skipped = [r for r in results if r.outcome is Outcome.SKIPPED]
+    assert len(sent) + len(skipped) == 100
+    assert all(r.error == "not attempted: run interrupted (SIGINT)" for r in skipped)
+    assert [r.row for r in results] == list(range(1, 101))
+
+
+async def test_cancel_records_requests_in_flight_as_skipped():
+    sender = FakeSender(latency_s=30.0)
+    from worker.engine import Engine
+    from worker.ratelimit import RateLimiter
+    from worker.retry import RetryPolicy
+
+    engine = Engine(sender, RateLimiter(60000), RetryPolicy(), concurrency=3)
+    results: list[Result] = []
+
+    async def cancel_soon():
+        await asyncio.sleep(1.0)
+        engine.cancel()
+
+    task = asyncio.create_task(cancel_soon())
+    await engine.run(ops(10), results.append)
+    await task
+    assert [r.outcome for r in results] == [Outcome.SKIPPED] * 10
+    assert "in flight" in results[0].error and "--resume" in results[0].error
+    assert results[0].attempts == 1 and results[5].attempts == 0
+
+
+async def test_the_window_bounds_how_far_ahead_rows_are_read():
+    sender = FakeSender(latency_s=0.0)
+    sender.script[1] = [ServerError("503", http_status=503)] * 2  # row 1 is slow to finish
+    read: list[int] = []
+
+    def items():
+        for op in ops(200):
+            read.append(op.row)
+            yield op
+
+    seen_when_row1_done: list[int] = []
+
+    def emit(result):
+        if result.row == 1:
+            seen_when_row1_done.append(len(read))
+
+    from worker.engine import Engine
+    from worker.ratelimit import RateLimiter
+    from worker.retry import RetryPolicy
+
+    engine = Engine(sender, RateLimiter(60000), RetryPolicy(), concurrency=4, window=20)
+    await engine.run(items(), emit)
+    assert seen_when_row1_done[0] <= 21

@@ -1,0 +1,129 @@
+"""Settings: typed, frozen, from flags > environment (PARTOO_*) > a TOML file > defaults.
+
+Only this module and the CLI read the environment or files; everything else receives a
+`Settings` (or the values it needs) through its constructor. The API key is a `SecretStr`
+from the moment it is read, so reprs and errors print `**********`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from worker.errors import ConfigError
+
+__all__ = ["DEFAULT_BASE_URL", "Settings", "load_settings"]
+
+DEFAULT_BASE_URL = "https://api.partoo.co/v2"
+_FILE_VALUES: ContextVar[dict[str, Any]] = ContextVar("file_values", default={})  # noqa: B039
+
+
+class Settings(BaseSettings):
+    """Everything a run can be tuned with. Names carry their units."""
+
+    model_config = SettingsConfigDict(env_prefix="PARTOO_", extra="forbid", frozen=True)
+
+    api_key: SecretStr | None = None
+    base_url: str = DEFAULT_BASE_URL
+    request_timeout_s: float = Field(30.0, gt=0, le=600)
+    max_attempts: int = Field(5, ge=1, le=50)  # requests per row, 429s not counted
+    rate_per_minute: float = Field(300.0, gt=0, le=1_000_000)
+    burst: int = Field(1, ge=1, le=1000)  # requests that may go at once after idling
+    concurrency: int = Field(8, ge=1, le=512)
+    max_retry_after_s: float = Field(120.0, gt=0, le=3600)  # longest single 429 pause
+    rate_limit_budget_s: float = Field(900.0, gt=0)  # one row's total wait on 429s
+    failure_window: int = Field(50, ge=1, le=10_000)  # recent rows the breaker looks at
+    failure_threshold: float = Field(0.5, gt=0, le=1)  # share of them failing that aborts
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as https://api.partoo.co/v2")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError("must not hold credentials, a query or a fragment")
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
+            raise ValueError("plain http is only allowed to a loopback address (the "
+                             "simulator); the API key would travel unencrypted: use https")
+        return value
+
+    @field_validator("api_key")
+    @classmethod
+    def _check_api_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The order is the precedence: flags, then PARTOO_* variables, then the file.
+        return (init_settings, env_settings,
+                InitSettingsSource(settings_cls, init_kwargs=_FILE_VALUES.get()))
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(config_file: str | Path | None = None, **flags: Any) -> Settings:
+    """Settings from the flags given (None means "not given"), the environment and the file."""
+    file_values = _read_toml(Path(config_file)) if config_file else {}
+    token = _FILE_VALUES.set(file_values)
+    try:
+        return Settings(**{k: v for k, v in flags.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, config_file)) from None
+    finally:
+        _FILE_VALUES.reset(token)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file: check --config") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}): see config.example.toml") from None
+
+
+def _explain(exc: ValidationError, config_file: str | Path | None) -> str:
+    lines = ["invalid settings:"]
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        where = f"--{name.replace('_', '-')}, PARTOO_{name.upper()}"
+        if config_file:
+            where += f" or {name!r} in {config_file}"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  {name!r} in {config_file}: unknown setting; "
+                         "see config.example.toml for the known ones")
+            continue
+        shown = "" if name == "api_key" else f" (got {err.get('input')!r})"
+        lines.append(f"  {name} ({where}): {err['msg']}{shown}")
+    return "\n".join(lines)

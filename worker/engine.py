@@ -1,0 +1,242 @@
+"""The engine: operations in, results out, in row order, paced, bounded and retried.
+
+    items (Operation | Result, in row order)
+      -> window (at most `window` rows between the oldest unfinished and the newest read)
+      -> one task per conversation chain, spawned only when a concurrency slot is free
+      -> per request: rate permit, then `send` (one PATCH), retried per `RetryPolicy`
+      -> `emit(result)` strictly in row order
+
+Rows that touch the same conversation run one after another in file order, in one chain
+task holding one slot, so the last row in the file decides the conversation's state
+whatever the retries. Memory is bounded by the window, not by the job's size.
+
+Stopping is a designed path. `stop(reason)` (first SIGINT/SIGTERM): no new request
+starts; tasks waiting for a permit or a backoff are cancelled; requests in flight finish.
+`abort(reason)` does the same for a run that must not go on (401, circuit breaker).
+`cancel()` (second signal, or the drain deadline): cancel the requests in flight too.
+Every row not finished is emitted `skipped` with the reason, so the report stays whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+
+from worker.breaker import Breaker
+from worker.errors import RateLimited, RequestError, TransientError, Unauthorized, Unexpected
+from worker.operations import Operation
+from worker.outcomes import Outcome, Result
+from worker.ratelimit import Aimd, RateLimiter
+from worker.retry import RetryPolicy, Tally
+
+__all__ = ["Engine"]
+
+Send = Callable[[Operation], Awaitable[int]]
+Emit = Callable[[Result], None]
+
+
+class _Interrupted(Exception):
+    """Raised inside an operation's retry loop when the run stops between attempts."""
+
+
+class Engine:
+    def __init__(self, send: Send, limiter: RateLimiter, policy: RetryPolicy, *,
+                 concurrency: int, window: int = 5000, aimd: Aimd | None = None,
+                 breaker: Breaker | None = None) -> None:
+        self._send = send
+        self._limiter = limiter
+        self._policy = policy
+        self._aimd = aimd
+        self._breaker = breaker
+        self._slots = asyncio.Semaphore(concurrency)
+        self._window = max(window, concurrency)
+        self._chains: dict[int, deque[Operation]] = {}  # conversation -> rows waiting on it
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._in_request: set[asyncio.Task[None]] = set()
+        self._finished: dict[int, Result] = {}  # done, waiting for earlier rows
+        self._next_row = 1
+        self._advanced = asyncio.Event()
+        self._emit: Emit = lambda result: None
+        self.stop_reason: str | None = None
+        self.aborted = False
+
+    def stop(self, reason: str) -> None:
+        """No new request starts; idle waits end now; requests in flight finish."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        for task in self._tasks - self._in_request:
+            task.cancel()
+
+    def abort(self, reason: str) -> None:
+        self.aborted = self.aborted or self.stop_reason is None
+        self.stop(reason)
+
+    def cancel(self) -> None:
+        """Cancel the requests in flight as well (second signal, or the drain deadline)."""
+        self.stop("interrupted")
+        for task in self._tasks:
+            task.cancel()
+
+    async def run(self, items: Iterable[Operation | Result], emit: Emit) -> None:
+        self._emit = emit
+        try:
+            for item in items:
+                while item.row - self._next_row >= self._window:
+                    self._advanced.clear()
+                    await self._advanced.wait()
+                if isinstance(item, Result):
+                    self._finish(item)
+                elif self.stop_reason is not None:
+                    self._finish(self._skipped(item, Tally()))
+                elif item.conversation_id in self._chains:
+                    self._chains[item.conversation_id].append(item)
+                else:
+                    await self._slots.acquire()  # the gate: a task exists only with a slot
+                    self._spawn(item)
+            while self._tasks:
+                await asyncio.wait(set(self._tasks))
+        finally:
+            for task in self._tasks:
+                task.cancel()
+
+    def _spawn(self, op: Operation) -> None:
+        if self.stop_reason is not None:
+            self._slots.release()
+            self._finish(self._skipped(op, Tally()))
+            return
+        self._chains[op.conversation_id] = deque()
+        task = asyncio.create_task(self._chain(op))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _chain(self, op: Operation) -> None:
+        """Run `op`, then every later row for the same conversation, in file order."""
+        waiting = self._chains[op.conversation_id]
+        current: Operation | None = op
+        tally = Tally()
+        try:
+            while current is not None:
+                tally = Tally()
+                if self.stop_reason is not None:
+                    self._finish(self._skipped(current, tally))
+                else:
+                    self._finish(await self._process(current, tally))
+                current = waiting.popleft() if waiting else None
+        except asyncio.CancelledError:
+            if current is not None:
+                self._finish(self._skipped(current, tally, in_flight=True))
+            while waiting:
+                self._finish(self._skipped(waiting.popleft(), Tally()))
+            raise
+        finally:
+            del self._chains[op.conversation_id]
+            self._slots.release()
+
+    async def _process(self, op: Operation, tally: Tally) -> Result:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            async for attempt in self._policy.retrying(tally):
+                with attempt:
+                    await self._attempt(op, tally)
+        except _Interrupted as exc:
+            return self._skipped(op, tally, cause=exc.__cause__)
+        except RequestError as exc:
+            self._after_failure(exc)
+            return self._result(op, tally, Outcome.FAILED, exc.http_status,
+                                self._failure_text(exc, tally), started)
+        if self._breaker is not None:
+            self._breaker.record(bad=False)
+        return self._result(op, tally, Outcome.OK, 200, "", started)
+
+    async def _attempt(self, op: Operation, tally: Tally) -> None:
+        await self._limiter.acquire()
+        tally.requests += 1
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_request.add(task)
+        try:
+            await self._send(op)
+        except RateLimited as exc:
+            pause = self._policy.pause_for(exc.retry_after_s)
+            tally.throttled += 1
+            tally.throttled_wait_s += pause
+            tally.asked_wait_s = max(tally.asked_wait_s, exc.retry_after_s or 0.0)
+            self._limiter.pause(pause)
+            if self._aimd is not None:
+                self._aimd.on_throttled()
+            self._raise_if_stopping(exc)
+            raise
+        except TransientError as exc:
+            self._raise_if_stopping(exc)
+            raise
+        finally:
+            self._in_request.discard(task)
+        if self._aimd is not None:
+            self._aimd.on_success()
+
+    def _raise_if_stopping(self, exc: Exception) -> None:
+        if self.stop_reason is not None:
+            raise _Interrupted() from exc
+
+    def _after_failure(self, exc: RequestError) -> None:
+        if isinstance(exc, Unauthorized):
+            self.abort(f"the API answered 401 ({exc.message})")
+        elif self._breaker is not None:
+            # Rows the API refused are the rows' fault; transient failures that outlived
+            # their retries, and answers that are not Partoo's, are the server's.
+            bad = isinstance(exc, TransientError | Unexpected)
+            if self._breaker.record(bad=bad):
+                self.abort(self._breaker.explain(exc.message))
+
+    def _failure_text(self, exc: RequestError, tally: Tally) -> str:
+        if isinstance(exc, RateLimited):
+            text = (f"429 rate limited {tally.throttled} times, {tally.throttled_wait_s:.0f} s "
+                    f"waited in all: gave up (rate_limit_budget_s="
+                    f"{self._policy.rate_limit_budget_s:g})")
+            if tally.asked_wait_s > self._policy.max_retry_after_s:
+                text += (f"; the server asked to wait {tally.asked_wait_s:.0f} s, capped at "
+                         f"max_retry_after_s={self._policy.max_retry_after_s:g}")
+            return text
+        if isinstance(exc, TransientError) and tally.failures > 1:
+            return f"{exc.message} (gave up after {tally.failures} attempts)"
+        return exc.message
+
+    def _skipped(self, op: Operation, tally: Tally, *, in_flight: bool = False,
+                 cause: BaseException | None = None) -> Result:
+        reason = self.stop_reason or "interrupted"
+        if tally.requests == 0:
+            text = f"not attempted: {reason}"
+        elif in_flight:
+            text = (f"interrupted with a request in flight ({reason}); it may have reached "
+                    "the server: --resume sends it again")
+        else:
+            last = f" (last: {cause})" if cause is not None else ""
+            text = f"not finished after {tally.requests} attempt(s){last}: {reason}"
+        return Result(row=op.row, conversation_id=str(op.conversation_id),
+                      action=op.action.value, value=op.value, outcome=Outcome.SKIPPED,
+                      attempts=tally.requests, error=text, cells=op.cells,
+                      throttled=tally.throttled)
+
+    @staticmethod
+    def _result(op: Operation, tally: Tally, outcome: Outcome, http_status: int | None,
+                error: str, started: float) -> Result:
+        elapsed = asyncio.get_running_loop().time() - started
+        return Result(row=op.row, conversation_id=str(op.conversation_id),
+                      action=op.action.value, value=op.value, outcome=outcome,
+                      http_status=http_status, attempts=tally.requests, error=error,
+                      duration_ms=round(elapsed * 1000),
+                      finished_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+                      cells=op.cells, throttled=tally.throttled)
+
+    def _finish(self, result: Result) -> None:
+        """Hold a result until every earlier row is out, then emit in row order."""
+        if result.row in self._finished or result.row < self._next_row:
+            return  # already recorded (a cancel racing a normal finish)
+        self._finished[result.row] = result
+        while self._next_row in self._finished:
+            self._emit(self._finished.pop(self._next_row))
+            self._next_row += 1
+        self._advanced.set()

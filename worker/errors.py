@@ -1,0 +1,109 @@
+"""The errors partoo-bulk raises, as a tree whose branches are decisions.
+
+    PartooBulkError
+    ├── StartupError            the command cannot start; nothing was sent (exit 2)
+    │   ├── ConfigError         settings, flags, environment, config file
+    │   ├── JobFileError        the job file cannot be read as a job
+    │   └── ReportError         the report cannot be written or resumed
+    └── RequestError            one request did not end in success
+        ├── TransientError      worth retrying: the same request may succeed later
+        │   ├── RateLimited     429; carries the server's Retry-After
+        │   ├── ServerError     5xx, or a 408
+        │   └── NetworkError    timeout, reset, refused, a body cut short
+        └── PermanentError      retrying cannot help; the row is reported `failed`
+            ├── Rejected        the API refused this row (400, 403, 404, 409, 422, ...)
+            ├── Unexpected      an answer that is not Partoo's (redirect, 200 with HTML, ...)
+            └── Unauthorized    401: the key itself is bad, so the whole run must stop
+
+aiohttp and asyncio exceptions are translated into this tree in one place, the HTTP
+client (`worker.client`). No message here ever contains the API key: the client never
+puts headers into errors, and nothing else holds the key.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "JobFileError",
+    "NetworkError",
+    "PartooBulkError",
+    "PermanentError",
+    "RateLimited",
+    "Rejected",
+    "ReportError",
+    "RequestError",
+    "ServerError",
+    "StartupError",
+    "TransientError",
+    "Unauthorized",
+    "Unexpected",
+]
+
+
+class PartooBulkError(Exception):
+    """Root of every error partoo-bulk raises on purpose."""
+
+
+class StartupError(PartooBulkError):
+    """The command cannot start. The message says what is wrong, where, and what to do."""
+
+    exit_code = 2
+
+
+class ConfigError(StartupError):
+    pass
+
+
+class JobFileError(StartupError):
+    pass
+
+
+class ReportError(StartupError):
+    pass
+
+
+class RequestError(PartooBulkError):
+    """One request did not succeed. `http_status` is None when no HTTP answer came back."""
+
+    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+
+
+class TransientError(RequestError):
+    """`retry_after_s` is the server's Retry-After, when it sent a usable one."""
+
+    def __init__(self, message: str, *, http_status: int | None = None,
+                 retry_after_s: float | None = None) -> None:
+        super().__init__(message, http_status=http_status)
+        self.retry_after_s = retry_after_s
+
+
+class RateLimited(TransientError):
+    def __init__(self, message: str, *, retry_after_s: float | None) -> None:
+        super().__init__(message, http_status=429, retry_after_s=retry_after_s)
+
+
+class ServerError(TransientError):
+    pass
+
+
+class NetworkError(TransientError):
+    pass
+
+
+class PermanentError(RequestError):
+    pass
+
+
+class Rejected(PermanentError):
+    pass
+
+
+class Unexpected(PermanentError):
+    pass
+
+
+class Unauthorized(PermanentError):
+    pass

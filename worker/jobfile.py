@@ -1,0 +1,208 @@
+"""Read a job file: a CSV (or a plain list of ids) streamed into operations.
+
+Two shapes are accepted:
+- a CSV with a header naming `conversation_id` and the API's own action columns
+  `status` / `assigned_user_id` (exactly one filled per row);
+- with an `Override` (`--action` / `--assign`), a plain list of ids, one per line, with or
+  without a `conversation_id` header (a one-column CSV, or more columns carried through).
+
+The file is UTF-8 (a BOM is tolerated), `,` or `;` separated (detected from the first
+line). Blank lines, and lines whose cells are all blank, are not rows: `row` numbers count
+data rows, 1-based. Anything that makes the whole file unreadable raises `JobFileError`
+with the file, the line and the fix; a bad row only makes that row `invalid`.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from worker.errors import JobFileError
+from worker.operations import Operation, Override, invalid, parse_action, parse_conversation_id
+from worker.outcomes import Result
+
+__all__ = ["REPORT_COLUMNS", "Job", "open_job"]
+
+REPORT_COLUMNS = ("row", "conversation_id", "action", "value", "outcome", "http_status",
+                  "attempts", "error", "duration_ms", "finished_at")
+_ID, _STATUS, _ASSIGNEE = "conversation_id", "status", "assigned_user_id"
+_MAX_CELL = 1 << 20  # a cell over 1 MiB is a broken quote, not data
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    delimiter: str
+    has_header: bool
+    width: int  # cells a row may have
+    id_col: int
+    status_col: int | None
+    assignee_col: int | None
+    extra_cols: tuple[int, ...]
+    extra_names: tuple[str, ...]
+
+
+class Job:
+    """An opened job file. `items()` can be called more than once (plan, then run)."""
+
+    def __init__(self, path: Path, layout: _Layout, override: Override | None) -> None:
+        self.path = path
+        self.override = override
+        self._layout = layout
+
+    @property
+    def extra_columns(self) -> tuple[str, ...]:
+        return self._layout.extra_names
+
+    def items(self) -> Iterator[Operation | Result]:
+        """Every data row in file order: an `Operation`, or an invalid `Result`."""
+        lay = self._layout
+        records = _records(self.path, lay.delimiter)
+        if lay.has_header:
+            next(records, None)
+        row = 0
+        for _line, cells in records:
+            if not any(c.strip() for c in cells):
+                continue
+            row += 1
+            yield self._parse(row, cells)
+
+    def _parse(self, row: int, cells: list[str]) -> Operation | Result:
+        lay = self._layout
+        extras = [cells[i] if i < len(cells) else "" for i in lay.extra_cols]
+        raw_id = cells[lay.id_col] if lay.id_col < len(cells) else ""
+        if len(cells) > lay.width:
+            return invalid(row, raw_id, f"this row has {len(cells)} cells but the header has "
+                           f"{lay.width} columns: quote cells that contain "
+                           f"{lay.delimiter!r}", extras)
+        try:
+            conversation_id = parse_conversation_id(raw_id)
+            if self.override is not None:
+                action, value = self.override.action, self.override.value
+            else:
+                status = _cell(cells, lay.status_col)
+                assignee = _cell(cells, lay.assignee_col)
+                action, value = parse_action(status, assignee)
+        except ValueError as exc:
+            return invalid(row, raw_id, str(exc), extras)
+        return Operation(row=row, conversation_id=conversation_id, action=action,
+                         value=value, cells=extras)
+
+
+def open_job(path: str | Path, override: Override | None = None) -> Job:
+    """Open and check a job file's shape (not its rows). Raises `JobFileError`."""
+    path = Path(path)
+    if not path.exists():
+        raise JobFileError(f"{path}: no such job file: check the path")
+    if path.is_dir():
+        raise JobFileError(f"{path}: is a folder, not a job file")
+    first = next(_records(path, ","), None)
+    if first is None:
+        raise JobFileError(f"{path}: the file is empty: a job needs a header line "
+                           "(conversation_id,status or conversation_id,assigned_user_id) "
+                           "and at least one row")
+    delimiter = _delimiter(path)
+    _line, header = next(_records(path, delimiter))
+    names = [h.strip().lower() for h in header]
+    if override is not None and _ID not in names:
+        return Job(path, _Layout(delimiter, False, 1, 0, None, None, (), ()), override)
+    return Job(path, _header_layout(path, delimiter, header, names, override), override)
+
+
+def _header_layout(path: Path, delimiter: str, header: list[str], names: list[str],
+                   override: Override | None) -> _Layout:
+    if _ID not in names:
+        hint = _did_you_mean(names)
+        if names and parse_is_id(names[0]):
+            hint = (" This looks like a plain list of ids: pass --action close|open|unassign "
+                    "or --assign USER_ID.")
+        raise JobFileError(f"{path}, line 1: no '{_ID}' column in the header "
+                           f"{header!r}.{hint}")
+    for name in set(names):
+        if names.count(name) > 1:
+            cols = [str(i + 1) for i, n in enumerate(names) if n == name]
+            raise JobFileError(f"{path}, line 1: column {name!r} appears more than once "
+                               f"(columns {', '.join(cols)}): rename or remove the copies")
+    status_col = names.index(_STATUS) if _STATUS in names else None
+    assignee_col = names.index(_ASSIGNEE) if _ASSIGNEE in names else None
+    has_action = status_col is not None or assignee_col is not None
+    if override is not None and has_action:
+        raise JobFileError(f"{path}, line 1: the file has its own action column(s) and "
+                           "--action/--assign was given too: use one or the other")
+    if override is None and not has_action:
+        raise JobFileError(f"{path}, line 1: no action column: add '{_STATUS}' "
+                           f"(open/closed) or '{_ASSIGNEE}' (a user id or 'unassigned'), "
+                           "or pass --action close|open|unassign / --assign USER_ID")
+    fixed = {names.index(_ID), status_col, assignee_col}
+    extra_cols = tuple(i for i in range(len(names)) if i not in fixed)
+    extra_names = tuple(header[i].strip() for i in extra_cols)
+    for name in extra_names:
+        if name.lower() in REPORT_COLUMNS:
+            raise JobFileError(f"{path}, line 1: column {name!r} has the name of a report "
+                               "column: rename it (for example to job_" + name + ")")
+    return _Layout(delimiter, True, len(header), names.index(_ID), status_col,
+                   assignee_col, extra_cols, extra_names)
+
+
+def parse_is_id(text: str) -> bool:
+    try:
+        parse_conversation_id(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _did_you_mean(names: list[str]) -> str:
+    squashed = {n.replace(" ", "_").replace("-", "_"): n for n in names}
+    close = difflib.get_close_matches(_ID, list(squashed), n=1, cutoff=0.6)
+    return f" Did you mean {squashed[close[0]]!r}? Rename it to '{_ID}'." if close else ""
+
+
+def _cell(cells: list[str], index: int | None) -> str:
+    return cells[index] if index is not None and index < len(cells) else ""
+
+
+def _delimiter(path: Path) -> str:
+    """`;` when the first line has more semicolons than commas outside quotes, else `,`."""
+    with _open(path) as f:
+        try:
+            line = f.readline()
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(path, 1, exc) from None
+    outside = line.split('"')[::2]  # the parts between quoted sections
+    commas = sum(p.count(",") for p in outside)
+    semicolons = sum(p.count(";") for p in outside)
+    return ";" if semicolons > commas else ","
+
+
+def _records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) for each CSV record; translates read errors to JobFileError."""
+    csv.field_size_limit(_MAX_CELL)
+    try:
+        with _open(path) as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            try:
+                for cells in reader:
+                    yield reader.line_num, cells
+            except UnicodeDecodeError as exc:
+                raise _not_utf8(path, reader.line_num + 1, exc) from None
+            except csv.Error as exc:
+                raise JobFileError(f"{path}, line {reader.line_num}: not a readable CSV "
+                                   f"({exc}): check for an unclosed quote") from None
+    except PermissionError:
+        raise JobFileError(f"{path}: permission denied: make the job file readable") from None
+    except OSError as exc:
+        raise JobFileError(f"{path}: cannot read the job file ({exc.strerror})") from None
+
+
+def _open(path: Path):
+    # utf-8-sig drops a BOM; newline="" lets csv see quoted newlines and any line ending.
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def _not_utf8(path: Path, line: int, exc: UnicodeDecodeError) -> JobFileError:
+    return JobFileError(f"{path}, near line {line}: the file is not UTF-8 text "
+                        f"(byte 0x{exc.object[exc.start]:02x}). Save it as UTF-8 (in Excel: "
+                        "'CSV UTF-8'), or convert it: iconv -f latin1 -t utf-8")

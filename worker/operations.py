@@ -1,0 +1,110 @@
+"""Operations: one validated row of a job, ready to become one PATCH request.
+
+A row becomes either an `Operation` or an invalid `Result` (never sent). The checks are
+the ones the issue names and no more: the API, not we, decides whether a user id is a
+user (it answers 400, and that row is `failed`).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+
+from worker.outcomes import Outcome, Result
+
+__all__ = ["Action", "Operation", "Override", "invalid", "parse_action", "parse_conversation_id"]
+
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() would accept '١٢٣' and '１２３'
+_MAX_ID = 2**63 - 1
+_HAS_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
+
+class Action(enum.StrEnum):
+    CLOSE = "close"
+    OPEN = "open"
+    ASSIGN = "assign"
+    UNASSIGN = "unassign"
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """`--action` / `--assign` for a plain list of ids: the same action for every row."""
+
+    action: Action
+    value: str = ""
+
+
+@dataclass(slots=True)
+class Operation:
+    row: int
+    conversation_id: int
+    action: Action
+    value: str = ""  # the user id, for ASSIGN only
+    cells: list[str] = field(default_factory=list)
+
+    def body(self) -> dict[str, str]:
+        """The PATCH body: exactly one field, as the API demands."""
+        if self.action is Action.CLOSE:
+            return {"status": "closed"}
+        if self.action is Action.OPEN:
+            return {"status": "open"}
+        if self.action is Action.UNASSIGN:
+            return {"assigned_user_id": "unassigned"}
+        return {"assigned_user_id": self.value}
+
+
+def show(value: str, limit: int = 40) -> str:
+    """A cell as it may appear inside a message: quoted, escaped, and not too long."""
+    if len(value) > limit:
+        value = value[:limit] + "…"
+    return repr(value)
+
+
+def parse_conversation_id(raw: str) -> int:
+    """The id as an int, or ValueError with the message for the report."""
+    text = raw.strip(" \t")
+    if not text:
+        raise ValueError("conversation_id is empty: put the conversation's numeric id")
+    if not _DIGITS.fullmatch(text) or int(text) == 0 or int(text) > _MAX_ID:
+        raise ValueError(
+            f"conversation_id {show(raw)} is not a conversation id: "
+            "use a positive whole number written with the digits 0-9"
+        )
+    return int(text)
+
+
+def parse_action(status: str, assignee: str) -> tuple[Action, str]:
+    """The action of a row from the API's own columns, or ValueError with the fix."""
+    status_text = status.strip(" \t")
+    if status_text and assignee:
+        raise ValueError(
+            "both status and assigned_user_id are filled: the API takes one action per "
+            "request, so split this row in two"
+        )
+    if status_text:
+        lowered = status_text.lower()
+        if lowered == "closed":
+            return Action.CLOSE, ""
+        if lowered == "open":
+            return Action.OPEN, ""
+        raise ValueError(f"status {show(status)} is not valid: use 'open' or 'closed'")
+    if not assignee:
+        raise ValueError(
+            "no action: fill status ('open' or 'closed') or assigned_user_id "
+            "(a user id or 'unassigned')"
+        )
+    if _HAS_SPACE_OR_CONTROL.search(assignee):
+        raise ValueError(
+            f"assigned_user_id {show(assignee)} holds spaces or control characters: "
+            "remove them"
+        )
+    if assignee.lower() == "unassigned":
+        return Action.UNASSIGN, ""
+    return Action.ASSIGN, assignee
+
+
+def invalid(row: int, raw_id: str, message: str, cells: list[str],
+            action: str = "", value: str = "") -> Result:
+    return Result(row=row, conversation_id=raw_id, action=action, value=value,
+                  outcome=Outcome.INVALID, error=message, cells=cells)

@@ -1,0 +1,42 @@
+"""What happened to one row: the `Result` that becomes one line of the report."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+__all__ = ["FINAL_OUTCOMES", "Outcome", "Result"]
+
+
+class Outcome(enum.StrEnum):
+    OK = "ok"  # the API answered 200 {"status": "success"}
+    FAILED = "failed"  # sent, and did not succeed (the error says why)
+    INVALID = "invalid"  # never sent: the row itself is wrong
+    SKIPPED = "skipped"  # never sent: the run stopped first (interrupt, abort)
+
+
+# Outcomes that `--resume` keeps; a skipped row is sent on resume.
+FINAL_OUTCOMES = frozenset({Outcome.OK, Outcome.FAILED, Outcome.INVALID})
+
+
+@dataclass(slots=True)
+class Result:
+    """One row's outcome. `cells` are the job's extra columns, carried through unchanged.
+
+    `line` is set only for a row copied from an earlier report on resume: the report
+    writes it back as it was, so a resumed report reads as if the run never stopped.
+    """
+
+    row: int
+    conversation_id: str
+    action: str
+    value: str
+    outcome: Outcome
+    http_status: int | None = None
+    attempts: int = 0
+    error: str = ""
+    duration_ms: int | None = None
+    finished_at: str = ""
+    cells: list[str] = field(default_factory=list)
+    line: list[str] | None = None
+    throttled: int = 0  # 429 answers among `attempts`; for the summary, not the report

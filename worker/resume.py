@@ -1,0 +1,182 @@
+"""Crash-safe bookkeeping for a report: what `--resume` needs, and nothing else.
+
+Files, for a report R:
+- `R`: the report. Append-only, in row order, flushed per line.
+- `R.meta.json`: which job (SHA-256 and size of the job file) and which action override
+  the report belongs to. Written atomically before the first request; never the key.
+- `R.partial`: the new report while a resumed run writes it; it replaces R at the end.
+
+On resume, rows whose outcome in R is final (ok, failed, invalid; or ok and invalid with
+`--retry-failed`) are copied, not sent; the others are sent again. If a resumed run was
+itself killed, R.partial (a complete prefix, rows 1..k) and R (rows after k) are first
+consolidated into R. A half-written last line, the mark of a kill, is dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from worker.errors import ReportError
+from worker.jobfile import REPORT_COLUMNS, Job
+from worker.operations import Operation
+from worker.outcomes import FINAL_OUTCOMES, Outcome, Result
+
+__all__ = ["carry_over", "check_same_job", "consolidate", "fingerprint", "meta_path",
+           "partial_path", "read_meta", "records", "write_meta"]
+
+_FORMAT = 1
+
+
+def meta_path(report: Path) -> Path:
+    return report.with_name(report.name + ".meta.json")
+
+
+def partial_path(report: Path) -> Path:
+    return report.with_name(report.name + ".partial")
+
+
+def fingerprint(job: Job) -> dict[str, object]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(job.path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    override = job.override
+    return {"format": _FORMAT, "job_sha256": digest.hexdigest(), "job_size": size,
+            "override": None if override is None else [override.action.value, override.value]}
+
+
+def write_meta(report: Path, meta: dict[str, object], job_path: Path) -> None:
+    data = {**meta, "job_path": str(job_path.resolve())}
+    tmp = meta_path(report).with_suffix(".tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, meta_path(report))
+    except OSError as exc:
+        raise ReportError(f"{meta_path(report)}: cannot write ({exc.strerror}): check the "
+                          "report folder is writable") from None
+
+
+def read_meta(report: Path) -> dict[str, object]:
+    path = meta_path(report)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{report}: cannot resume: {path.name} is missing, so nothing "
+                          "says which job this report belongs to. Pass --overwrite to start "
+                          "again, or --report NEW_PATH") from None
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{path}: unreadable ({exc}): pass --overwrite to start "
+                          "again") from None
+
+
+def check_same_job(report: Path, saved: dict[str, object], now: dict[str, object]) -> None:
+    if saved.get("format") != _FORMAT:
+        raise ReportError(f"{report}: written by another version of partoo-bulk; pass "
+                          "--overwrite to start again")
+    if saved.get("job_sha256") != now["job_sha256"]:
+        raise ReportError(f"{report}: cannot resume: it belongs to another job file (or "
+                          f"the job file changed since: it was {saved.get('job_path')}). "
+                          "Resume with the job file as it was, or pass --overwrite")
+    if saved.get("override") != now["override"]:
+        raise ReportError(f"{report}: cannot resume: the run used other action flags "
+                          f"({_show_override(saved.get('override'))}, now "
+                          f"{_show_override(now['override'])}): use the same flags")
+
+
+def _show_override(value: object) -> str:
+    if not value:
+        return "the file's own action columns"
+    action, user = value  # type: ignore[misc]
+    return f"--assign {user}" if action == "assign" else f"--action {action}"
+
+
+def records(path: Path, width: int) -> Iterator[list[str]]:
+    """A report's data lines, checked; a torn last line (a killed writer) is dropped."""
+    try:
+        f = open(path, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read ({exc.strerror})") from None
+    with f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            return
+        if tuple(header[: len(REPORT_COLUMNS)]) != REPORT_COLUMNS or len(header) != width:
+            raise ReportError(f"{path}: not a report of this job (its header differs): "
+                              "pass --overwrite to start again")
+        expected, last, torn = 1, None, False
+        try:
+            for line in reader:
+                if last is not None:
+                    yield last  # a line followed by another was written whole
+                    last = None
+                if not _well_formed(line, expected, width):
+                    torn = True  # a damaged line ends what we trust; the rest is re-sent
+                    break
+                last, expected = line, expected + 1
+        except csv.Error:
+            torn = True  # a quote left open by a kill
+        # The final line is whole only if its newline made it to disk.
+        if last is not None and (torn or _ends_with_newline(path)):
+            yield last
+
+
+def _well_formed(line: list[str], row: int, width: int) -> bool:
+    return (len(line) == width and line[0] == str(row)
+            and line[4] in {o.value for o in Outcome})
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() == 0:
+            return False
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
+
+
+def consolidate(report: Path, width: int) -> None:
+    """After a resumed run was killed: R.partial (rows 1..k) + R (rows > k) -> R."""
+    partial = partial_path(report)
+    if not partial.exists():
+        return
+    tmp = report.with_name(report.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        with open(partial, encoding="utf-8", newline="") as f:
+            writer.writerow(next(csv.reader(f)))
+        last = 0
+        for line in records(partial, width):
+            writer.writerow(line)
+            last = int(line[0])
+        if report.exists():
+            for line in records(report, width):
+                if int(line[0]) > last:
+                    writer.writerow(line)
+    os.replace(tmp, report)
+    partial.unlink()
+
+
+def carry_over(items: Iterable[Operation | Result], old: Iterator[list[str]], *,
+               retry_failed: bool) -> Iterator[Operation | Result]:
+    """Job items, with rows already final in the old report replaced by their old line."""
+    keep = FINAL_OUTCOMES - ({Outcome.FAILED} if retry_failed else set())
+    line = next(old, None)
+    for item in items:
+        if line is not None and int(line[0]) == item.row:
+            outcome = Outcome(line[4])
+            if outcome in keep:
+                yield Result(row=item.row, conversation_id=line[1], action=line[2],
+                             value=line[3], outcome=outcome, line=line)
+            else:
+                yield item
+            line = next(old, None)
+        else:
+            yield item

@@ -1,0 +1,100 @@
+"""Retry policy for one operation, built on tenacity, plus Retry-After parsing.
+
+`RetryPolicy.retrying(tally)` builds a fresh `AsyncRetrying` for each operation: one shared
+instance keeps its state per thread, and every asyncio task shares the thread.
+
+Two budgets, kept apart:
+- transient failures (5xx, timeouts, resets) count against `max_attempts`, with full-jitter
+  exponential backoff (or the server's Retry-After, whichever is longer);
+- 429s do not use up attempts: the engine pauses every sender for Retry-After, and the row
+  gives up only once its own total 429 wait passes `rate_limit_budget_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+
+from worker.errors import RateLimited, TransientError
+
+__all__ = ["RetryPolicy", "Tally", "parse_retry_after"]
+
+DEFAULT_RETRY_AFTER_S = 5.0  # when a 429 says nothing usable about when to come back
+
+
+@dataclass(slots=True)
+class Tally:
+    """What one operation has spent: requests, 429s, seconds paused on 429s."""
+
+    requests: int = 0
+    throttled: int = 0
+    throttled_wait_s: float = 0.0
+    asked_wait_s: float = 0.0  # the longest Retry-After the server asked for
+
+    @property
+    def failures(self) -> int:
+        return self.requests - self.throttled
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    max_retry_after_s: float = 120.0
+    rate_limit_budget_s: float = 900.0
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    def pause_for(self, retry_after_s: float | None) -> float:
+        """How long to pause for a 429: the server's word, bounded."""
+        asked = DEFAULT_RETRY_AFTER_S if retry_after_s is None else retry_after_s
+        return min(max(asked, 0.0), self.max_retry_after_s)
+
+    def retrying(self, tally: Tally) -> AsyncRetrying:
+        def stop(state: RetryCallState) -> bool:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RateLimited):
+                return tally.throttled_wait_s >= self.rate_limit_budget_s
+            return tally.failures >= self.max_attempts
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RateLimited):
+                return 0.0  # the shared pause in the rate limiter does the waiting
+            ceiling = min(self.backoff_max_s, self.backoff_base_s * 2 ** (tally.failures - 1))
+            backoff = random.uniform(0, ceiling)
+            server = exc.retry_after_s if isinstance(exc, TransientError) else None
+            return max(backoff, min(server, self.max_retry_after_s)) if server else backoff
+
+        return AsyncRetrying(retry=retry_if_exception_type(TransientError), stop=stop,
+                             wait=wait, sleep=self.sleep, reraise=True)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or an HTTP date).
+
+    None when absent or unusable (garbage, negative, not finite); a date in the past is 0.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None or when.tzinfo is None:
+            return None
+        seconds = max(0.0, when.timestamp() - (time.time() if now is None else now))
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return seconds

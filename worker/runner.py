@@ -1,0 +1,178 @@
+"""A run, end to end: report files, confirmation, engine, signals, summary, exit code.
+
+The CLI builds a `RunRequest` and calls `run()`; the demo does the same with the
+simulator's address. Exit codes: 0 all rows ok; 1 finished with failed or invalid rows;
+2 could not start (raised as `StartupError`, nothing sent); 3 aborted; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from worker import resume
+from worker.breaker import Breaker
+from worker.client import PartooClient, open_session
+from worker.config import Settings
+from worker.engine import Engine
+from worker.errors import ConfigError, ReportError, StartupError
+from worker.jobfile import REPORT_COLUMNS, Job
+from worker.outcomes import Result
+from worker.plan import make_plan
+from worker.ratelimit import Aimd, RateLimiter
+from worker.report import ReportWriter
+from worker.retry import RetryPolicy
+from worker.summary import Summary
+
+__all__ = ["EXIT_ABORTED", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "RunRequest", "run"]
+
+EXIT_OK, EXIT_FAILED, EXIT_STARTUP, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    job: Job
+    settings: Settings
+    report: Path
+    resume: bool = False
+    retry_failed: bool = False
+    overwrite: bool = False
+    yes: bool = False
+    drain_timeout_s: float = 10.0
+    resume_hint: str = ""  # the command line that resumes this run
+
+
+def default_report_path(job_path: Path) -> Path:
+    return job_path.with_name(job_path.stem + ".report.csv")
+
+
+def run(req: RunRequest) -> int:
+    """Check, confirm, then send. Raises `StartupError` before anything is sent."""
+    if req.settings.api_key is None:
+        raise ConfigError("PARTOO_API_KEY is not set: export PARTOO_API_KEY=<key of the "
+                          "Partoo user the changes are made as> (it is never a flag, so it "
+                          "stays out of shell history and ps)")
+    resuming = _check_report(req)
+    plan = make_plan(req.job)  # reads the whole file: a bad byte at row 90,000 stops us here
+    host = urlsplit(req.settings.base_url).netloc
+    if not req.yes:
+        _confirm(plan.describe(req.settings.rate_per_minute), plan.requests, host)
+    return asyncio.run(_execute(req, resuming))
+
+
+def _check_report(req: RunRequest) -> bool:
+    """True to resume R; False to start R afresh. Refuses to clobber a report silently."""
+    report, partial = req.report, resume.partial_path(req.report)
+    if not report.parent.is_dir():
+        raise ReportError(f"{report}: the folder {report.parent} does not exist: create it "
+                          "or pass --report PATH")
+    exists = report.exists() or partial.exists()
+    if exists and req.resume:
+        saved = resume.read_meta(report)
+        resume.check_same_job(report, saved, resume.fingerprint(req.job))
+        return True
+    if exists and not req.overwrite:
+        raise ReportError(f"{report}: a report is already there: pass --resume to continue "
+                          "that run, --overwrite to start again, or --report NEW_PATH")
+    for stale in (report, partial, resume.meta_path(report)):
+        stale.unlink(missing_ok=True)
+    return False
+
+
+def _confirm(plan_text: str, requests: int, host: str) -> None:
+    if not sys.stdin.isatty():
+        raise StartupError(f"refusing to send {requests} requests to {host} without "
+                           "confirmation: no terminal to ask on. Pass --yes (check the job "
+                           "first with `partoo-bulk plan JOB`)")
+    print(plan_text, file=sys.stderr)
+    try:
+        answer = input(f"Send {requests} requests to {host}? [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise StartupError("cancelled: nothing was sent")
+
+
+async def _execute(req: RunRequest, resuming: bool) -> int:
+    s = req.settings
+    assert s.api_key is not None
+    width = len(REPORT_COLUMNS) + len(req.job.extra_columns)
+    items = req.job.items()
+    if resuming:
+        resume.consolidate(req.report, width)
+        old = resume.records(req.report, width) if req.report.exists() else iter(())
+        items = resume.carry_over(items, old, retry_failed=req.retry_failed)
+        out_path = resume.partial_path(req.report)
+    else:
+        resume.write_meta(req.report, resume.fingerprint(req.job), req.job.path)
+        out_path = req.report
+    limiter = RateLimiter(s.rate_per_minute, s.burst)
+    policy = RetryPolicy(max_attempts=s.max_attempts, max_retry_after_s=s.max_retry_after_s,
+                         rate_limit_budget_s=s.rate_limit_budget_s)
+    summary = Summary()
+    started = time.monotonic()
+    async with open_session(s.concurrency, s.request_timeout_s) as session:
+        client = PartooClient(session, s.base_url, s.api_key, s.request_timeout_s)
+        engine = Engine(client.update, limiter, policy, concurrency=s.concurrency,
+                        aimd=Aimd(limiter), breaker=Breaker(s.failure_window,
+                                                            s.failure_threshold))
+        with ReportWriter(out_path, req.job.extra_columns) as report:
+            def emit(result: Result) -> None:
+                report.write(result)
+                summary.add(result)
+
+            with _signals(engine, req.drain_timeout_s):
+                await engine.run(items, emit)
+    if resuming:
+        resume.partial_path(req.report).replace(req.report)
+    wall = time.monotonic() - started
+    print(summary.line(wall, str(req.report)))
+    return _exit_code(engine, summary, req)
+
+
+def _exit_code(engine: Engine, summary: Summary, req: RunRequest) -> int:
+    if engine.stop_reason is not None:
+        verb = "aborted" if engine.aborted else "stopped"
+        print(f"partoo-bulk: {verb}: {engine.stop_reason}", file=sys.stderr)
+        if req.resume_hint:
+            print(f"partoo-bulk: to finish the job: {req.resume_hint}", file=sys.stderr)
+        return EXIT_ABORTED if engine.aborted else EXIT_INTERRUPTED
+    if summary.outcomes["failed"] or summary.outcomes["invalid"]:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+class _signals:
+    """First SIGINT/SIGTERM: stop gracefully, with a deadline. Second: cancel at once."""
+
+    def __init__(self, engine: Engine, drain_timeout_s: float) -> None:
+        self._engine = engine
+        self._drain_timeout_s = drain_timeout_s
+        self._count = 0
+
+    def __enter__(self) -> _signals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        return self
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self._count += 1
+        if self._count == 1:
+            print(f"\npartoo-bulk: {sig.name}: finishing the requests in flight (up to "
+                  f"{self._drain_timeout_s:g} s); press Ctrl-C again to stop at once",
+                  file=sys.stderr)
+            self._engine.stop(f"run interrupted ({sig.name})")
+            asyncio.get_running_loop().call_later(self._drain_timeout_s, self._engine.cancel)
+        else:
+            self._engine.cancel()
+
+    def __exit__(self, *exc: object) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,55 @@
+"""Counts of a run, and the one-line summary printed at its end."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from worker.outcomes import Outcome, Result
+
+__all__ = ["Summary"]
+
+
+@dataclass
+class Summary:
+    rows: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    http_statuses: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    requests: int = 0
+    throttled: int = 0
+    retries: int = 0  # requests beyond each row's first, 429s not counted
+    carried: int = 0  # rows kept from an earlier report on --resume, not sent again
+
+    def add(self, result: Result) -> None:
+        self.rows += 1
+        self.outcomes[result.outcome.value] += 1
+        if result.line is not None:
+            self.carried += 1
+            return
+        self.requests += result.attempts
+        self.throttled += result.throttled
+        self.retries += max(0, result.attempts - result.throttled - 1)
+        if result.http_status is not None:
+            self.http_statuses[str(result.http_status)] += 1
+        if result.outcome is Outcome.FAILED:
+            self.errors[result.error] += 1
+
+    def line(self, wall_s: float, report: str) -> str:
+        o = self.outcomes
+        rate = self.requests / wall_s * 60 if wall_s > 0 else 0.0
+        kept = f" ({self.carried} kept from the earlier report)" if self.carried else ""
+        return (f"{self.rows} rows{kept}: {o['ok']} ok, {o['failed']} failed, "
+                f"{o['invalid']} invalid, {o['skipped']} skipped | {self.requests} requests, "
+                f"{self.throttled} x 429, {self.retries} retries | {_duration(wall_s)} "
+                f"({rate:.0f} req/min) | report: {report}")
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{seconds:.1f}s"
