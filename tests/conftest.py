@@ -72,3 +72,78 @@ def sender() -> FakeSender:
 
 
 __all__ = ["SECRET", "Breaker", "FakeSender", "ops", "run_engine"]
+
+
+# --- end-to-end helpers: the real CLI against the simulator over loopback HTTP ----------
+
+import csv  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from worker.cli import main as cli_main  # noqa: E402
+from worker.simulator import Simulator, SimulatorThread, seeded_state  # noqa: E402
+
+
+@pytest.fixture
+def make_sim() -> Iterator:
+    """Start simulators in threads (their own loops); the CLI runs in the test's thread."""
+    started: list[SimulatorThread] = []
+
+    def start(**options) -> SimulatorThread:
+        options.setdefault("keys", (SECRET,))
+        n = options.pop("n_conversations", 200)
+        sim = SimulatorThread(Simulator(seeded_state(n), **options))
+        sim.start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+@dataclass
+class CliRun:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """Run `partoo-bulk ARGS` in-process with PARTOO_* settings from `env`."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> CliRun:
+        for name in list(__import__("os").environ):
+            if name.startswith("PARTOO_"):
+                monkeypatch.delenv(name)
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        code = cli_main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliRun(code, captured.out, captured.err)
+
+    return run
+
+
+def sim_env(sim: SimulatorThread, **extra: str) -> dict[str, str]:
+    env = {"PARTOO_API_KEY": SECRET, "PARTOO_BASE_URL": sim.base_url,
+           "PARTOO_RATE_PER_MINUTE": "60000", "PARTOO_CONCURRENCY": "8",
+           "PARTOO_REQUEST_TIMEOUT_S": "1", "PARTOO_BACKOFF_BASE_S": "0.02",
+           "PARTOO_BACKOFF_MAX_S": "0.2"}
+    env.update(extra)
+    return env
+
+
+def read_report(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_job(path: Path, rows: list[tuple], header=("conversation_id", "status",
+                                                     "assigned_user_id")) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path

@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="with --resume: send the rows whose outcome was failed again")
     run.add_argument("--overwrite", action="store_true", help="replace an existing report")
     run.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    run.add_argument("-q", "--quiet", action="store_true",
+                     help="no progress output (the summary line is still printed)")
     _action_flags(run)
     _settings_flags(run)
 
@@ -87,9 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         print("partoo-bulk: interrupted before anything was sent", file=sys.stderr)
         return 130
     except Exception as exc:
-        from worker.errors import StartupError
+        from worker.errors import RunAborted, StartupError
 
-        if isinstance(exc, StartupError):
+        if isinstance(exc, StartupError | RunAborted):
             print(f"partoo-bulk: {exc}", file=sys.stderr)
             return exc.exit_code
         if os.environ.get("PARTOO_DEBUG"):
@@ -155,4 +157,4 @@ def _run(args: argparse.Namespace) -> int:
                                                                     override.action.value]
     return run(RunRequest(job=job, settings=settings, report=report, resume=args.resume,
                           retry_failed=args.retry_failed, overwrite=args.overwrite,
-                          yes=args.yes, resume_hint=shlex.join(hint)))
+                          yes=args.yes, quiet=args.quiet, resume_hint=shlex.join(hint)))

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     rate_per_minute: float = Field(300.0, gt=0, le=1_000_000)
     burst: int = Field(1, ge=1, le=1000)  # requests that may go at once after idling
     concurrency: int = Field(8, ge=1, le=512)
+    backoff_base_s: float = Field(0.5, gt=0, le=60)  # first retry waits up to this
+    backoff_max_s: float = Field(30.0, gt=0, le=600)  # no retry waits longer (5xx, resets)
     max_retry_after_s: float = Field(120.0, gt=0, le=3600)  # longest single 429 pause
     rate_limit_budget_s: float = Field(900.0, gt=0)  # one row's total wait on 429s
     failure_window: int = Field(50, ge=1, le=10_000)  # recent rows the breaker looks at

@@ -135,8 +135,6 @@ class Engine:
             self._slots.release()
 
     async def _process(self, op: Operation, tally: Tally) -> Result:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
         try:
             async for attempt in self._policy.retrying(tally):
                 with attempt:
@@ -146,14 +144,16 @@ class Engine:
         except RequestError as exc:
             self._after_failure(exc)
             return self._result(op, tally, Outcome.FAILED, exc.http_status,
-                                self._failure_text(exc, tally), started)
+                                self._failure_text(exc, tally))
         if self._breaker is not None:
             self._breaker.record(bad=False)
-        return self._result(op, tally, Outcome.OK, 200, "", started)
+        return self._result(op, tally, Outcome.OK, 200, "")
 
     async def _attempt(self, op: Operation, tally: Tally) -> None:
         await self._limiter.acquire()
         tally.requests += 1
+        if tally.first_sent_at is None:
+            tally.first_sent_at = asyncio.get_running_loop().time()
         task = asyncio.current_task()
         assert task is not None
         self._in_request.add(task)
@@ -222,8 +222,11 @@ class Engine:
 
     @staticmethod
     def _result(op: Operation, tally: Tally, outcome: Outcome, http_status: int | None,
-                error: str, started: float) -> Result:
-        elapsed = asyncio.get_running_loop().time() - started
+                error: str) -> Result:
+        # From the first request out to the final answer: the row's own time, not the
+        # time it queued for a permit.
+        now = asyncio.get_running_loop().time()
+        elapsed = now - (tally.first_sent_at if tally.first_sent_at is not None else now)
         return Result(row=op.row, conversation_id=str(op.conversation_id),
                       action=op.action.value, value=op.value, outcome=outcome,
                       http_status=http_status, attempts=tally.requests, error=error,

@@ -5,6 +5,7 @@
     │   ├── ConfigError         settings, flags, environment, config file
     │   ├── JobFileError        the job file cannot be read as a job
     │   └── ReportError         the report cannot be written or resumed
+    ├── RunAborted              a started run had to stop (report unwritable) (exit 3)
     └── RequestError            one request did not end in success
         ├── TransientError      worth retrying: the same request may succeed later
         │   ├── RateLimited     429; carries the server's Retry-After
@@ -32,6 +33,7 @@ __all__ = [
     "Rejected",
     "ReportError",
     "RequestError",
+    "RunAborted",
     "ServerError",
     "StartupError",
     "TransientError",
@@ -60,6 +62,12 @@ class JobFileError(StartupError):
 
 class ReportError(StartupError):
     pass
+
+
+class RunAborted(PartooBulkError):
+    """A run that had started could not go on; its report is valid up to its last line."""
+
+    exit_code = 3
 
 
 class RequestError(PartooBulkError):

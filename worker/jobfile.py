@@ -78,15 +78,18 @@ class Job:
                            f"{lay.width} columns: quote cells that contain "
                            f"{lay.delimiter!r}", extras)
         try:
-            conversation_id = parse_conversation_id(raw_id)
             if self.override is not None:
                 action, value = self.override.action, self.override.value
             else:
-                status = _cell(cells, lay.status_col)
-                assignee = _cell(cells, lay.assignee_col)
-                action, value = parse_action(status, assignee)
+                action, value = parse_action(_cell(cells, lay.status_col),
+                                             _cell(cells, lay.assignee_col))
         except ValueError as exc:
             return invalid(row, raw_id, str(exc), extras)
+        try:
+            conversation_id = parse_conversation_id(raw_id)
+        except ValueError as exc:
+            # The action was fine: show it, so the report row reads as what was meant.
+            return invalid(row, raw_id, str(exc), extras, action.value, value)
         return Operation(row=row, conversation_id=conversation_id, action=action,
                          value=value, cells=extras)
 

@@ -37,6 +37,7 @@ class Tally:
     throttled: int = 0
     throttled_wait_s: float = 0.0
     asked_wait_s: float = 0.0  # the longest Retry-After the server asked for
+    first_sent_at: float | None = None  # loop time the first request went out
 
     @property
     def failures(self) -> int:

@@ -20,10 +20,11 @@ from worker.breaker import Breaker
 from worker.client import PartooClient, open_session
 from worker.config import Settings
 from worker.engine import Engine
-from worker.errors import ConfigError, ReportError, StartupError
+from worker.errors import ConfigError, ReportError, RunAborted, StartupError
 from worker.jobfile import REPORT_COLUMNS, Job
 from worker.outcomes import Result
 from worker.plan import make_plan
+from worker.progress import make_progress
 from worker.ratelimit import Aimd, RateLimiter
 from worker.report import ReportWriter
 from worker.retry import RetryPolicy
@@ -43,6 +44,7 @@ class RunRequest:
     retry_failed: bool = False
     overwrite: bool = False
     yes: bool = False
+    quiet: bool = False
     drain_timeout_s: float = 10.0
     resume_hint: str = ""  # the command line that resumes this run
 
@@ -62,7 +64,7 @@ def run(req: RunRequest) -> int:
     host = urlsplit(req.settings.base_url).netloc
     if not req.yes:
         _confirm(plan.describe(req.settings.rate_per_minute), plan.requests, host)
-    return asyncio.run(_execute(req, resuming))
+    return asyncio.run(_execute(req, resuming, plan.rows))
 
 
 def _check_report(req: RunRequest) -> bool:
@@ -98,7 +100,7 @@ def _confirm(plan_text: str, requests: int, host: str) -> None:
         raise StartupError("cancelled: nothing was sent")
 
 
-async def _execute(req: RunRequest, resuming: bool) -> int:
+async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> int:
     s = req.settings
     assert s.api_key is not None
     width = len(REPORT_COLUMNS) + len(req.job.extra_columns)
@@ -113,7 +115,8 @@ async def _execute(req: RunRequest, resuming: bool) -> int:
         out_path = req.report
     limiter = RateLimiter(s.rate_per_minute, s.burst)
     policy = RetryPolicy(max_attempts=s.max_attempts, max_retry_after_s=s.max_retry_after_s,
-                         rate_limit_budget_s=s.rate_limit_budget_s)
+                         rate_limit_budget_s=s.rate_limit_budget_s,
+                         backoff_base_s=s.backoff_base_s, backoff_max_s=s.backoff_max_s)
     summary = Summary()
     started = time.monotonic()
     async with open_session(s.concurrency, s.request_timeout_s) as session:
@@ -121,13 +124,27 @@ async def _execute(req: RunRequest, resuming: bool) -> int:
         engine = Engine(client.update, limiter, policy, concurrency=s.concurrency,
                         aimd=Aimd(limiter), breaker=Breaker(s.failure_window,
                                                             s.failure_threshold))
-        with ReportWriter(out_path, req.job.extra_columns) as report:
+        write_error: list[OSError] = []
+        with ReportWriter(out_path, req.job.extra_columns) as report, \
+                make_progress(total_rows, summary, quiet=req.quiet) as progress:
             def emit(result: Result) -> None:
-                report.write(result)
+                if write_error:
+                    return  # the run is being cancelled; these rows are re-sent on resume
+                try:
+                    report.write(result)
+                except OSError as exc:
+                    write_error.append(exc)
+                    engine.cancel()
+                    return
                 summary.add(result)
+                progress.add(result)
 
             with _signals(engine, req.drain_timeout_s):
                 await engine.run(items, emit)
+    if write_error:
+        raise RunAborted(f"{out_path}: writing the report failed after row "
+                          f"{report.rows_written} ({write_error[0].strerror}); the run was "
+                          f"stopped. Free space or fix the folder, then: {req.resume_hint}")
     if resuming:
         resume.partial_path(req.report).replace(req.report)
     wall = time.monotonic() - started
