@@ -1,6 +1,6 @@
 """The HTTP seam: one PATCH to Partoo, one classification.
 
-`PartooClient.update(op)` sends exactly one request and either returns (the API's
+`PartooClient.update(op)` (and `get(path)`) sends exactly one request and either returns (the API's
 documented success answer) or raises one `RequestError` from `worker.errors`. This is
 the only place that knows aiohttp's and asyncio's exceptions; it translates them.
 
@@ -63,12 +63,32 @@ class PartooClient:
     async def update(self, op: Operation) -> int:
         """PATCH one conversation. Returns 200, or raises a `RequestError`."""
         url = f"{self._base_url}/conversations/{op.conversation_id}"
+        status, parsed, body = await self._request("PATCH", url, json=op.body())
+        if isinstance(parsed, dict) and parsed.get("status") == "success":
+            return status
+        raise Unexpected(f"200 but not Partoo's success answer ({_describe(body, parsed)}): "
+                         "check PARTOO_BASE_URL", http_status=status)
+
+    async def get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        """GET `{base_url}{path}`. Returns the JSON object of a 200, or raises."""
+        status, parsed, body = await self._request("GET", self._base_url + path,
+                                                   params=params)
+        if isinstance(parsed, dict):
+            return parsed
+        raise Unexpected(f"200 but not a JSON object ({_describe(body, parsed)}): "
+                         "check PARTOO_BASE_URL", http_status=status)
+
+    async def _request(self, method: str, url: str, *, json: Any = None,
+                       params: dict[str, str] | None = None) -> tuple[int, Any, bytes]:
+        """One exchange: (200, parsed JSON or None, raw body), or a `RequestError`."""
         headers = {"x-APIKey": self._api_key.get_secret_value()}
         try:
-            async with self._session.patch(url, json=op.body(), headers=headers,
-                                           allow_redirects=False) as resp:
+            async with self._session.request(method, url, json=json, params=params,
+                                             headers=headers, allow_redirects=False) as resp:
                 body = await _read_bounded(resp)
-                return _classify(resp.status, resp.reason or "", resp.headers, body)
+                parsed = _json(body)
+                _raise_for_status(resp.status, resp.reason or "", resp.headers, body, parsed)
+                return resp.status, parsed, body
         except RequestError:
             raise
         except TimeoutError:
@@ -96,13 +116,14 @@ async def _read_bounded(resp: aiohttp.ClientResponse) -> bytes:
     return b"".join(chunks)
 
 
-def _classify(status: int, reason: str, headers: Any, body: bytes) -> int:
-    parsed = _json(body)
+def _raise_for_status(status: int, reason: str, headers: Any, body: bytes,
+                      parsed: Any) -> None:
+    """Nothing for a 200; otherwise the `RequestError` that the status means."""
     if status == 200:
-        if isinstance(parsed, dict) and parsed.get("status") == "success":
-            return status
-        raise Unexpected(f"200 but not Partoo's success answer ({_describe(body, parsed)}): "
-                         "check PARTOO_BASE_URL", http_status=status)
+        return
+    if 200 < status < 300:
+        raise Unexpected(f"{status} instead of 200 ({_describe(body, parsed)}): check "
+                         "PARTOO_BASE_URL", http_status=status)
     if 300 <= status < 400:
         target = urlsplit(headers.get("Location", "")).netloc or "another address"
         raise Unexpected(f"{status} redirect to {target} not followed (the key is never "

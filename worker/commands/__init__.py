@@ -1,0 +1,7 @@
+"""One module per subcommand: `add_parser(subparsers)` declares it, `handle(args)` runs it.
+
+Command modules import only argparse-level things at the top; the heavy imports
+(aiohttp, pydantic) happen inside `handle`, so `partoo-bulk --help` stays instant.
+"""
+
+COMMANDS = ("run", "demo", "simulate")

@@ -1,0 +1,48 @@
+"""Flags shared by several commands, and turning them into settings and overrides."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def add_action_flags(p: argparse.ArgumentParser) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--action", choices=["close", "open", "unassign"],
+                       help="the action for every id of a plain list of ids")
+    group.add_argument("--assign", metavar="USER_ID",
+                       help="assign every id of a plain list of ids to this user")
+
+
+def add_settings_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="TOML settings file (see config.example.toml)")
+    p.add_argument("--rate-per-minute", type=float, help="requests per minute (default 300)")
+    p.add_argument("--concurrency", type=int, help="requests in flight at most (default 8)")
+    p.add_argument("--max-attempts", type=int, help="requests per row on transient errors")
+    p.add_argument("--request-timeout-s", type=float, help="seconds per request (default 30)")
+    p.add_argument("--base-url", help="API base URL (default https://api.partoo.co/v2)")
+
+
+def settings_from(args: argparse.Namespace) -> Any:
+    from worker.config import load_settings
+
+    return load_settings(args.config, rate_per_minute=args.rate_per_minute,
+                         concurrency=args.concurrency, max_attempts=args.max_attempts,
+                         request_timeout_s=args.request_timeout_s, base_url=args.base_url)
+
+
+def override_from(args: argparse.Namespace) -> Any:
+    """The `Override` that --action / --assign ask for, or None."""
+    from worker.errors import ConfigError
+    from worker.operations import Action, Override, parse_action
+
+    if getattr(args, "assign", None) is not None:
+        try:
+            action, value = parse_action("", args.assign)
+        except ValueError as exc:
+            raise ConfigError(f"--assign: {exc}") from None
+        return Override(action, value)
+    if getattr(args, "action", None) is not None:
+        return Override(Action(args.action))
+    return None

@@ -1,0 +1,18 @@
+"""`partoo-bulk demo`: run jobs/demo.csv against the bundled simulator."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run jobs/demo.csv against the bundled simulator")
+    p.add_argument("--report", type=Path, default=Path("partoo-bulk-demo.report.csv"),
+                   help="where to write the demo report (overwritten each time)")
+
+
+def handle(args: argparse.Namespace) -> int:
+    from worker.demo import demo
+
+    return demo(args.report)

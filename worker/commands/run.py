@@ -1,0 +1,62 @@
+"""`partoo-bulk run JOB`: send a job's changes and write the per-row report."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+
+from worker.commands._flags import (
+    add_action_flags,
+    add_settings_flags,
+    override_from,
+    settings_from,
+)
+
+EXAMPLES = """\
+examples:
+  partoo-bulk run jobs/close-stale.csv                 # shows the plan, asks, sends
+  partoo-bulk run ids.txt --action close --yes         # a plain list of ids (cron)
+  partoo-bulk run moves.csv --report out/moves.report.csv --resume --yes
+  partoo-bulk run moves.csv --resume --retry-failed --yes   # after an outage
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="send a job file's changes and write a per-row report",
+                       description="Send one PATCH per job row, paced and retried, and "
+                       "write one report line per row.", epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("job", type=Path, metavar="JOB", help="job file (CSV, or ids with --action)")
+    p.add_argument("--report", type=Path, help="report path (default: JOB.report.csv)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run that wrote --report; rows already final are kept")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="with --resume: send the rows whose outcome was failed again")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress output (the summary line is still printed)")
+    add_action_flags(p)
+    add_settings_flags(p)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from worker.errors import ConfigError
+    from worker.jobfile import open_job
+    from worker.runner import RunRequest, default_report_path, run
+
+    settings = settings_from(args)
+    override = override_from(args)
+    if args.retry_failed and not args.resume:
+        raise ConfigError("--retry-failed goes with --resume (it re-sends the failed rows "
+                          "of an existing report)")
+    job = open_job(args.job, override)
+    report = args.report or default_report_path(args.job)
+    hint = ["partoo-bulk", "run", str(args.job), "--report", str(report), "--resume"]
+    if override is not None:
+        hint += (["--assign", override.value] if override.value
+                 else ["--action", override.action.value])
+    return run(RunRequest(job=job, settings=settings, report=report, resume=args.resume,
+                          retry_failed=args.retry_failed, overwrite=args.overwrite,
+                          yes=args.yes, quiet=args.quiet, resume_hint=shlex.join(hint)))
