@@ -156,3 +156,18 @@ def test_config_file_precedence(tmp_path, make_sim, cli):
     bad.write_text('rate_per_minit = 5\n')
     refused = cli("run", job, "--yes", "--config", bad, env={"PARTOO_API_KEY": SECRET})
     assert refused.code == 2 and "'rate_per_minit'" in refused.err and "unknown" in refused.err
+
+
+def test_circuit_breaker_stops_a_run_against_a_dead_api(tmp_path, make_sim, cli):
+    sim = make_sim(faults=Faults(force_status=503))
+    job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 201)])
+    result = cli("run", job, "--yes", "--max-attempts", "2", env=sim_env(sim))
+    assert result.code == 3
+    assert "circuit breaker" in result.err and "--resume" in result.err
+    report = read_report(tmp_path / "job.report.csv")
+    assert len(report) == 200
+    failed = [r for r in report if r["outcome"] == "failed"]
+    assert 25 <= len(failed) <= 25 + 8  # trips at half the window of 50, plus in flight
+    assert report[-1]["outcome"] == "skipped"
+    assert "circuit breaker" in report[-1]["error"]
+    assert sim.state.log.stats()["requests"] <= 2 * len(failed) + 16

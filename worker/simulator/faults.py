@@ -144,8 +144,13 @@ class FaultInjector:
         self._rng = random.Random(faults.seed)
 
     def script(self, conversation_id: int, steps: Iterable[str | int]) -> None:
-        """Queue steps for this conversation's next PATCH requests (replaces any queued)."""
-        self._scripts[conversation_id] = deque(parse_step(s) for s in steps)
+        """Queue steps for this conversation's next PATCH requests (replaces any queued;
+        no steps clears the script)."""
+        queue = deque(parse_step(s) for s in steps)
+        if queue:
+            self._scripts[conversation_id] = queue
+        else:
+            self._scripts.pop(conversation_id, None)
 
     def pending(self, conversation_id: int) -> int:
         """Script steps not yet consumed."""
