@@ -7,9 +7,9 @@ import email.utils
 import aiohttp
 import pytest
 from aioresponses import CallbackResult, aioresponses
-from conftest import SECRET
 from pydantic import SecretStr
 
+from conftest import SECRET
 from worker.client import PartooClient
 from worker.errors import (
     NetworkError,

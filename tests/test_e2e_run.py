@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 from conftest import SECRET, read_report, sim_env, write_job
-
 from worker.jobfile import REPORT_COLUMNS
 from worker.simulator import ALICE, BOB, CAROL, Faults
 

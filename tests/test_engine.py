@@ -6,8 +6,8 @@ import asyncio
 import itertools
 
 import pytest
-from conftest import Breaker, FakeSender, ops, run_engine
 
+from conftest import Breaker, FakeSender, ops, run_engine
 from worker.errors import NetworkError, RateLimited, Rejected, ServerError, Unauthorized
 from worker.operations import Action, Operation
 from worker.outcomes import Outcome, Result

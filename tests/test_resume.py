@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import read_report, sim_env, write_job
-
 from worker.simulator import Faults
 
 

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SECRET, read_report, sim_env, write_job
 
+from conftest import SECRET, read_report, sim_env, write_job
 from worker.simulator import ALICE, BOB, CAROL, Faults
 
 

@@ -39,7 +39,7 @@ def demo(report: Path, job_path: Path = DEMO_JOB) -> int:
                             rate_per_minute=_DEMO_RATE_PER_MINUTE, concurrency=4,
                             request_timeout_s=5)
         code = run(RunRequest(job=open_job(job_path), settings=settings, report=report,
-                              overwrite=True, yes=True))
+                              overwrite=True, yes=True)).exit_code
     print(f"demo: the report is {report.resolve()}")
     print(f"demo: the run's exit code was {code} (1: some rows failed or were invalid, "
           "as the demo job intends; see the note column)")

@@ -20,12 +20,14 @@ Every row not finished is emitted `skipped` with the reason, so the report stays
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 
 from worker.breaker import Breaker
 from worker.errors import RateLimited, RequestError, TransientError, Unauthorized, Unexpected
+from worker.logs import REQUEST_LOG
 from worker.operations import Operation
 from worker.outcomes import Outcome, Result
 from worker.ratelimit import Aimd, RateLimiter
@@ -151,35 +153,38 @@ class Engine:
 
     async def _attempt(self, op: Operation, tally: Tally) -> None:
         await self._limiter.acquire()
+        loop = asyncio.get_running_loop()
         tally.requests += 1
         if tally.first_sent_at is None:
-            tally.first_sent_at = asyncio.get_running_loop().time()
+            tally.first_sent_at = loop.time()
         task = asyncio.current_task()
         assert task is not None
         self._in_request.add(task)
+        sent_at = loop.time()
         try:
             await self._send(op)
-        except RateLimited as exc:
-            pause = self._policy.pause_for(exc.retry_after_s)
-            tally.throttled += 1
-            tally.throttled_wait_s += pause
-            tally.asked_wait_s = max(tally.asked_wait_s, exc.retry_after_s or 0.0)
-            self._limiter.pause(pause)
-            if self._aimd is not None:
-                self._aimd.on_throttled()
-            self._raise_if_stopping(exc)
-            raise
-        except TransientError as exc:
-            self._raise_if_stopping(exc)
+        except RequestError as exc:
+            _log_request(op, tally, exc.http_status, loop.time() - sent_at, exc.message)
+            if isinstance(exc, RateLimited):
+                self._on_rate_limited(exc, tally)
+            if isinstance(exc, TransientError) and self.stop_reason is not None:
+                raise _Interrupted() from exc  # no retry once the run is stopping
             raise
         finally:
             self._in_request.discard(task)
+        _log_request(op, tally, 200, loop.time() - sent_at, "")
         if self._aimd is not None:
             self._aimd.on_success()
 
-    def _raise_if_stopping(self, exc: Exception) -> None:
-        if self.stop_reason is not None:
-            raise _Interrupted() from exc
+    def _on_rate_limited(self, exc: RateLimited, tally: Tally) -> None:
+        """One pause for every sender, and one signal to the adaptive rate."""
+        pause = self._policy.pause_for(exc.retry_after_s)
+        tally.throttled += 1
+        tally.throttled_wait_s += pause
+        tally.asked_wait_s = max(tally.asked_wait_s, exc.retry_after_s or 0.0)
+        self._limiter.pause(pause)
+        if self._aimd is not None:
+            self._aimd.on_throttled()
 
     def _after_failure(self, exc: RequestError) -> None:
         if isinstance(exc, Unauthorized):
@@ -243,3 +248,15 @@ class Engine:
             self._emit(self._finished.pop(self._next_row))
             self._next_row += 1
         self._advanced.set()
+
+
+def _log_request(op: Operation, tally: Tally, status: int | None, elapsed_s: float,
+                 error: str) -> None:
+    if REQUEST_LOG.isEnabledFor(logging.INFO):
+        REQUEST_LOG.info(
+            "PATCH /conversations/%s row=%s attempt=%s -> %s %.0f ms%s", op.conversation_id,
+            op.row, tally.requests, status or "no answer", elapsed_s * 1000,
+            f" ({error})" if error else "",
+            extra={"method": "PATCH", "path": f"/conversations/{op.conversation_id}",
+                   "status": status, "attempt": tally.requests, "row": op.row,
+                   "duration_ms": round(elapsed_s * 1000), "error": error or None})

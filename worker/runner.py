@@ -1,14 +1,14 @@
 """A run, end to end: report files, confirmation, engine, signals, summary, exit code.
 
-The CLI builds a `RunRequest` and calls `run()`; the demo does the same with the
-simulator's address. Exit codes: 0 all rows ok; 1 finished with failed or invalid rows;
-2 could not start (raised as `StartupError`, nothing sent); 3 aborted; 130 interrupted.
+`commands/run.py` builds a `RunRequest` and calls `run()`; the demo does the same with
+the simulator's address. Exit codes: 0 all rows ok; 1 finished with failed or invalid
+rows; 2 could not start (raised as `StartupError`, nothing sent); 3 aborted; 130
+interrupted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -23,16 +23,26 @@ from worker.engine import Engine
 from worker.errors import ConfigError, ReportError, RunAborted, StartupError
 from worker.jobfile import REPORT_COLUMNS, Job
 from worker.outcomes import Result
-from worker.plan import make_plan
+from worker.plan import Plan, make_plan
 from worker.progress import make_progress
 from worker.ratelimit import Aimd, RateLimiter
 from worker.report import ReportWriter
 from worker.retry import RetryPolicy
+from worker.signals import graceful_signals
 from worker.summary import Summary
 
-__all__ = ["EXIT_ABORTED", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "RunRequest", "run"]
+__all__ = [
+    "EXIT_ABORTED",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "RunRequest",
+    "RunResult",
+    "default_report_path",
+    "run",
+]
 
-EXIT_OK, EXIT_FAILED, EXIT_STARTUP, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_FAILED, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 
 @dataclass(frozen=True)
@@ -44,16 +54,27 @@ class RunRequest:
     retry_failed: bool = False
     overwrite: bool = False
     yes: bool = False
+    strict: bool = False
     quiet: bool = False
     drain_timeout_s: float = 10.0
     resume_hint: str = ""  # the command line that resumes this run
+
+
+@dataclass
+class RunResult:
+    """What `run()` hands back: the exit code, the counts, and why it stopped, if it did."""
+
+    exit_code: int
+    summary: Summary
+    wall_s: float
+    stop_reason: str | None = None
 
 
 def default_report_path(job_path: Path) -> Path:
     return job_path.with_name(job_path.stem + ".report.csv")
 
 
-def run(req: RunRequest) -> int:
+def run(req: RunRequest) -> RunResult:
     """Check, confirm, then send. Raises `StartupError` before anything is sent."""
     if req.settings.api_key is None:
         raise ConfigError("PARTOO_API_KEY is not set: export PARTOO_API_KEY=<key of the "
@@ -61,9 +82,12 @@ def run(req: RunRequest) -> int:
                           "stays out of shell history and ps)")
     resuming = _check_report(req)
     plan = make_plan(req.job)  # reads the whole file: a bad byte at row 90,000 stops us here
-    host = urlsplit(req.settings.base_url).netloc
+    if req.strict and plan.invalid:
+        raise StartupError(f"{req.job.path}: {plan.invalid} invalid row(s) and --strict: "
+                           f"nothing was sent. First: {plan.invalid_examples[0]}. Fix them "
+                           "(see `partoo-bulk plan JOB`) or drop --strict")
     if not req.yes:
-        _confirm(plan.describe(req.settings.rate_per_minute), plan.requests, host)
+        _confirm(req, plan)
     return asyncio.run(_execute(req, resuming, plan.rows))
 
 
@@ -86,21 +110,22 @@ def _check_report(req: RunRequest) -> bool:
     return False
 
 
-def _confirm(plan_text: str, requests: int, host: str) -> None:
+def _confirm(req: RunRequest, plan: Plan) -> None:
+    host = urlsplit(req.settings.base_url).netloc
     if not sys.stdin.isatty():
-        raise StartupError(f"refusing to send {requests} requests to {host} without "
+        raise StartupError(f"refusing to send {plan.requests} requests to {host} without "
                            "confirmation: no terminal to ask on. Pass --yes (check the job "
                            "first with `partoo-bulk plan JOB`)")
-    print(plan_text, file=sys.stderr)
+    print(plan.describe(req.settings.rate_per_minute), file=sys.stderr)
     try:
-        answer = input(f"Send {requests} requests to {host}? [y/N] ")
+        answer = input(f"Send {plan.requests} requests to {host}? [y/N] ")
     except EOFError:
         answer = ""
     if answer.strip().lower() not in ("y", "yes"):
         raise StartupError("cancelled: nothing was sent")
 
 
-async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> int:
+async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> RunResult:
     s = req.settings
     assert s.api_key is not None
     width = len(REPORT_COLUMNS) + len(req.job.extra_columns)
@@ -119,12 +144,12 @@ async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> int:
                          backoff_base_s=s.backoff_base_s, backoff_max_s=s.backoff_max_s)
     summary = Summary()
     started = time.monotonic()
+    write_error: list[OSError] = []
     async with open_session(s.concurrency, s.request_timeout_s) as session:
         client = PartooClient(session, s.base_url, s.api_key, s.request_timeout_s)
         engine = Engine(client.update, limiter, policy, concurrency=s.concurrency,
-                        aimd=Aimd(limiter), breaker=Breaker(s.failure_window,
-                                                            s.failure_threshold))
-        write_error: list[OSError] = []
+                        aimd=Aimd(limiter),
+                        breaker=Breaker(s.failure_window, s.failure_threshold))
         with ReportWriter(out_path, req.job.extra_columns) as report, \
                 make_progress(total_rows, summary, quiet=req.quiet) as progress:
             def emit(result: Result) -> None:
@@ -139,17 +164,17 @@ async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> int:
                 summary.add(result)
                 progress.add(result)
 
-            with _signals(engine, req.drain_timeout_s):
+            with graceful_signals(engine, req.drain_timeout_s):
                 await engine.run(items, emit)
     if write_error:
         raise RunAborted(f"{out_path}: writing the report failed after row "
-                          f"{report.rows_written} ({write_error[0].strerror}); the run was "
-                          f"stopped. Free space or fix the folder, then: {req.resume_hint}")
+                         f"{report.rows_written} ({write_error[0].strerror}); the run was "
+                         f"stopped. Free space or fix the folder, then: {req.resume_hint}")
     if resuming:
         resume.partial_path(req.report).replace(req.report)
     wall = time.monotonic() - started
-    print(summary.line(wall, str(req.report)))
-    return _exit_code(engine, summary, req)
+    print(summary.line(wall, str(req.report)), flush=True)
+    return RunResult(_exit_code(engine, summary, req), summary, wall, engine.stop_reason)
 
 
 def _exit_code(engine: Engine, summary: Summary, req: RunRequest) -> int:
@@ -157,39 +182,9 @@ def _exit_code(engine: Engine, summary: Summary, req: RunRequest) -> int:
         verb = "aborted" if engine.aborted else "stopped"
         print(f"partoo-bulk: {verb}: {engine.stop_reason}", file=sys.stderr)
         if req.resume_hint:
-            print(f"partoo-bulk: to finish the job: {req.resume_hint}", file=sys.stderr)
+            extra = " --retry-failed" if "circuit breaker" in engine.stop_reason else ""
+            print(f"partoo-bulk: to finish the job: {req.resume_hint}{extra}", file=sys.stderr)
         return EXIT_ABORTED if engine.aborted else EXIT_INTERRUPTED
     if summary.outcomes["failed"] or summary.outcomes["invalid"]:
         return EXIT_FAILED
     return EXIT_OK
-
-
-class _signals:
-    """First SIGINT/SIGTERM: stop gracefully, with a deadline. Second: cancel at once."""
-
-    def __init__(self, engine: Engine, drain_timeout_s: float) -> None:
-        self._engine = engine
-        self._drain_timeout_s = drain_timeout_s
-        self._count = 0
-
-    def __enter__(self) -> _signals:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self._on_signal, sig)
-        return self
-
-    def _on_signal(self, sig: signal.Signals) -> None:
-        self._count += 1
-        if self._count == 1:
-            print(f"\npartoo-bulk: {sig.name}: finishing the requests in flight (up to "
-                  f"{self._drain_timeout_s:g} s); press Ctrl-C again to stop at once",
-                  file=sys.stderr)
-            self._engine.stop(f"run interrupted ({sig.name})")
-            asyncio.get_running_loop().call_later(self._drain_timeout_s, self._engine.cancel)
-        else:
-            self._engine.cancel()
-
-    def __exit__(self, *exc: object) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)

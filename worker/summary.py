@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from worker.outcomes import Outcome, Result
 
-__all__ = ["Summary"]
+__all__ = ["Summary", "write_summary_json"]
 
 
 @dataclass
@@ -43,6 +47,25 @@ class Summary:
                 f"{o['invalid']} invalid, {o['skipped']} skipped | {self.requests} requests, "
                 f"{self.throttled} x 429, {self.retries} retries | {_duration(wall_s)} "
                 f"({rate:.0f} req/min) | report: {report}")
+
+
+    def as_dict(self, wall_s: float) -> dict[str, Any]:
+        return {"rows": self.rows, "outcomes": {o.value: self.outcomes[o.value]
+                                                for o in Outcome},
+                "kept_from_earlier_report": self.carried,
+                "http_statuses": dict(sorted(self.http_statuses.items())),
+                "errors": dict(self.errors.most_common(50)),
+                "requests": self.requests, "http_429": self.throttled,
+                "retries": self.retries, "wall_time_s": round(wall_s, 3),
+                "achieved_rate_per_minute": round(self.requests / wall_s * 60, 1)
+                if wall_s > 0 else 0.0}
+
+
+def write_summary_json(path: Path, data: dict[str, Any]) -> None:
+    """Write atomically: a monitor never reads half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _duration(seconds: float) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 from pathlib import Path
 
 from worker.commands._flags import (
@@ -37,16 +38,42 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress output (the summary line is still printed)")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse to start when any row is invalid")
+    p.add_argument("--summary-json", type=Path, metavar="PATH",
+                   help="also write a machine-readable summary (for monitoring)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="log one line per request on stderr (the key is always masked)")
+    p.add_argument("--log-format", choices=["text", "json"], default="text",
+                   help="log line format (json for log shippers)")
     add_action_flags(p)
     add_settings_flags(p)
 
 
 def handle(args: argparse.Namespace) -> int:
+    from worker.errors import StartupError
+
+    started_at = _now()
+    try:
+        outcome = _run(args)
+    except StartupError as exc:
+        _summary_json(args, started_at, {"exit_code": exc.exit_code, "error": str(exc)})
+        raise
+    _summary_json(args, started_at, {
+        "exit_code": outcome.exit_code, "stop_reason": outcome.stop_reason,
+        **outcome.summary.as_dict(outcome.wall_s)})
+    return outcome.exit_code
+
+
+def _run(args: argparse.Namespace):  # -> RunResult
     from worker.errors import ConfigError
     from worker.jobfile import open_job
+    from worker.logs import setup_logging
     from worker.runner import RunRequest, default_report_path, run
 
     settings = settings_from(args)
+    secret = settings.api_key.get_secret_value() if settings.api_key else None
+    setup_logging(verbose=args.verbose, fmt=args.log_format, secret=secret)
     override = override_from(args)
     if args.retry_failed and not args.resume:
         raise ConfigError("--retry-failed goes with --resume (it re-sends the failed rows "
@@ -59,4 +86,26 @@ def handle(args: argparse.Namespace) -> int:
                  else ["--action", override.action.value])
     return run(RunRequest(job=job, settings=settings, report=report, resume=args.resume,
                           retry_failed=args.retry_failed, overwrite=args.overwrite,
-                          yes=args.yes, quiet=args.quiet, resume_hint=shlex.join(hint)))
+                          yes=args.yes, strict=args.strict, quiet=args.quiet,
+                          resume_hint=shlex.join(hint)))
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _summary_json(args: argparse.Namespace, started_at: str, data: dict) -> None:
+    if args.summary_json is None:
+        return
+    from worker.summary import write_summary_json
+
+    report = args.report or args.job.with_name(args.job.stem + ".report.csv")
+    try:
+        write_summary_json(args.summary_json, {
+            "job": str(args.job), "report": str(report), "started_at": started_at,
+            "finished_at": _now(), **data})
+    except OSError as exc:
+        print(f"partoo-bulk: cannot write --summary-json {args.summary_json} "
+              f"({exc.strerror})", file=sys.stderr)
