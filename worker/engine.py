@@ -20,14 +20,13 @@ Every row not finished is emitted `skipped` with the reason, so the report stays
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime
+from typing import Protocol
 
+from worker import results
 from worker.breaker import Breaker
 from worker.errors import RateLimited, RequestError, TransientError, Unauthorized, Unexpected
-from worker.logs import REQUEST_LOG
 from worker.operations import Operation
 from worker.outcomes import Outcome, Result
 from worker.ratelimit import Aimd, RateLimiter
@@ -35,8 +34,15 @@ from worker.retry import RetryPolicy, Tally
 
 __all__ = ["Engine"]
 
-Send = Callable[[Operation], Awaitable[int]]
+Send = Callable[[Operation], Awaitable[object]]
 Emit = Callable[[Result], None]
+
+
+class Capture(Protocol):
+    """Reads a conversation's state before its first change (for `--undo-out`)."""
+
+    def needed(self, conversation_id: int) -> bool: ...
+    async def __call__(self, op: Operation) -> object: ...
 
 
 class _Interrupted(Exception):
@@ -46,8 +52,9 @@ class _Interrupted(Exception):
 class Engine:
     def __init__(self, send: Send, limiter: RateLimiter, policy: RetryPolicy, *,
                  concurrency: int, window: int = 5000, aimd: Aimd | None = None,
-                 breaker: Breaker | None = None) -> None:
+                 breaker: Breaker | None = None, capture: Capture | None = None) -> None:
         self._send = send
+        self._capture = capture
         self._limiter = limiter
         self._policy = policy
         self._aimd = aimd
@@ -137,21 +144,29 @@ class Engine:
             self._slots.release()
 
     async def _process(self, op: Operation, tally: Tally) -> Result:
+        """All of one row's requests: the state capture if one is due, then the PATCH."""
+        steps: list[tuple[str, Send]] = [("PATCH", self._send)]
+        if self._capture is not None and self._capture.needed(op.conversation_id):
+            steps.insert(0, ("GET", self._capture))
+        method = "PATCH"
         try:
-            async for attempt in self._policy.retrying(tally):
-                with attempt:
-                    await self._attempt(op, tally)
+            for method, send in steps:
+                async for attempt in self._policy.retrying(tally):
+                    with attempt:
+                        await self._attempt(op, tally, method, send)
         except _Interrupted as exc:
-            return self._skipped(op, tally, cause=exc.__cause__)
+            return results.skipped(op, tally, self._reason(), cause=exc.__cause__)
         except RequestError as exc:
             self._after_failure(exc)
-            return self._result(op, tally, Outcome.FAILED, exc.http_status,
-                                self._failure_text(exc, tally))
+            text = results.failure_text(exc, tally, self._policy)
+            if method == "GET":
+                text = f"not changed: reading its state for the undo file failed: {text}"
+            return results.done(op, tally, Outcome.FAILED, exc.http_status, text)
         if self._breaker is not None:
             self._breaker.record(bad=False)
-        return self._result(op, tally, Outcome.OK, 200, "")
+        return results.done(op, tally, Outcome.OK, 200, "")
 
-    async def _attempt(self, op: Operation, tally: Tally) -> None:
+    async def _attempt(self, op: Operation, tally: Tally, method: str, send: Send) -> None:
         await self._limiter.acquire()
         loop = asyncio.get_running_loop()
         tally.requests += 1
@@ -162,9 +177,10 @@ class Engine:
         self._in_request.add(task)
         sent_at = loop.time()
         try:
-            await self._send(op)
+            await send(op)
         except RequestError as exc:
-            _log_request(op, tally, exc.http_status, loop.time() - sent_at, exc.message)
+            results.log_request(method, op, tally, exc.http_status, loop.time() - sent_at,
+                                exc.message)
             if isinstance(exc, RateLimited):
                 self._on_rate_limited(exc, tally)
             if isinstance(exc, TransientError) and self.stop_reason is not None:
@@ -172,7 +188,7 @@ class Engine:
             raise
         finally:
             self._in_request.discard(task)
-        _log_request(op, tally, 200, loop.time() - sent_at, "")
+        results.log_request(method, op, tally, 200, loop.time() - sent_at, "")
         if self._aimd is not None:
             self._aimd.on_success()
 
@@ -196,48 +212,11 @@ class Engine:
             if self._breaker.record(bad=bad):
                 self.abort(self._breaker.explain(exc.message))
 
-    def _failure_text(self, exc: RequestError, tally: Tally) -> str:
-        if isinstance(exc, RateLimited):
-            text = (f"429 rate limited {tally.throttled} times, {tally.throttled_wait_s:.0f} s "
-                    f"waited in all: gave up (rate_limit_budget_s="
-                    f"{self._policy.rate_limit_budget_s:g})")
-            if tally.asked_wait_s > self._policy.max_retry_after_s:
-                text += (f"; the server asked to wait {tally.asked_wait_s:.0f} s, capped at "
-                         f"max_retry_after_s={self._policy.max_retry_after_s:g}")
-            return text
-        if isinstance(exc, TransientError) and tally.failures > 1:
-            return f"{exc.message} (gave up after {tally.failures} attempts)"
-        return exc.message
+    def _reason(self) -> str:
+        return self.stop_reason or "interrupted"
 
-    def _skipped(self, op: Operation, tally: Tally, *, in_flight: bool = False,
-                 cause: BaseException | None = None) -> Result:
-        reason = self.stop_reason or "interrupted"
-        if tally.requests == 0:
-            text = f"not attempted: {reason}"
-        elif in_flight:
-            text = (f"interrupted with a request in flight ({reason}); it may have reached "
-                    "the server: --resume sends it again")
-        else:
-            last = f" (last: {cause})" if cause is not None else ""
-            text = f"not finished after {tally.requests} attempt(s){last}: {reason}"
-        return Result(row=op.row, conversation_id=str(op.conversation_id),
-                      action=op.action.value, value=op.value, outcome=Outcome.SKIPPED,
-                      attempts=tally.requests, error=text, cells=op.cells,
-                      throttled=tally.throttled)
-
-    @staticmethod
-    def _result(op: Operation, tally: Tally, outcome: Outcome, http_status: int | None,
-                error: str) -> Result:
-        # From the first request out to the final answer: the row's own time, not the
-        # time it queued for a permit.
-        now = asyncio.get_running_loop().time()
-        elapsed = now - (tally.first_sent_at if tally.first_sent_at is not None else now)
-        return Result(row=op.row, conversation_id=str(op.conversation_id),
-                      action=op.action.value, value=op.value, outcome=outcome,
-                      http_status=http_status, attempts=tally.requests, error=error,
-                      duration_ms=round(elapsed * 1000),
-                      finished_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
-                      cells=op.cells, throttled=tally.throttled)
+    def _skipped(self, op: Operation, tally: Tally, *, in_flight: bool = False) -> Result:
+        return results.skipped(op, tally, self._reason(), in_flight=in_flight)
 
     def _finish(self, result: Result) -> None:
         """Hold a result until every earlier row is out, then emit in row order."""
@@ -249,14 +228,3 @@ class Engine:
             self._next_row += 1
         self._advanced.set()
 
-
-def _log_request(op: Operation, tally: Tally, status: int | None, elapsed_s: float,
-                 error: str) -> None:
-    if REQUEST_LOG.isEnabledFor(logging.INFO):
-        REQUEST_LOG.info(
-            "PATCH /conversations/%s row=%s attempt=%s -> %s %.0f ms%s", op.conversation_id,
-            op.row, tally.requests, status or "no answer", elapsed_s * 1000,
-            f" ({error})" if error else "",
-            extra={"method": "PATCH", "path": f"/conversations/{op.conversation_id}",
-                   "status": status, "attempt": tally.requests, "row": op.row,
-                   "duration_ms": round(elapsed_s * 1000), "error": error or None})

@@ -84,6 +84,10 @@ def check_same_job(report: Path, saved: dict[str, object], now: dict[str, object
         raise ReportError(f"{report}: cannot resume: it belongs to another job file (or "
                           f"the job file changed since: it was {saved.get('job_path')}). "
                           "Resume with the job file as it was, or pass --overwrite")
+    if saved.get("undo_out") != now.get("undo_out"):
+        raise ReportError(f"{report}: cannot resume: the run had --undo-out "
+                          f"{saved.get('undo_out') or '(none)'}; resume with the same "
+                          "--undo-out, or the undo file would miss conversations")
     if saved.get("override") != now["override"]:
         raise ReportError(f"{report}: cannot resume: the run used other action flags "
                           f"({_show_override(saved.get('override'))}, now "

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from worker import resume
+from worker import resume, undo
 from worker.breaker import Breaker
 from worker.client import PartooClient, open_session
 from worker.config import Settings
@@ -55,6 +55,7 @@ class RunRequest:
     overwrite: bool = False
     yes: bool = False
     strict: bool = False
+    undo_out: Path | None = None  # write an undo job here (reads each state first)
     quiet: bool = False
     drain_timeout_s: float = 10.0
     resume_hint: str = ""  # the command line that resumes this run
@@ -100,14 +101,28 @@ def _check_report(req: RunRequest) -> bool:
     exists = report.exists() or partial.exists()
     if exists and req.resume:
         saved = resume.read_meta(report)
-        resume.check_same_job(report, saved, resume.fingerprint(req.job))
+        resume.check_same_job(report, saved, _meta(req))
         return True
     if exists and not req.overwrite:
         raise ReportError(f"{report}: a report is already there: pass --resume to continue "
                           "that run, --overwrite to start again, or --report NEW_PATH")
-    for stale in (report, partial, resume.meta_path(report)):
-        stale.unlink(missing_ok=True)
+    stale = [report, partial, resume.meta_path(report)]
+    if req.undo_out is not None:
+        if not req.undo_out.parent.is_dir():
+            raise ReportError(f"{req.undo_out}: the folder {req.undo_out.parent} does not "
+                              "exist: create it or pass another --undo-out")
+        if req.undo_out.exists() and not req.overwrite:
+            raise ReportError(f"{req.undo_out}: an undo file is already there: pass "
+                              "--overwrite to replace it, or another --undo-out")
+        stale += [req.undo_out, undo.journal_path(req.undo_out)]
+    for path in stale:
+        path.unlink(missing_ok=True)
     return False
+
+
+def _meta(req: RunRequest) -> dict[str, object]:
+    undo_out = str(req.undo_out.resolve()) if req.undo_out else None
+    return {**resume.fingerprint(req.job), "undo_out": undo_out}
 
 
 def _confirm(req: RunRequest, plan: Plan) -> None:
@@ -136,7 +151,7 @@ async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> RunResul
         items = resume.carry_over(items, old, retry_failed=req.retry_failed)
         out_path = resume.partial_path(req.report)
     else:
-        resume.write_meta(req.report, resume.fingerprint(req.job), req.job.path)
+        resume.write_meta(req.report, _meta(req), req.job.path)
         out_path = req.report
     limiter = RateLimiter(s.rate_per_minute, s.burst)
     policy = RetryPolicy(max_attempts=s.max_attempts, max_retry_after_s=s.max_retry_after_s,
@@ -145,11 +160,14 @@ async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> RunResul
     summary = Summary()
     started = time.monotonic()
     write_error: list[OSError] = []
+    journal = (undo.UndoJournal(undo.journal_path(req.undo_out), keep=resuming)
+               if req.undo_out else None)
     async with open_session(s.concurrency, s.request_timeout_s) as session:
         client = PartooClient(session, s.base_url, s.api_key, s.request_timeout_s)
         engine = Engine(client.update, limiter, policy, concurrency=s.concurrency,
                         aimd=Aimd(limiter),
-                        breaker=Breaker(s.failure_window, s.failure_threshold))
+                        breaker=Breaker(s.failure_window, s.failure_threshold),
+                        capture=undo.StateCapture(client, journal) if journal else None)
         with ReportWriter(out_path, req.job.extra_columns) as report, \
                 make_progress(total_rows, summary, quiet=req.quiet) as progress:
             def emit(result: Result) -> None:
@@ -174,7 +192,18 @@ async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> RunResul
         resume.partial_path(req.report).replace(req.report)
     wall = time.monotonic() - started
     print(summary.line(wall, str(req.report)), flush=True)
+    if journal is not None and req.undo_out is not None:
+        journal.close()
+        _report_undo(req.undo_out, undo.write_undo(req.report, journal, req.undo_out))
     return RunResult(_exit_code(engine, summary, req), summary, wall, engine.stop_reason)
+
+
+def _report_undo(path: Path, counts: undo.UndoCounts) -> None:
+    print(f"undo: {counts.rows} rows restore {counts.conversations} conversations: {path}",
+          flush=True)
+    if counts.not_restorable:
+        print(f"undo: {counts.not_restorable} change(s) cannot be undone (expired "
+              f"conversations): {undo.not_restorable_path(path)}", file=sys.stderr)
 
 
 def _exit_code(engine: Engine, summary: Summary, req: RunRequest) -> int:

@@ -38,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress output (the summary line is still printed)")
+    p.add_argument("--undo-out", type=Path, metavar="PATH",
+                   help="read each conversation's state before its first change and write "
+                   "a job that restores it (one extra GET per conversation)")
     p.add_argument("--strict", action="store_true",
                    help="refuse to start when any row is invalid")
     p.add_argument("--summary-json", type=Path, metavar="PATH",
@@ -81,12 +84,15 @@ def _run(args: argparse.Namespace):  # -> RunResult
     job = open_job(args.job, override)
     report = args.report or default_report_path(args.job)
     hint = ["partoo-bulk", "run", str(args.job), "--report", str(report), "--resume"]
+    if args.undo_out is not None:
+        hint += ["--undo-out", str(args.undo_out)]
     if override is not None:
         hint += (["--assign", override.value] if override.value
                  else ["--action", override.action.value])
     return run(RunRequest(job=job, settings=settings, report=report, resume=args.resume,
                           retry_failed=args.retry_failed, overwrite=args.overwrite,
                           yes=args.yes, strict=args.strict, quiet=args.quiet,
+                          undo_out=args.undo_out,
                           resume_hint=shlex.join(hint)))
 
 
