@@ -52,8 +52,10 @@ class _Interrupted(Exception):
 class Engine:
     def __init__(self, send: Send, limiter: RateLimiter, policy: RetryPolicy, *,
                  concurrency: int, window: int = 5000, aimd: Aimd | None = None,
-                 breaker: Breaker | None = None, capture: Capture | None = None) -> None:
+                 breaker: Breaker | None = None, capture: Capture | None = None,
+                 method: str = "PATCH") -> None:
         self._send = send
+        self._method = method  # what `send` does, for the request log
         self._capture = capture
         self._limiter = limiter
         self._policy = policy
@@ -145,10 +147,10 @@ class Engine:
 
     async def _process(self, op: Operation, tally: Tally) -> Result:
         """All of one row's requests: the state capture if one is due, then the PATCH."""
-        steps: list[tuple[str, Send]] = [("PATCH", self._send)]
+        steps: list[tuple[str, Send]] = [(self._method, self._send)]
         if self._capture is not None and self._capture.needed(op.conversation_id):
             steps.insert(0, ("GET", self._capture))
-        method = "PATCH"
+        send: Send = self._send
         try:
             for method, send in steps:
                 async for attempt in self._policy.retrying(tally):
@@ -159,7 +161,7 @@ class Engine:
         except RequestError as exc:
             self._after_failure(exc)
             text = results.failure_text(exc, tally, self._policy)
-            if method == "GET":
+            if send is self._capture:
                 text = f"not changed: reading its state for the undo file failed: {text}"
             return results.done(op, tally, Outcome.FAILED, exc.http_status, text)
         if self._breaker is not None:
