@@ -131,3 +131,24 @@ def test_a_report_without_its_meta_file_is_not_resumed_blindly(tmp_path, make_si
     (tmp_path / "job.report.csv.meta.json").unlink()
     result = cli("run", job, "--yes", "--resume", env=sim_env(sim))
     assert result.code == 2 and "meta.json is missing" in result.err
+
+
+def test_retry_failed_does_not_resend_a_row_a_later_ok_row_superseded(tmp_path, make_sim,
+                                                                       cli):
+    """Row 1 (assign Alice) failed, row 3 (assign Bob) was ok: the file says Bob wins."""
+    from worker.simulator import ALICE, BOB
+
+    sim = make_sim()
+    job = write_job(tmp_path / "job.csv", [("5", "", ALICE), ("5", "closed", ""),
+                                           ("5", "", BOB), ("6", "", ALICE)])
+    sim.script(5, ["500", "500"])  # row 1 fails twice: gives up at --max-attempts 2
+    sim.script(6, ["500", "500"])
+    assert cli("run", job, "--yes", "--max-attempts", "2", env=sim_env(sim)).code == 1
+    assert [r["outcome"] for r in read_report(tmp_path / "job.report.csv")] == \
+        ["failed", "ok", "ok", "failed"]
+    before = len(patches(sim))
+    assert cli("run", job, "--yes", "--resume", "--retry-failed", env=sim_env(sim)).code == 1
+    assert patches(sim)[before:] == [6]  # row 1 is superseded by row 3; row 4 is retried
+    assert sim.state.conversations[5].assigned_user_id == BOB
+    assert [r["outcome"] for r in read_report(tmp_path / "job.report.csv")] == \
+        ["failed", "ok", "ok", "ok"]

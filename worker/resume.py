@@ -23,11 +23,21 @@ from pathlib import Path
 
 from worker.errors import ReportError
 from worker.jobfile import REPORT_COLUMNS, Job
-from worker.operations import Operation
+from worker.operations import Action, Operation
 from worker.outcomes import FINAL_OUTCOMES, Outcome, Result
 
-__all__ = ["carry_over", "check_same_job", "consolidate", "fingerprint", "meta_path",
-           "partial_path", "read_meta", "records", "write_meta"]
+__all__ = [
+    "carry_over",
+    "check_same_job",
+    "consolidate",
+    "fingerprint",
+    "last_row_per_field",
+    "meta_path",
+    "partial_path",
+    "read_meta",
+    "records",
+    "write_meta",
+]
 
 _FORMAT = 1
 
@@ -169,14 +179,24 @@ def consolidate(report: Path, width: int) -> None:
 
 
 def carry_over(items: Iterable[Operation | Result], old: Iterator[list[str]], *,
-               retry_failed: bool) -> Iterator[Operation | Result]:
-    """Job items, with rows already final in the old report replaced by their old line."""
+               retry_failed: bool,
+               last_rows: dict[tuple[int, bool], int] | None = None,
+               ) -> Iterator[Operation | Result]:
+    """Job items, with rows already final in the old report replaced by their old line.
+
+    With `retry_failed`, a failed row is sent again unless a later row sets the same
+    field of the same conversation (`last_rows`, from `last_row_per_field`): that later
+    row decides the final state, and sending the earlier one now would undo it.
+    """
     keep = FINAL_OUTCOMES - ({Outcome.FAILED} if retry_failed else set())
     line = next(old, None)
     for item in items:
         if line is not None and int(line[0]) == item.row:
             outcome = Outcome(line[4])
-            if outcome in keep:
+            superseded = (outcome is Outcome.FAILED and isinstance(item, Operation)
+                          and last_rows is not None
+                          and last_rows.get(_field(item), item.row) > item.row)
+            if outcome in keep or superseded:
                 yield Result(row=item.row, conversation_id=line[1], action=line[2],
                              value=line[3], outcome=outcome, line=line)
             else:
@@ -184,3 +204,17 @@ def carry_over(items: Iterable[Operation | Result], old: Iterator[list[str]], *,
             line = next(old, None)
         else:
             yield item
+
+
+def last_row_per_field(items: Iterable[Operation | Result]) -> dict[tuple[int, bool], int]:
+    """(conversation, is-a-status-row) -> the last row that sets it. One pass, for
+    `--retry-failed` only: it holds an entry per conversation and field."""
+    last: dict[tuple[int, bool], int] = {}
+    for item in items:
+        if isinstance(item, Operation):
+            last[_field(item)] = item.row
+    return last
+
+
+def _field(op: Operation) -> tuple[int, bool]:
+    return op.conversation_id, op.action in (Action.CLOSE, Action.OPEN)

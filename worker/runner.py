@@ -148,7 +148,10 @@ async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> RunResul
     if resuming:
         resume.consolidate(req.report, width)
         old = resume.records(req.report, width) if req.report.exists() else iter(())
-        items = resume.carry_over(items, old, retry_failed=req.retry_failed)
+        last_rows = (resume.last_row_per_field(req.job.items()) if req.retry_failed
+                     else None)
+        items = resume.carry_over(items, old, retry_failed=req.retry_failed,
+                                  last_rows=last_rows)
         out_path = resume.partial_path(req.report)
     else:
         resume.write_meta(req.report, _meta(req), req.job.path)
