@@ -127,3 +127,39 @@ def test_undo_out_refuses_to_overwrite(tmp_path, make_sim, cli):
     result = cli("run", job, "--yes", "--undo-out", undo, env=sim_env(sim))
     assert result.code == 2 and "undo file is already there" in result.err
     assert undo.read_text() == "keep me\n"
+
+
+def test_verify_passes_after_a_run_and_names_each_difference_after_changes(tmp_path,
+                                                                          make_sim, cli):
+    sim = make_sim(faults=Faults(error_before=0.1, on_get=True, seed=9))
+    rows = [(str(c), "closed", "") for c in range(1, 16) if c % 10] + \
+        [(str(c), "", BOB) for c in range(1, 16)] + [("3", "", "unassigned")]
+    job = write_job(tmp_path / "job.csv", rows)
+    assert cli("run", job, "--yes", "--max-attempts", "8", env=sim_env(sim)).code == 0
+    report = tmp_path / "job.report.csv"
+
+    ok = cli("verify", report, env=sim_env(sim, PARTOO_MAX_ATTEMPTS="8"))
+    assert ok.code == 0, ok.out + ok.err
+    assert "15 of 15 changed conversations checked: 15 as expected, 0 differ" in ok.err
+
+    # Someone else changes three conversations after the run.
+    sim.state.conversations[4].is_solved = False
+    sim.state.conversations[3].assigned_user_id = CAROL
+    sim.state.conversations[12].assigned_user_id = None
+    changed = cli("verify", report, env=sim_env(sim, PARTOO_MAX_ATTEMPTS="8"))
+    assert changed.code == 1
+    lines = changed.out.splitlines()
+    assert "conversation 4, row 4: status: expected closed, found open" in lines
+    assert f"conversation 3, row 30: assignee: expected unassigned, found {CAROL}" in lines
+    assert f"conversation 12, row 26: assignee: expected {BOB}, found unassigned" in lines
+    assert len(lines) == 3
+
+    sampled = cli("verify", report, "--sample", "5", env=sim_env(sim))
+    assert "5 of 15 changed conversations checked" in sampled.err
+
+
+def test_verify_refuses_a_file_that_is_not_a_report(tmp_path, make_sim, cli):
+    sim = make_sim()
+    job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
+    result = cli("verify", job, env=sim_env(sim))
+    assert result.code == 2 and "not a partoo-bulk report" in result.err

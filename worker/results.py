@@ -57,8 +57,10 @@ def failure_text(exc: RequestError, tally: Tally, policy: RetryPolicy) -> str:
             text += (f"; the server asked to wait {tally.asked_wait_s:.0f} s, capped at "
                      f"max_retry_after_s={policy.max_retry_after_s:g}")
         return text
-    if isinstance(exc, TransientError) and tally.failures > 1:
-        return f"{exc.message} (gave up after {tally.failures} attempts)"
+    if isinstance(exc, TransientError):
+        # A 5xx or a lost connection does not say whether the change was applied first.
+        tries = f"gave up after {tally.failures} attempts; " if tally.failures > 1 else ""
+        return f"{exc.message} ({tries}it may or may not have been applied)"
     return exc.message
 
 

@@ -25,8 +25,11 @@ from worker.client import PartooClient
 from worker.errors import ReportError, Unexpected
 from worker.operations import Operation
 
-__all__ = ["Prior", "StateCapture", "UndoCounts", "UndoJournal", "journal_path",
-           "not_restorable_path", "parse_prior", "write_undo"]
+__all__ = ["UNDO_HEADER", "Prior", "StateCapture", "UndoCounts", "UndoJournal",
+           "journal_path", "not_restorable_path", "parse_prior", "undo_rows",
+           "write_not_restorable", "write_undo"]
+
+UNDO_HEADER = ["conversation_id", "status", "assigned_user_id", "undo_note"]
 
 _JOURNAL_HEADER = ["conversation_id", "is_solved", "is_expired", "assigned_user_id"]
 
@@ -138,29 +141,37 @@ def write_undo(report: Path, journal: UndoJournal, out: Path) -> UndoCounts:
     tmp = out.with_name(out.name + ".tmp")
     with open(tmp, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["conversation_id", "status", "assigned_user_id", "undo_note"])
+        writer.writerow(UNDO_HEADER)
         for cid, prior in journal.prior.items():
-            rows = []
-            was = "closed" if prior.is_solved else "open"
-            if cid in status and status[cid] != was:
-                if was == "open" and prior.is_expired:
-                    lost.append([str(cid), "status", was, "the conversation is expired: "
-                                 "Partoo cannot re-open an expired conversation"])
-                else:
-                    rows.append([cid, was, "", f"was {was} before the run"])
-            had = prior.assignee or "unassigned"
-            if cid in assignee and assignee[cid] != had:
-                rows.append([cid, "", had, f"was assigned to {had} before the run"])
+            rows = undo_rows(cid, prior, status.get(cid), assignee.get(cid), lost)
             writer.writerows(rows)
             counts.rows += len(rows)
             counts.conversations += bool(rows)
     os.replace(tmp, out)
     counts.not_restorable = len(lost)
-    _write_lost(not_restorable_path(out), lost)
+    write_not_restorable(not_restorable_path(out), lost)
     return counts
 
 
-def _write_lost(path: Path, lost: list[list[str]]) -> None:
+def undo_rows(cid: int, prior: Prior, new_status: str | None, new_assignee: str | None,
+              lost: list[list[str]]) -> list[list[object]]:
+    """The rows that put back what changed (None: the field was not changed); a change
+    that cannot be put back goes to `lost` with the reason."""
+    rows: list[list[object]] = []
+    was = "closed" if prior.is_solved else "open"
+    if new_status is not None and new_status != was:
+        if was == "open" and prior.is_expired:
+            lost.append([str(cid), "status", was, "the conversation is expired: Partoo "
+                         "cannot re-open an expired conversation"])
+        else:
+            rows.append([cid, was, "", f"was {was} before"])
+    had = prior.assignee or "unassigned"
+    if new_assignee is not None and new_assignee != had:
+        rows.append([cid, "", had, f"was assigned to {had} before"])
+    return rows
+
+
+def write_not_restorable(path: Path, lost: list[list[str]]) -> None:
     if not lost:
         path.unlink(missing_ok=True)
         return

@@ -4,4 +4,4 @@ Command modules import only argparse-level things at the top; the heavy imports
 (aiohttp, pydantic) happen inside `handle`, so `partoo-bulk --help` stays instant.
 """
 
-COMMANDS = ("run", "demo", "simulate")
+COMMANDS = ("run", "plan", "report", "select", "verify", "demo", "simulate")

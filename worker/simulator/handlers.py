@@ -162,7 +162,8 @@ class V2Api:
         if body is _INVALID:
             body = "<not JSON>"
         self.sim.state.log.add(
-            request.method, request.path, cid, body, status, applied, fault, self.sim.clock()
+            request.method, request.path, cid, body, status, applied, fault, self.sim.clock(),
+            request.query_string,
         )
 
 

@@ -22,6 +22,7 @@ class RequestRecord:
     `applied` is True when this request wrote the conversation (a 200, or a fault that
     answers an error after writing). `fault` names the injected fault, if any.
     `at` is a reading of the simulator's clock (monotonic unless a test injects one).
+    `query` is the raw query string (a list request's cursor and filters), "" if none.
     """
 
     seq: int
@@ -33,6 +34,7 @@ class RequestRecord:
     applied: bool
     fault: str | None
     at: float
+    query: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,6 +61,7 @@ class RequestLog:
         applied: bool,
         fault: str | None,
         at: float,
+        query: str = "",
     ) -> None:
         self.requests += 1
         self.applied += applied
@@ -69,7 +72,7 @@ class RequestLog:
             self.records.append(
                 RequestRecord(
                     self.requests, method, path, conversation_id, body, status, applied,
-                    fault, at,
+                    fault, at, query,
                 )
             )
 

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Nightly runbook: close the unsolved conversations that had no message for STALE_DAYS days.
+#
+#   PARTOO_API_KEY=... jobs/close-stale.sh          # from cron or a CI scheduler
+#
+# Two partoo-bulk commands: `select` lists the conversations and writes a dated job file
+# (it changes nothing), then `run --yes` sends that file and writes its report beside it.
+# The job, the report and a JSON summary stay in OUT_DIR: they say what was closed, and
+# why (each row carries the conversation's business and last activity).
+#
+# Environment (settings such as PARTOO_BASE_URL or PARTOO_RATE_PER_MINUTE work as usual):
+#   STALE_DAYS    days without a message (default 30); the last message's date counts,
+#                 or the creation date for a conversation without messages
+#   BUSINESS      only these businesses, comma-separated (default: all the key can see)
+#   OUT_DIR       where dated jobs, reports and summaries go (default ./close-stale)
+#   PARTOO_BULK   the command to call (default partoo-bulk)
+#
+# Exit code (cron mails or alerts on non-zero):
+#   0   every selected conversation was closed (or none was stale)
+#   1   some rows failed: the report's `error` column says why
+#   2   could not start (key missing, bad setting, OUT_DIR not writable): nothing sent
+#   3   the listing stopped (bad key, API down; no job written, nothing sent), or the run
+#       was aborted (finish it: partoo-bulk run JOB --report REPORT --resume --yes)
+#   75  the previous night's run is still going (nothing done)
+#   130 interrupted
+set -euo pipefail
+
+stale_days="${STALE_DAYS:-30}"
+out_dir="${OUT_DIR:-./close-stale}"
+read -r -a bulk <<< "${PARTOO_BULK:-partoo-bulk}"  # split: "python -m worker" works too
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+job="$out_dir/close-stale-$stamp.csv"
+
+mkdir -p "$out_dir"
+if command -v flock > /dev/null; then
+    # Two runs at once would share (and fight over) the organization's quota.
+    exec 9> "$out_dir/.close-stale.lock"
+    flock -n 9 || { echo "close-stale: the previous run is still going" >&2; exit 75; }
+fi
+
+select_args=(select --stale-days "$stale_days" --unsolved --action close --out "$job" --quiet)
+if [[ -n "${BUSINESS:-}" ]]; then
+    select_args+=(--business "$BUSINESS")
+fi
+
+status=0
+"${bulk[@]}" "${select_args[@]}" || status=$?
+if (( status != 0 )); then
+    echo "close-stale: select failed (exit $status): nothing was sent" >&2
+    exit "$status"
+fi
+"${bulk[@]}" run "$job" --yes --quiet --summary-json "${job%.csv}.summary.json" || status=$?
+exit "$status"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runbook for an agent who leaves: deal their conversations out to the team, evenly.
+#
+#   PARTOO_API_KEY=... jobs/reassign-leaver.sh LEAVER_ID ID1,ID2,ID3 [select flags...]
+#   e.g. ... jobs/reassign-leaver.sh 62d80fae74e8b11d700302b8 62d8...b9,63a1...f1 --unsolved
+#
+# Step 1, `select`: every conversation assigned to LEAVER_ID (add --unsolved to leave the
+# solved ones alone, --business to limit it) is written to a job file, assigned in turn
+# to ID1, ID2, ID3: shares differ by one at most, and the same list gives the same file.
+# It shows how many each user gets. Nothing is changed.
+# Step 2, `run`: shows the plan and asks before sending (answer on the terminal). Read
+# or edit the job file first if you like: it is a CSV with the current assignee, the
+# business and the last activity of each conversation.
+#
+# Do it while the leaver's account still exists in Partoo, so that no conversation is
+# left with an assignee nobody watches. A team member must be active, human and have
+# access to the conversation's business: rows the API refuses are `failed` in the
+# report; fix them by hand or with another job.
+#
+# Environment: OUT_DIR (default .), PARTOO_BULK (default partoo-bulk), PARTOO_* settings.
+# Exit code: select's if it fails (2 nothing sent, 3 listing stopped), else run's.
+set -euo pipefail
+
+if (( $# < 2 )); then
+    echo "usage: $0 LEAVER_ID ID1,ID2,... [select flags, e.g. --unsolved --business 4101]" >&2
+    exit 2
+fi
+leaver="$1" team="$2"
+shift 2
+out_dir="${OUT_DIR:-.}"
+read -r -a bulk <<< "${PARTOO_BULK:-partoo-bulk}"
+job="$out_dir/reassign-$leaver-$(date -u +%Y%m%dT%H%M%SZ).csv"
+
+status=0
+"${bulk[@]}" select --assigned-to "$leaver" --assign-round-robin "$team" --out "$job" "$@" \
+    || status=$?
+if (( status != 0 )); then
+    echo "reassign-leaver: select failed (exit $status): nothing was sent" >&2
+    exit "$status"
+fi
+echo "reassign-leaver: job written to $job; sending it (run asks first)" >&2
+"${bulk[@]}" run "$job" || status=$?
+exit "$status"

@@ -1,0 +1,66 @@
+"""The runbooks in jobs/, run as cron would run them: bash, a subprocess, the simulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SECRET, read_report, sim_env
+from worker.simulator import ALICE, BOB, CAROL
+
+JOBS = Path(__file__).resolve().parent.parent / "jobs"
+pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+
+
+def script(name: str, *args: str, env: dict[str, str], cwd: Path):
+    full = {k: v for k, v in os.environ.items() if not k.startswith("PARTOO_")}
+    full.update(env, PARTOO_BULK=f"{sys.executable} -m worker")
+    return subprocess.run(["bash", str(JOBS / name), *args], env=full, cwd=cwd,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_close_stale_selects_then_runs_and_exits_0(tmp_path, make_sim):
+    sim = make_sim(n_conversations=120)
+    unsolved = sim.call(lambda s: sorted(c.id for c in s.state.conversations.values()
+                                         if not c.is_solved))
+    done = script("close-stale.sh", cwd=tmp_path,
+                  env=sim_env(sim, STALE_DAYS="30", OUT_DIR=str(tmp_path / "out")))
+    assert done.returncode == 0, done.stderr
+    (job,) = (tmp_path / "out").glob("close-stale-*Z.csv")
+    report = read_report(job.with_name(job.stem + ".report.csv"))
+    # The seeded conversations are from 2023: every unsolved one is stale today.
+    assert [int(r["conversation_id"]) for r in report] == unsolved
+    assert {r["outcome"] for r in report} == {"ok"}
+    summary = json.loads(job.with_name(job.stem + ".summary.json").read_text())
+    assert summary["exit_code"] == 0 and summary["outcomes"]["ok"] == len(unsolved)
+    assert sim.call(lambda s: all(c.is_solved for c in s.state.conversations.values()))
+    assert f"{len(unsolved)} rows: {len(unsolved)} ok" in done.stdout
+    assert SECRET not in done.stdout + done.stderr
+
+
+def test_close_stale_with_a_bad_key_exits_3_and_sends_nothing(tmp_path, make_sim):
+    sim = make_sim()
+    done = script("close-stale.sh", cwd=tmp_path,
+                  env=sim_env(sim, PARTOO_API_KEY="revoked-key", OUT_DIR=str(tmp_path)))
+    assert done.returncode == 3 and "select failed (exit 3)" in done.stderr
+    assert [p.name for p in tmp_path.iterdir()] in ([], [".close-stale.lock"])
+    assert sim.call(lambda s: s.state.log.stats()["applied"]) == 0
+
+
+def test_reassign_leaver_writes_the_job_and_asks_before_sending(tmp_path, make_sim):
+    sim = make_sim(n_conversations=120)
+    done = script("reassign-leaver.sh", ALICE, f"{BOB},{CAROL}", "--unsolved", cwd=tmp_path,
+                  env=sim_env(sim))
+    # No terminal to confirm on: run refuses, and nothing is sent.
+    assert done.returncode == 2 and "--yes" in done.stderr, done.stderr
+    (job,) = tmp_path.glob(f"reassign-{ALICE}-*.csv")
+    assert job.read_text().startswith("conversation_id,assigned_user_id,")
+    assert sim.call(lambda s: s.state.log.stats()["applied"]) == 0
+    usage = script("reassign-leaver.sh", ALICE, cwd=tmp_path, env=sim_env(sim))
+    assert usage.returncode == 2 and "usage:" in usage.stderr

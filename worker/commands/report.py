@@ -1,0 +1,88 @@
+"""`partoo-bulk report R`: what a run did, at a glance; the failed rows as a new job."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXAMPLES = """\
+examples:
+  partoo-bulk report jobs/close-stale.report.csv           # counts and top errors
+  partoo-bulk report R.csv --top 25                         # more kinds of error
+  partoo-bulk report R.csv --failed retry.csv               # failed rows as a new job
+  partoo-bulk report R.csv --failed retry.csv --skipped     # ... and the unfinished ones
+  partoo-bulk plan retry.csv && partoo-bulk run retry.csv   # after fixing the cause
+
+--failed leaves out a failed row when a later row of the same conversation changed the
+same thing (status, or assignee) successfully: sending it now would undo that change.
+Exit codes: 0 the report was read; 2 it could not be (or OUT could not be written).
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="summarise a report; write its failed rows as a job",
+                       description="Read a report written by `partoo-bulk run`: rows per "
+                       "outcome, per HTTP status, and the most frequent errors with the "
+                       "rows to look at.", epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("report", type=Path, metavar="R", help="a report (JOB.report.csv)")
+    p.add_argument("--top", type=_positive, default=10, metavar="N",
+                   help="kinds of error to show (default 10)")
+    p.add_argument("--failed", type=Path, metavar="OUT",
+                   help="write the failed rows to OUT, as a job file to run again")
+    p.add_argument("--skipped", action="store_true",
+                   help="with --failed: the skipped rows too (those a stopped run left)")
+    p.add_argument("--overwrite", action="store_true", help="with --failed: replace OUT")
+
+
+def handle(args: argparse.Namespace) -> int:
+    from worker.errors import ConfigError
+    from worker.nextsteps import job_words, next_steps, retry_written
+    from worker.outcomes import Outcome
+    from worker.reportfile import open_report
+    from worker.reportstats import ReportStats
+    from worker.resume import partial_path
+    from worker.retryjob import RetryPicker, check_out_path, write_retry_job
+
+    if args.skipped and args.failed is None:
+        raise ConfigError("--skipped goes with --failed OUT (it adds the skipped rows to OUT)")
+    report = open_report(args.report)
+    job = job_words(args.report)
+    picker = None
+    if args.failed is not None:
+        check_out_path(args.failed, args.report, job and Path(job[0]), args.overwrite)
+        picked = {Outcome.FAILED} | ({Outcome.SKIPPED} if args.skipped else set())
+        picker = RetryPicker(report, frozenset(picked))
+    stats = ReportStats()
+    for row in report.rows():
+        stats.add(row)
+        if picker is not None:
+            picker.see(row)
+    if partial_path(args.report).exists():
+        print(f"partoo-bulk: note: {partial_path(args.report).name} is beside it: a resumed "
+              f"run is under way, or was stopped. {args.report.name} shows the rows as they "
+              "were before it; finishing the run (--resume) brings them together",
+              file=sys.stderr)
+    if report.torn:
+        print(f"partoo-bulk: note: the last line of {args.report} was cut short (the run "
+              "was killed while writing it) and is left out; --resume sends that row again",
+              file=sys.stderr)
+    print(f"{args.report}: {stats.describe(args.top)}")
+    if picker is None:
+        print(next_steps(stats, args.report, job))
+    else:
+        written = write_retry_job(picker, args.failed, overwrite=args.overwrite)
+        kinds = "failed or skipped" if args.skipped else "failed"
+        print(retry_written(args.failed, written, picker.overridden, kinds))
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of 1 or more")
+    return value

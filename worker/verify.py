@@ -1,0 +1,131 @@
+"""`verify`: read back the conversations a report says were changed, and compare.
+
+For each conversation, the expectation is the value of its last `ok` row per field (a
+status row and an assignment row are checked separately). The reads go through the
+same engine as a run: paced, retried, 429s waited out, the key never leaving the base
+URL. A difference means someone changed the conversation since, or the change did not
+hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from worker.breaker import Breaker
+from worker.client import PartooClient, open_session
+from worker.config import Settings
+from worker.engine import Engine
+from worker.errors import PermanentError, ReportError
+from worker.jobfile import REPORT_COLUMNS
+from worker.operations import Action, Operation
+from worker.outcomes import Outcome, Result
+from worker.ratelimit import Aimd, RateLimiter
+from worker.retry import RetryPolicy
+from worker.undo import parse_prior
+
+__all__ = ["Expected", "Verdict", "expectations", "verify"]
+
+
+class Mismatch(PermanentError):
+    """The conversation does not hold what the report says was set (read with a 200)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, http_status=200)
+
+
+@dataclass(slots=True)
+class Expected:
+    status: str | None = None  # "open" / "closed", from the last ok status row
+    status_row: int = 0
+    assignee: str | None = None  # a user id or "unassigned", from the last ok assign row
+    assignee_row: int = 0
+
+
+@dataclass
+class Verdict:
+    checked: int = 0
+    differences: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+
+def expectations(report: Path) -> dict[int, Expected]:
+    try:
+        f = open(report, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise ReportError(f"{report}: cannot read the report ({exc.strerror})") from None
+    expected: dict[int, Expected] = {}
+    with f:
+        reader = csv.reader(f)
+        header = next(reader, [])
+        if tuple(header[: len(REPORT_COLUMNS)]) != REPORT_COLUMNS:
+            raise ReportError(f"{report}: not a partoo-bulk report (its header is not "
+                              f"{','.join(REPORT_COLUMNS)}...)")
+        for line in reader:
+            if len(line) < len(REPORT_COLUMNS) or line[4] != Outcome.OK:
+                continue
+            exp = expected.setdefault(int(line[1]), Expected())
+            row, action = int(line[0]), line[2]
+            if action in (Action.CLOSE, Action.OPEN):
+                exp.status, exp.status_row = ("closed" if action == Action.CLOSE
+                                              else "open"), row
+            elif action in (Action.ASSIGN, Action.UNASSIGN):
+                exp.assignee = line[3] if action == Action.ASSIGN else "unassigned"
+                exp.assignee_row = row
+    return expected
+
+
+def verify(expected: dict[int, Expected], settings: Settings, *, sample: int | None = None,
+           seed: int = 0) -> Verdict:
+    ids = sorted(expected)
+    if sample is not None and sample < len(ids):
+        ids = sorted(random.Random(seed).sample(ids, sample))
+    return asyncio.run(_check(ids, expected, settings))
+
+
+async def _check(ids: list[int], expected: dict[int, Expected], s: Settings) -> Verdict:
+    assert s.api_key is not None
+    verdict = Verdict()
+    limiter = RateLimiter(s.rate_per_minute, s.burst)
+    policy = RetryPolicy(max_attempts=s.max_attempts, max_retry_after_s=s.max_retry_after_s,
+                         rate_limit_budget_s=s.rate_limit_budget_s,
+                         backoff_base_s=s.backoff_base_s, backoff_max_s=s.backoff_max_s)
+    async with open_session(s.concurrency, s.request_timeout_s) as session:
+        client = PartooClient(session, s.base_url, s.api_key, s.request_timeout_s)
+
+        async def check(op: Operation) -> object:
+            prior = parse_prior(await client.get(f"/conversations/{op.conversation_id}"))
+            exp = expected[op.conversation_id]
+            found_status = "closed" if prior.is_solved else "open"
+            found_assignee = prior.assignee or "unassigned"
+            differ = []
+            if exp.status is not None and exp.status != found_status:
+                differ.append(f"row {exp.status_row}: status: expected {exp.status}, "
+                              f"found {found_status}")
+            if exp.assignee is not None and exp.assignee != found_assignee:
+                differ.append(f"row {exp.assignee_row}: assignee: expected "
+                              f"{exp.assignee}, found {found_assignee}")
+            if differ:
+                raise Mismatch("; ".join(differ))
+            return 200
+
+        def collect(result: Result) -> None:
+            verdict.checked += 1
+            if result.outcome is Outcome.OK:
+                return
+            where = f"conversation {result.conversation_id}"
+            if result.http_status == 200:  # read fine, and it differs
+                verdict.differences.append(f"{where}, {result.error}")
+            else:
+                verdict.unreadable.append(f"{where}: could not read it: {result.error}")
+
+        engine = Engine(check, limiter, policy, concurrency=s.concurrency,
+                        aimd=Aimd(limiter), method="GET",
+                        breaker=Breaker(s.failure_window, s.failure_threshold))
+        ops = (Operation(row=i, conversation_id=cid, action=Action.CLOSE)
+               for i, cid in enumerate(ids, start=1))
+        await engine.run(ops, collect)
+    return verdict
