@@ -12,13 +12,20 @@
 # or edit the job file first if you like: it is a CSV with the current assignee, the
 # business and the last activity of each conversation.
 #
+# Step 3, `verify`: reads every changed conversation back and says which do not hold the
+# new assignee (someone changed them since, or the change did not hold).
+# Roll back: select also wrote JOB.undo.csv (each conversation's assignee before); if it
+# was the wrong change, `partoo-bulk run JOB.undo.csv` puts every conversation back.
+#
 # Do it while the leaver's account still exists in Partoo, so that no conversation is
 # left with an assignee nobody watches. A team member must be active, human and have
 # access to the conversation's business: rows the API refuses are `failed` in the
 # report; fix them by hand or with another job.
 #
-# Environment: OUT_DIR (default .), PARTOO_BULK (default partoo-bulk), PARTOO_* settings.
-# Exit code: select's if it fails (2 nothing sent, 3 listing stopped), else run's.
+# Environment: OUT_DIR (default .), PARTOO_BULK (default partoo-bulk), PARTOO_* settings,
+# ASSUME_YES=1 to send without asking (an unattended runbook).
+# Exit code: select's if it fails (2 nothing sent, 3 listing stopped), else run's, else
+# verify's (1: some conversations do not hold their new assignee).
 set -euo pipefail
 
 if (( $# < 2 )); then
@@ -29,15 +36,24 @@ leaver="$1" team="$2"
 shift 2
 out_dir="${OUT_DIR:-.}"
 read -r -a bulk <<< "${PARTOO_BULK:-partoo-bulk}"
-job="$out_dir/reassign-$leaver-$(date -u +%Y%m%dT%H%M%SZ).csv"
+stem="$out_dir/reassign-$leaver-$(date -u +%Y%m%dT%H%M%SZ)"
+job="$stem.csv" undo="$stem.undo.csv" report="$stem.report.csv"
 
 status=0
-"${bulk[@]}" select --assigned-to "$leaver" --assign-round-robin "$team" --out "$job" "$@" \
-    || status=$?
+"${bulk[@]}" select --assigned-to "$leaver" --assign-round-robin "$team" --out "$job" \
+    --undo-out "$undo" "$@" || status=$?
 if (( status != 0 )); then
     echo "reassign-leaver: select failed (exit $status): nothing was sent" >&2
     exit "$status"
 fi
-echo "reassign-leaver: job written to $job; sending it (run asks first)" >&2
-"${bulk[@]}" run "$job" || status=$?
+echo "reassign-leaver: job written to $job; sending it" >&2
+run_flags=()
+[[ "${ASSUME_YES:-}" == 1 ]] && run_flags+=(--yes)
+"${bulk[@]}" run "$job" --report "$report" "${run_flags[@]}" || status=$?
+if (( status != 0 && status != 1 )); then
+    exit "$status"  # not started (2), aborted (3: finish with --resume) or interrupted
+fi
+echo "reassign-leaver: checking that the conversations hold their new assignee" >&2
+"${bulk[@]}" verify "$report" || status=$?
+echo "reassign-leaver: to roll back: ${bulk[*]} run $undo --yes" >&2
 exit "$status"

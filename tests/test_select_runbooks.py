@@ -59,8 +59,26 @@ def test_reassign_leaver_writes_the_job_and_asks_before_sending(tmp_path, make_s
                   env=sim_env(sim))
     # No terminal to confirm on: run refuses, and nothing is sent.
     assert done.returncode == 2 and "--yes" in done.stderr, done.stderr
-    (job,) = tmp_path.glob(f"reassign-{ALICE}-*.csv")
+    (job,) = [p for p in tmp_path.glob(f"reassign-{ALICE}-*.csv") if p.stem.count(".") == 0]
     assert job.read_text().startswith("conversation_id,assigned_user_id,")
     assert sim.call(lambda s: s.state.log.stats()["applied"]) == 0
     usage = script("reassign-leaver.sh", ALICE, cwd=tmp_path, env=sim_env(sim))
     assert usage.returncode == 2 and "usage:" in usage.stderr
+
+
+def test_reassign_leaver_changes_verifies_and_can_be_rolled_back(tmp_path, make_sim, cli):
+    sim = make_sim(n_conversations=90)
+    before = sim.call(lambda s: {c.id: c.assigned_user_id
+                                 for c in s.state.conversations.values()})
+    done = script("reassign-leaver.sh", ALICE, f"{BOB},{CAROL}", cwd=tmp_path,
+                  env=sim_env(sim, ASSUME_YES="1"))
+    assert done.returncode == 0, done.stderr
+    assert "as expected, 0 differ" in done.stderr and "to roll back:" in done.stderr
+    after = sim.call(lambda s: {c.id: c.assigned_user_id
+                                for c in s.state.conversations.values()})
+    moved = [cid for cid, who in before.items() if who == ALICE]
+    assert moved and all(after[cid] in (BOB, CAROL) for cid in moved)
+    (undo,) = tmp_path.glob(f"reassign-{ALICE}-*.undo.csv")
+    assert cli("run", undo, "--yes", env=sim_env(sim)).code == 0
+    assert sim.call(lambda s: {c.id: c.assigned_user_id
+                               for c in s.state.conversations.values()}) == before
