@@ -186,3 +186,11 @@ def test_an_example_conversation_lists_a_few_rows_only(tmp_path):
     assert plan.repeated == 1 and len(plan.repeated_examples[9]) == 5
     assert "conversation 9: row 1 open, row 2 close, row 3 open, row 4 close, …" in \
         plan.describe(300)
+
+
+def test_plan_counts_the_reads_of_undo_out(tmp_path, cli):
+    job = tmp_path / "job.csv"
+    job.write_text("conversation_id,status\n1,closed\n2,closed\n1,open\n")
+    result = cli("plan", job, "--undo-out", "--rate-per-minute", "60")
+    assert result.code == 0
+    assert "5 requests, 2 of them reads for --undo-out at 60/min" in result.out

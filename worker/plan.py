@@ -47,6 +47,7 @@ class Plan:
     actions: Counter[str] = field(default_factory=Counter)
     invalid: int = 0
     invalid_examples: list[str] = field(default_factory=list)  # "row N: what and the fix"
+    conversations: int = 0  # distinct conversations the valid rows touch
     repeated: int = 0  # conversations that more than one valid row touches
     repeated_examples: dict[int, list[Touch]] = field(default_factory=dict)
 
@@ -54,10 +55,14 @@ class Plan:
     def requests(self) -> int:
         return self.rows - self.invalid
 
-    def estimate_s(self, rate_per_minute: float) -> float:
-        return self.requests / rate_per_minute * 60
+    def estimate_s(self, rate_per_minute: float, *, undo: bool = False) -> float:
+        return self.total_requests(undo=undo) / rate_per_minute * 60
 
-    def describe(self, rate_per_minute: float) -> str:
+    def total_requests(self, *, undo: bool = False) -> int:
+        """PATCHes, plus with `--undo-out` one GET per conversation before its change."""
+        return self.requests + (self.conversations if undo else 0)
+
+    def describe(self, rate_per_minute: float, *, undo: bool = False) -> str:
         if not self.rows:
             return "0 rows: the job has a header but no rows, so there is nothing to send"
         lines = [f"{self.rows} rows: " + ", ".join(
@@ -65,10 +70,11 @@ class Plan:
             + f"{', ' if self.requests else ''}{self.invalid} invalid"]
         lines += self._describe_repeated()
         lines += self._describe_invalid()
-        minutes = self.estimate_s(rate_per_minute) / 60
+        minutes = self.estimate_s(rate_per_minute, undo=undo) / 60
+        reads = f", {self.conversations} of them reads for --undo-out" if undo else ""
         lines.append(f"estimated duration: about {_human(minutes)} "
-                     f"({_count(self.requests, 'request')} at {rate_per_minute:g}/min; "
-                     "longer if the API asks us to slow down)")
+                     f"({_count(self.total_requests(undo=undo), 'request')}{reads} at "
+                     f"{rate_per_minute:g}/min; longer if the API asks us to slow down)")
         return "\n".join(lines)
 
     def _describe_repeated(self) -> list[str]:
@@ -128,6 +134,7 @@ def make_plan(job: Job) -> Plan:
             if len(plan.invalid_examples) < _SHOWN_INVALID:
                 plan.invalid_examples.append(f"row {item.row}: {_with_column(item.error)}")
     plan.repeated = len(repeated)
+    plan.conversations = len(seen)
     firsts = {cid: ids.index(cid) + 1 for cid in plan.repeated_examples}
     values = _user_ids(job, {row for row in firsts.values() if acts[row - 1] == _ASSIGN})
     for cid, row in firsts.items():

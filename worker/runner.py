@@ -131,9 +131,10 @@ def _confirm(req: RunRequest, plan: Plan) -> None:
         raise StartupError(f"refusing to send {plan.requests} requests to {host} without "
                            "confirmation: no terminal to ask on. Pass --yes (check the job "
                            "first with `partoo-bulk plan JOB`)")
-    print(plan.describe(req.settings.rate_per_minute), file=sys.stderr)
+    undo = req.undo_out is not None
+    print(plan.describe(req.settings.rate_per_minute, undo=undo), file=sys.stderr)
     try:
-        answer = input(f"Send {plan.requests} requests to {host}? [y/N] ")
+        answer = input(f"Send {plan.total_requests(undo=undo)} requests to {host}? [y/N] ")
     except EOFError:
         answer = ""
     if answer.strip().lower() not in ("y", "yes"):

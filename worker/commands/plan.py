@@ -31,6 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rate-per-minute", type=float, metavar="N",
                    help="the rate to estimate the duration at (default: PARTOO_RATE_PER_MINUTE, "
                    "then the config file, then 300)")
+    p.add_argument("--undo-out", action="store_true",
+                   help="estimate for `run --undo-out` (one extra read per conversation)")
     p.add_argument("--config", type=Path, metavar="FILE",
                    help="TOML settings file (see config.example.toml)")
 
@@ -46,7 +48,7 @@ def handle(args: argparse.Namespace) -> int:
     job = open_job(args.job, override)
     plan = make_plan(job)
     print(f"plan for {job.path} (nothing is sent):")
-    print(plan.describe(settings.rate_per_minute))
+    print(plan.describe(settings.rate_per_minute, undo=args.undo_out))
     command = ["partoo-bulk", "run", str(job.path)]
     if override is not None:
         command += (["--assign", override.value] if override.value
