@@ -162,4 +162,4 @@ def test_verify_refuses_a_file_that_is_not_a_report(tmp_path, make_sim, cli):
     sim = make_sim()
     job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
     result = cli("verify", job, env=sim_env(sim))
-    assert result.code == 2 and "not a partoo-bulk report" in result.err
+    assert result.code == 2 and "this is a job file, not a report" in result.err

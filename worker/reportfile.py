@@ -14,7 +14,6 @@ Rows need not be contiguous (a report filtered in a spreadsheet still counts).
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 from worker.errors import ReportError
 from worker.jobfile import REPORT_COLUMNS
 from worker.outcomes import Outcome
+from worker.resume import ends_with_newline
 
 __all__ = ["ReportFile", "ReportRow", "open_report"]
 
@@ -60,7 +60,7 @@ class ReportFile:
             pending = (line, cells)
         if pending is None:
             return
-        if _ends_with_newline(self.path) and self._whole(pending[1]):
+        if ends_with_newline(self.path) and self._whole(pending[1]):
             yield self._row(*pending)
         else:
             self.torn = True
@@ -124,11 +124,3 @@ def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
         raise ReportError(f"{path}: cannot read the report ({exc.strerror})") from None
 
 
-def _ends_with_newline(path: Path) -> bool:
-    # The writer ends every line with a newline: a last line without one was cut short.
-    with open(path, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        if f.tell() == 0:
-            return False
-        f.seek(-1, os.SEEK_END)
-        return f.read(1) == b"\n"

@@ -138,7 +138,7 @@ def records(path: Path, width: int) -> Iterator[list[str]]:
         except csv.Error:
             torn = True  # a quote left open by a kill
         # The final line is whole only if its newline made it to disk.
-        if last is not None and (torn or _ends_with_newline(path)):
+        if last is not None and (torn or ends_with_newline(path)):
             yield last
 
 
@@ -147,7 +147,8 @@ def _well_formed(line: list[str], row: int, width: int) -> bool:
             and line[4] in {o.value for o in Outcome})
 
 
-def _ends_with_newline(path: Path) -> bool:
+def ends_with_newline(path: Path) -> bool:
+    """Every report line ends with a newline: a last line without one was cut short."""
     with open(path, "rb") as f:
         f.seek(0, os.SEEK_END)
         if f.tell() == 0:

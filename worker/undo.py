@@ -24,6 +24,7 @@ from typing import Any
 from worker.client import PartooClient
 from worker.errors import ReportError, Unexpected
 from worker.operations import Operation
+from worker.reportfile import open_report
 
 __all__ = ["UNDO_HEADER", "Prior", "StateCapture", "UndoCounts", "UndoJournal",
            "journal_path", "not_restorable_path", "parse_prior", "undo_rows",
@@ -127,15 +128,14 @@ def write_undo(report: Path, journal: UndoJournal, out: Path) -> UndoCounts:
     """Write the undo job (atomically) from the final report and the journal."""
     status: dict[int, str] = {}
     assignee: dict[int, str] = {}
-    with open(report, encoding="utf-8", newline="") as f:
-        for line in csv.DictReader(f):
-            if line["outcome"] != "ok":
-                continue
-            cid, action = int(line["conversation_id"]), line["action"]
-            if action in ("close", "open"):
-                status[cid] = "closed" if action == "close" else "open"
-            elif action in ("assign", "unassign"):
-                assignee[cid] = line["value"] if action == "assign" else "unassigned"
+    for line in open_report(report).rows():
+        if line.outcome != "ok":
+            continue
+        cid, action = int(line.conversation_id), line.action
+        if action in ("close", "open"):
+            status[cid] = "closed" if action == "close" else "open"
+        elif action in ("assign", "unassign"):
+            assignee[cid] = line.value if action == "assign" else "unassigned"
     counts = UndoCounts()
     lost: list[list[str]] = []
     tmp = out.with_name(out.name + ".tmp")

@@ -10,7 +10,6 @@ hold.
 from __future__ import annotations
 
 import asyncio
-import csv
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +18,11 @@ from worker.breaker import Breaker
 from worker.client import PartooClient, open_session
 from worker.config import Settings
 from worker.engine import Engine
-from worker.errors import PermanentError, ReportError
-from worker.jobfile import REPORT_COLUMNS
+from worker.errors import PermanentError
 from worker.operations import Action, Operation
 from worker.outcomes import Outcome, Result
 from worker.ratelimit import Aimd, RateLimiter
+from worker.reportfile import open_report
 from worker.retry import RetryPolicy
 from worker.undo import parse_prior
 
@@ -53,28 +52,18 @@ class Verdict:
 
 
 def expectations(report: Path) -> dict[int, Expected]:
-    try:
-        f = open(report, encoding="utf-8", newline="")
-    except OSError as exc:
-        raise ReportError(f"{report}: cannot read the report ({exc.strerror})") from None
+    """Per conversation, the value of its last ok row per field. Raises `ReportError`."""
     expected: dict[int, Expected] = {}
-    with f:
-        reader = csv.reader(f)
-        header = next(reader, [])
-        if tuple(header[: len(REPORT_COLUMNS)]) != REPORT_COLUMNS:
-            raise ReportError(f"{report}: not a partoo-bulk report (its header is not "
-                              f"{','.join(REPORT_COLUMNS)}...)")
-        for line in reader:
-            if len(line) < len(REPORT_COLUMNS) or line[4] != Outcome.OK:
-                continue
-            exp = expected.setdefault(int(line[1]), Expected())
-            row, action = int(line[0]), line[2]
-            if action in (Action.CLOSE, Action.OPEN):
-                exp.status, exp.status_row = ("closed" if action == Action.CLOSE
-                                              else "open"), row
-            elif action in (Action.ASSIGN, Action.UNASSIGN):
-                exp.assignee = line[3] if action == Action.ASSIGN else "unassigned"
-                exp.assignee_row = row
+    for line in open_report(report).rows():
+        if line.outcome is not Outcome.OK:
+            continue
+        exp = expected.setdefault(int(line.conversation_id), Expected())
+        if line.action in (Action.CLOSE, Action.OPEN):
+            exp.status = "closed" if line.action == Action.CLOSE else "open"
+            exp.status_row = line.row
+        elif line.action in (Action.ASSIGN, Action.UNASSIGN):
+            exp.assignee = line.value if line.action == Action.ASSIGN else "unassigned"
+            exp.assignee_row = line.row
     return expected
 
 
