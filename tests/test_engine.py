@@ -225,3 +225,27 @@ async def test_the_window_bounds_how_far_ahead_rows_are_read():
     engine = Engine(sender, RateLimiter(60000), RetryPolicy(), concurrency=4, window=20)
     await engine.run(items(), emit)
     assert seen_when_row1_done[0] <= 21
+
+
+async def test_stop_during_a_backoff_says_the_row_was_not_finished_not_in_flight():
+    sender = FakeSender(latency_s=0.01)
+    sender.script[1] = [ServerError("503", http_status=503)] * 9
+    from worker.engine import Engine
+    from worker.ratelimit import RateLimiter
+    from worker.retry import RetryPolicy
+
+    engine = Engine(sender, RateLimiter(60000),
+                    RetryPolicy(max_attempts=9, backoff_base_s=60, backoff_max_s=60),
+                    concurrency=2)
+    results: list[Result] = []
+
+    async def stop_soon():
+        await asyncio.sleep(5)  # row 1 is sleeping in its backoff by then
+        engine.stop("run interrupted (SIGTERM)")
+
+    task = asyncio.create_task(stop_soon())
+    await engine.run(ops(1), results.append)
+    await task
+    (r,) = results
+    assert r.outcome is Outcome.SKIPPED and r.attempts >= 1
+    assert r.error.startswith("not finished after") and "in flight" not in r.error

@@ -137,7 +137,7 @@ class Engine:
                 current = waiting.popleft() if waiting else None
         except asyncio.CancelledError:
             if current is not None:
-                self._finish(self._skipped(current, tally, in_flight=True))
+                self._finish(self._skipped(current, tally, in_flight=tally.cut_in_flight))
             while waiting:
                 self._finish(self._skipped(waiting.popleft(), Tally()))
             raise
@@ -180,6 +180,9 @@ class Engine:
         sent_at = loop.time()
         try:
             await send(op)
+        except asyncio.CancelledError:
+            tally.cut_in_flight = True
+            raise
         except RequestError as exc:
             results.log_request(method, op, tally, exc.http_status, loop.time() - sent_at,
                                 exc.message)

@@ -38,6 +38,7 @@ class Tally:
     throttled_wait_s: float = 0.0
     asked_wait_s: float = 0.0  # the longest Retry-After the server asked for
     first_sent_at: float | None = None  # loop time the first request went out
+    cut_in_flight: bool = False  # cancelled while a request was out: it may have landed
 
     @property
     def failures(self) -> int:
