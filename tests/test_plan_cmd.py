@@ -55,7 +55,7 @@ def test_only_the_first_invalid_rows_are_listed_then_a_count(tmp_path, cli):
     result = cli("plan", job, env={})
     assert result.code == 1
     assert result.out.count("is not a conversation id") == 5
-    assert "... and 7 more invalid rows (all listed in the report)" in result.out
+    assert "... and 7 more invalid rows (a run lists every one in its report)" in result.out
 
 
 def test_a_row_level_problem_is_labelled_as_the_whole_row(tmp_path, cli):

@@ -66,9 +66,16 @@ class Settings(BaseSettings):
     @field_validator("api_key")
     @classmethod
     def _check_api_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().strip():
+        if value is None:
             return None
-        return value
+        key = value.get_secret_value().strip()  # a newline from `$(cat keyfile)`, say
+        if not key:
+            return None
+        if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in key):
+            # Never echo the key: say what is wrong with it, not what it is.
+            raise ValueError("the key holds spaces or control characters (pasted with a "
+                             "line break?): set it again")
+        return SecretStr(key)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

@@ -158,7 +158,11 @@ class Engine:
                         await self._attempt(op, tally, method, send)
         except _Interrupted as exc:
             return results.skipped(op, tally, self._reason(), cause=exc.__cause__)
-        except RequestError as exc:
+        except Exception as exc:
+            if not isinstance(exc, RequestError):
+                reason = f"internal error ({type(exc).__name__}: {exc})"
+                self.abort(reason)
+                return results.done(op, tally, Outcome.FAILED, None, reason)
             self._after_failure(exc)
             text = results.failure_text(exc, tally, self._policy)
             if send is self._capture:
@@ -178,6 +182,8 @@ class Engine:
         assert task is not None
         self._in_request.add(task)
         sent_at = loop.time()
+        if send is self._capture:
+            tally.reads += 1
         try:
             await send(op)
         except asyncio.CancelledError:

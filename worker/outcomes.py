@@ -40,3 +40,4 @@ class Result:
     cells: list[str] = field(default_factory=list)
     line: list[str] | None = None
     throttled: int = 0  # 429 answers among `attempts`; for the summary, not the report
+    reads: int = 0  # undo-capture GETs among `attempts`; for the summary, not the report

@@ -99,7 +99,7 @@ class Plan:
         lines += [f"  {example}" for example in self.invalid_examples]
         if self.invalid > len(self.invalid_examples):
             lines.append(f"  ... and {self.invalid - len(self.invalid_examples)} more "
-                         "invalid rows (all listed in the report)")
+                         "invalid rows (a run lists every one in its report)")
         return lines
 
 

@@ -29,7 +29,7 @@ def done(op: Operation, tally: Tally, outcome: Outcome, http_status: int | None,
                   http_status=http_status, attempts=tally.requests, error=error,
                   duration_ms=round(elapsed * 1000),
                   finished_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
-                  cells=op.cells, throttled=tally.throttled)
+                  cells=op.cells, throttled=tally.throttled, reads=tally.reads)
 
 
 def skipped(op: Operation, tally: Tally, reason: str, *, in_flight: bool = False,
@@ -46,7 +46,7 @@ def skipped(op: Operation, tally: Tally, reason: str, *, in_flight: bool = False
     return Result(row=op.row, conversation_id=str(op.conversation_id),
                   action=op.action.value, value=op.value, outcome=Outcome.SKIPPED,
                   attempts=tally.requests, error=text, cells=op.cells,
-                  throttled=tally.throttled)
+                  throttled=tally.throttled, reads=tally.reads)
 
 
 def failure_text(exc: RequestError, tally: Tally, policy: RetryPolicy) -> str:

@@ -93,7 +93,8 @@ def check_same_job(report: Path, saved: dict[str, object], now: dict[str, object
     if saved.get("job_sha256") != now["job_sha256"]:
         raise ReportError(f"{report}: cannot resume: it belongs to another job file (or "
                           f"the job file changed since: it was {saved.get('job_path')}). "
-                          "Resume with the job file as it was, or pass --overwrite")
+                          "Resume with the job file as it was, or start a new run with "
+                          "--report NEW_PATH")
     if saved.get("undo_out") != now.get("undo_out"):
         raise ReportError(f"{report}: cannot resume: the run had --undo-out "
                           f"{saved.get('undo_out') or '(none)'}; resume with the same "

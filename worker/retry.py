@@ -34,6 +34,7 @@ class Tally:
     """What one operation has spent: requests, 429s, seconds paused on 429s."""
 
     requests: int = 0
+    reads: int = 0  # of `requests`, the undo-capture GETs
     throttled: int = 0
     throttled_wait_s: float = 0.0
     asked_wait_s: float = 0.0  # the longest Retry-After the server asked for

@@ -78,9 +78,10 @@ def default_report_path(job_path: Path) -> Path:
 def run(req: RunRequest) -> RunResult:
     """Check, confirm, then send. Raises `StartupError` before anything is sent."""
     if req.settings.api_key is None:
-        raise ConfigError("PARTOO_API_KEY is not set: export PARTOO_API_KEY=<key of the "
-                          "Partoo user the changes are made as> (it is never a flag, so it "
-                          "stays out of shell history and ps)")
+        raise ConfigError("PARTOO_API_KEY is not set: set it to the key of the Partoo user "
+                          "the changes are made as, without typing it on the command line "
+                          "(e.g. `read -rs PARTOO_API_KEY && export PARTOO_API_KEY`); it is "
+                          "never a flag, so it stays out of shell history and ps")
     resuming = _check_report(req)
     plan = make_plan(req.job)  # reads the whole file: a bad byte at row 90,000 stops us here
     if req.strict and plan.invalid:

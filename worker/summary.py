@@ -33,7 +33,7 @@ class Summary:
             return
         self.requests += result.attempts
         self.throttled += result.throttled
-        self.retries += max(0, result.attempts - result.throttled - 1)
+        self.retries += max(0, result.attempts - result.throttled - result.reads - 1)
         if result.http_status is not None:
             self.http_statuses[str(result.http_status)] += 1
         if result.outcome is Outcome.FAILED:

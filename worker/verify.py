@@ -46,6 +46,7 @@ class Expected:
 
 @dataclass
 class Verdict:
+    aborted: str | None = None  # why the reads stopped (401, API down), if they did
     checked: int = 0
     differences: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
@@ -102,6 +103,8 @@ async def _check(ids: list[int], expected: dict[int, Expected], s: Settings) -> 
             return 200
 
         def collect(result: Result) -> None:
+            if result.outcome is Outcome.SKIPPED:
+                return  # not read: the run was stopped, and says why once
             verdict.checked += 1
             if result.outcome is Outcome.OK:
                 return
@@ -117,4 +120,5 @@ async def _check(ids: list[int], expected: dict[int, Expected], s: Settings) -> 
         ops = (Operation(row=i, conversation_id=cid, action=Action.CLOSE)
                for i, cid in enumerate(ids, start=1))
         await engine.run(ops, collect)
+    verdict.aborted = engine.stop_reason
     return verdict

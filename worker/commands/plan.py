@@ -31,8 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rate-per-minute", type=float, metavar="N",
                    help="the rate to estimate the duration at (default: PARTOO_RATE_PER_MINUTE, "
                    "then the config file, then 300)")
-    p.add_argument("--undo-out", action="store_true",
-                   help="estimate for `run --undo-out` (one extra read per conversation)")
+    p.add_argument("--undo-out", nargs="?", const=True, metavar="PATH",
+                   help="estimate for `run --undo-out PATH` (one extra read per "
+                   "conversation)")
     p.add_argument("--config", type=Path, metavar="FILE",
                    help="TOML settings file (see config.example.toml)")
 
@@ -48,11 +49,17 @@ def handle(args: argparse.Namespace) -> int:
     job = open_job(args.job, override)
     plan = make_plan(job)
     print(f"plan for {job.path} (nothing is sent):")
-    print(plan.describe(settings.rate_per_minute, undo=args.undo_out))
+    print(plan.describe(settings.rate_per_minute, undo=bool(args.undo_out)))
     command = ["partoo-bulk", "run", str(job.path)]
     if override is not None:
         command += (["--assign", override.value] if override.value
                     else ["--action", override.action.value])
+    if isinstance(args.undo_out, str):
+        command += ["--undo-out", args.undo_out]
+    if args.config is not None:
+        command += ["--config", str(args.config)]
+    if args.rate_per_minute is not None:
+        command += ["--rate-per-minute", f"{args.rate_per_minute:g}"]
     if plan.invalid:
         print(f"not clean: fix the invalid rows in {job.path} and plan again; or send the "
               f"rest with `{shlex.join(command)}` (invalid rows are reported, never sent)")

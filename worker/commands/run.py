@@ -81,6 +81,11 @@ def _run(args: argparse.Namespace):  # -> RunResult
     if args.retry_failed and not args.resume:
         raise ConfigError("--retry-failed goes with --resume (it re-sends the failed rows "
                           "of an existing report)")
+    if args.resume and args.overwrite:
+        raise ConfigError("--resume and --overwrite contradict each other: --resume keeps "
+                          "the report's rows, --overwrite throws them away; pick one")
+    if args.summary_json is not None:
+        _check_writable(args.summary_json, "--summary-json")
     job = open_job(args.job, override)
     report = args.report or default_report_path(args.job)
     hint = ["partoo-bulk", "run", str(args.job), "--report", str(report), "--resume"]
@@ -94,6 +99,18 @@ def _run(args: argparse.Namespace):  # -> RunResult
                           yes=args.yes, strict=args.strict, quiet=args.quiet,
                           undo_out=args.undo_out,
                           resume_hint=shlex.join(hint)))
+
+
+def _check_writable(path: Path, flag: str) -> None:
+    import os
+
+    from worker.errors import ConfigError
+
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(f"{flag} {path}: the folder {folder} does not exist: create it")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"{flag} {path}: not writable: check the permissions")
 
 
 def _now() -> str:

@@ -9,7 +9,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="serve the Partoo simulator on loopback",
                        description="A Partoo stand-in for trying jobs: key sim-demo-key; "
                        "state and faults under /_sim/.")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=_port, default=8080,
+                   help="the loopback port to listen on (default 8080)")
     p.add_argument("--rate-per-minute", type=float, default=300.0,
                    help="the simulated organization's quota (default 300)")
     p.add_argument("--burst", type=int, default=None,
@@ -20,9 +21,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="keep counters only, not a record per request (for benchmarks)")
 
 
+def _port(text: str) -> int:
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 1 to 65535")
+    return port
+
+
 def handle(args: argparse.Namespace) -> int:
+    from worker.errors import ConfigError
     from worker.simulator import serve_forever
 
-    serve_forever(port=args.port, rate_per_minute=args.rate_per_minute, burst=args.burst,
-                  n_conversations=args.conversations, record=not args.no_log)
+    try:
+        serve_forever(port=args.port, rate_per_minute=args.rate_per_minute,
+                      burst=args.burst, n_conversations=args.conversations,
+                      record=not args.no_log)
+    except OSError as exc:
+        raise ConfigError(f"simulate: cannot listen on 127.0.0.1:{args.port} "
+                          f"({exc.strerror}): pick another --port") from None
     return 0

@@ -14,7 +14,7 @@ examples:
   partoo-bulk verify jobs/reassign.report.csv --sample 200  # a random sample
 
 exit codes: 0 every checked conversation holds its value, 1 some differ or could not be
-read, 2 could not start.
+read, 2 could not start, 3 stopped (bad key, API down).
 """
 
 
@@ -44,6 +44,10 @@ def handle(args: argparse.Namespace) -> int:
     verdict = verify(expected, settings, sample=args.sample, seed=args.seed)
     for line in verdict.differences + verdict.unreadable:
         print(line)
+    if verdict.aborted:
+        print(f"partoo-bulk: verify stopped after {verdict.checked} conversations: "
+              f"{verdict.aborted}", file=sys.stderr)
+        return 3
     ok = verdict.checked - len(verdict.differences) - len(verdict.unreadable)
     print(f"verify: {verdict.checked} of {len(expected)} changed conversations checked: "
           f"{ok} as expected, {len(verdict.differences)} differ, "

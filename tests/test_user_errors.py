@@ -1,0 +1,107 @@
+"""Mistakes a new user makes, found by trying the CLI as one: each gets one clear message."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+from conftest import SECRET, read_report, sim_env, write_job
+from worker.engine import Engine
+from worker.outcomes import Outcome
+from worker.ratelimit import RateLimiter
+from worker.retry import RetryPolicy
+
+
+def test_a_key_pasted_with_a_line_break_is_trimmed(tmp_path, make_sim, cli):
+    sim = make_sim()
+    job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
+    result = cli("run", job, "--yes", env=sim_env(sim, PARTOO_API_KEY=SECRET + "\n"))
+    assert result.code == 0 and read_report(tmp_path / "job.report.csv")[0]["outcome"] == "ok"
+
+
+def test_a_key_with_inner_control_characters_is_refused_without_echoing_it(tmp_path, cli):
+    job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
+    result = cli("run", job, "--yes", env={"PARTOO_API_KEY": "abc\r\nX-Evil: 1"})
+    assert result.code == 2 and "control characters" in result.err
+    assert "X-Evil" not in result.err and not (tmp_path / "job.report.csv").exists()
+
+
+async def test_an_unexpected_error_costs_one_row_and_stops_the_run_never_all_rows():
+    from conftest import ops
+
+    async def broken(op):
+        if op.conversation_id == 3:
+            raise ValueError("a bug")
+        return 200
+
+    engine = Engine(broken, RateLimiter(60000), RetryPolicy(), concurrency=2)
+    results = []
+    await engine.run(ops(10), results.append)
+    assert [r.row for r in results] == list(range(1, 11))
+    assert results[2].outcome is Outcome.FAILED
+    assert results[2].error == "internal error (ValueError: a bug)"
+    assert engine.aborted and results[-1].outcome is Outcome.SKIPPED
+
+
+def test_undo_reads_are_not_counted_as_retries(tmp_path, make_sim, cli):
+    sim = make_sim()
+    job = write_job(tmp_path / "job.csv", [(str(i), "", "unassigned") for i in range(1, 6)])
+    summary = tmp_path / "s.json"
+    result = cli("run", job, "--yes", "--undo-out", tmp_path / "undo.csv", "--summary-json",
+                 summary, env=sim_env(sim))
+    assert result.code == 0
+    data = json.loads(summary.read_text())
+    assert data["requests"] == 10 and data["retries"] == 0
+
+
+def test_summary_json_in_a_missing_folder_is_refused_before_sending(tmp_path, make_sim, cli):
+    sim = make_sim()
+    job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
+    result = cli("run", job, "--yes", "--summary-json", tmp_path / "nope" / "s.json",
+                 env=sim_env(sim))
+    assert result.code == 2 and "does not exist" in result.err
+    assert sim.state.log.stats()["requests"] == 0
+
+
+def test_resume_and_overwrite_together_are_refused(tmp_path, cli):
+    job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
+    result = cli("run", job, "--yes", "--resume", "--overwrite", env={"PARTOO_API_KEY": SECRET})
+    assert result.code == 2 and "contradict" in result.err
+
+
+def test_resume_with_another_job_suggests_a_new_report_not_overwriting(tmp_path, make_sim,
+                                                                       cli):
+    sim = make_sim()
+    job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
+    other = write_job(tmp_path / "other.csv", [("2", "closed", "")])
+    report = tmp_path / "r.csv"
+    assert cli("run", job, "--yes", "--report", report, env=sim_env(sim)).code == 0
+    result = cli("run", other, "--yes", "--resume", "--report", report, env=sim_env(sim))
+    assert result.code == 2 and "--report NEW_PATH" in result.err
+
+
+def test_verify_with_a_bad_key_stops_once_with_exit_3(tmp_path, make_sim, cli):
+    sim = make_sim()
+    job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 30)])
+    assert cli("run", job, "--yes", env=sim_env(sim)).code == 0
+    result = cli("verify", tmp_path / "job.report.csv",
+                 env=sim_env(sim, PARTOO_API_KEY="revoked", PARTOO_CONCURRENCY="1"))
+    assert result.code == 3 and "401" in result.err
+    assert len(result.out.splitlines()) <= 1
+
+
+def test_plan_takes_undo_out_with_a_path_like_run_and_hands_the_flags_on(tmp_path, cli):
+    job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
+    result = cli("plan", job, "--undo-out", tmp_path / "u.csv", "--rate-per-minute", "120")
+    assert result.code == 0
+    assert f"--undo-out {tmp_path / 'u.csv'} --rate-per-minute 120" in result.out
+
+
+def test_simulate_on_a_busy_port_says_so(cli):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = cli("simulate", "--port", str(port))
+    assert result.code == 2 and f"cannot listen on 127.0.0.1:{port}" in result.err
+    assert "internal error" not in result.err
