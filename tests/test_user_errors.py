@@ -105,3 +105,17 @@ def test_simulate_on_a_busy_port_says_so(cli):
         result = cli("simulate", "--port", str(port))
     assert result.code == 2 and f"cannot listen on 127.0.0.1:{port}" in result.err
     assert "internal error" not in result.err
+
+
+def test_nothing_listening_is_one_clear_message_not_failed_rows(tmp_path, cli):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 500)])
+    result = cli("run", job, "--yes", env={"PARTOO_API_KEY": SECRET,
+                                           "PARTOO_BASE_URL": f"http://127.0.0.1:{port}/v2"})
+    assert result.code == 2
+    assert f"127.0.0.1:{port} refused the connection" in result.err
+    assert "partoo-bulk simulate" in result.err and "Nothing was sent" in result.err
+    assert not (tmp_path / "job.report.csv").exists()
+

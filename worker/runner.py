@@ -24,6 +24,7 @@ from worker.errors import ConfigError, ReportError, RunAborted, StartupError
 from worker.jobfile import REPORT_COLUMNS, Job
 from worker.outcomes import Result
 from worker.plan import Plan, make_plan
+from worker.preflight import check_reachable
 from worker.progress import make_progress
 from worker.ratelimit import Aimd, RateLimiter
 from worker.report import ReportWriter
@@ -88,6 +89,7 @@ def run(req: RunRequest) -> RunResult:
         raise StartupError(f"{req.job.path}: {plan.invalid} invalid row(s) and --strict: "
                            f"nothing was sent. First: {plan.invalid_examples[0]}. Fix them "
                            "(see `partoo-bulk plan JOB`) or drop --strict")
+    asyncio.run(check_reachable(req.settings.base_url, req.settings.request_timeout_s))
     if not req.yes:
         _confirm(req, plan)
     return asyncio.run(_execute(req, resuming, plan.rows))

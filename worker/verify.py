@@ -21,6 +21,7 @@ from worker.engine import Engine
 from worker.errors import PermanentError
 from worker.operations import Action, Operation
 from worker.outcomes import Outcome, Result
+from worker.preflight import check_reachable
 from worker.ratelimit import Aimd, RateLimiter
 from worker.reportfile import open_report
 from worker.retry import RetryPolicy
@@ -73,6 +74,7 @@ def verify(expected: dict[int, Expected], settings: Settings, *, sample: int | N
     ids = sorted(expected)
     if sample is not None and sample < len(ids):
         ids = sorted(random.Random(seed).sample(ids, sample))
+    asyncio.run(check_reachable(settings.base_url, settings.request_timeout_s))
     return asyncio.run(_check(ids, expected, settings))
 
 
