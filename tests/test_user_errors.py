@@ -115,7 +115,7 @@ def test_nothing_listening_is_one_clear_message_not_failed_rows(tmp_path, cli):
     result = cli("run", job, "--yes", env={"PARTOO_API_KEY": SECRET,
                                            "PARTOO_BASE_URL": f"http://127.0.0.1:{port}/v2"})
     assert result.code == 2
-    assert f"127.0.0.1:{port} refused the connection" in result.err
+    assert f"connection refused by 127.0.0.1:{port}" in result.err
     assert "partoo-bulk simulate" in result.err and "Nothing was sent" in result.err
     assert not (tmp_path / "job.report.csv").exists()
 

@@ -20,6 +20,7 @@ Every row not finished is emitted `skipped` with the reason, so the report stays
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
@@ -65,6 +66,7 @@ class Engine:
         self._window = max(window, concurrency)
         self._chains: dict[int, deque[Operation]] = {}  # conversation -> rows waiting on it
         self._tasks: set[asyncio.Task[None]] = set()
+        self._unstarted: set[int] = set()  # rows whose chain task has not run a step yet
         self._in_request: set[asyncio.Task[None]] = set()
         self._finished: dict[int, Result] = {}  # done, waiting for earlier rows
         self._next_row = 1
@@ -118,12 +120,27 @@ class Engine:
             self._finish(self._skipped(op, Tally()))
             return
         self._chains[op.conversation_id] = deque()
+        self._unstarted.add(op.row)
         task = asyncio.create_task(self._chain(op))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(functools.partial(self._chain_done, op))
+
+    def _chain_done(self, op: Operation, task: asyncio.Task[None]) -> None:
+        """A task cancelled before its first step never runs `_chain` (nor its `finally`):
+        finish its rows and give its slot back here, or they would be lost."""
+        self._tasks.discard(task)
+        if op.row not in self._unstarted:
+            return
+        self._unstarted.discard(op.row)
+        waiting = self._chains.pop(op.conversation_id, deque())
+        self._finish(self._skipped(op, Tally()))
+        while waiting:
+            self._finish(self._skipped(waiting.popleft(), Tally()))
+        self._slots.release()
 
     async def _chain(self, op: Operation) -> None:
         """Run `op`, then every later row for the same conversation, in file order."""
+        self._unstarted.discard(op.row)
         waiting = self._chains[op.conversation_id]
         current: Operation | None = op
         tally = Tally()

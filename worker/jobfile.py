@@ -6,10 +6,13 @@ Two shapes are accepted:
 - with an `Override` (`--action` / `--assign`), a plain list of ids, one per line, with or
   without a `conversation_id` header (a one-column CSV, or more columns carried through).
 
-The file is UTF-8 (a BOM is tolerated), `,` or `;` separated (detected from the first
-line). Blank lines, and lines whose cells are all blank, are not rows: `row` numbers count
-data rows, 1-based. Anything that makes the whole file unreadable raises `JobFileError`
-with the file, the line and the fix; a bad row only makes that row `invalid`.
+The file is UTF-8 (a BOM is tolerated), `,` or `;` separated (detected from the header
+line). Blank lines, and lines whose cells are all blank, are not rows, before the header
+too: `row` numbers count data rows, 1-based. Quotes are read strictly: a quote left open
+until the end of the file, or text after a closing quote, makes the file unreadable
+rather than silently merging the following lines into one cell. Anything that makes the
+whole file unreadable raises `JobFileError` with the file, the line and the fix; a bad row
+only makes that row `invalid`.
 """
 
 from __future__ import annotations
@@ -59,13 +62,12 @@ class Job:
     def items(self) -> Iterator[Operation | Result]:
         """Every data row in file order: an `Operation`, or an invalid `Result`."""
         lay = self._layout
-        records = _records(self.path, lay.delimiter)
+        records = (cells for _line, cells in _records(self.path, lay.delimiter)
+                   if not _blank(cells))
         if lay.has_header:
             next(records, None)
         row = 0
-        for _line, cells in records:
-            if not any(c.strip() for c in cells):
-                continue
+        for cells in records:
             row += 1
             yield self._parse(row, cells)
 
@@ -101,41 +103,55 @@ def open_job(path: str | Path, override: Override | None = None) -> Job:
         raise JobFileError(f"{path}: no such job file: check the path")
     if path.is_dir():
         raise JobFileError(f"{path}: is a folder, not a job file")
-    first = next(_records(path, ","), None)
-    if first is None:
+    delimiter = _delimiter(path)
+    first = None if delimiter is None else _first_record(path, delimiter)
+    if delimiter is None or first is None:
         raise JobFileError(f"{path}: the file is empty: a job needs a header line "
                            "(conversation_id,status or conversation_id,assigned_user_id) "
                            "and at least one row")
-    delimiter = _delimiter(path)
-    _line, header = next(_records(path, delimiter))
+    line, header = first
     names = [h.strip().lower() for h in header]
     if override is not None and _ID not in names:
         return Job(path, _Layout(delimiter, False, 1, 0, None, None, (), ()), override)
-    return Job(path, _header_layout(path, delimiter, header, names, override), override)
+    return Job(path, _header_layout(path, line, delimiter, header, names, override), override)
 
 
-def _header_layout(path: Path, delimiter: str, header: list[str], names: list[str],
-                   override: Override | None) -> _Layout:
+def _first_record(path: Path, delimiter: str) -> tuple[int, list[str]] | None:
+    """The first record that is not blank (the header), with the line it starts on."""
+    records = _records(path, delimiter)
+    try:
+        return next(((line, cells) for line, cells in records if not _blank(cells)), None)
+    finally:
+        records.close()  # closes the file now, not whenever the generator is collected
+
+
+def _blank(cells: list[str]) -> bool:
+    return not any(c.strip() for c in cells)
+
+
+def _header_layout(path: Path, line: int, delimiter: str, header: list[str],
+                   names: list[str], override: Override | None) -> _Layout:
+    where = f"{path}, line {line}"
     if _ID not in names:
         hint = _did_you_mean(names)
         if names and parse_is_id(names[0]):
             hint = (" This looks like a plain list of ids: pass --action close|open|unassign "
                     "or --assign USER_ID.")
-        raise JobFileError(f"{path}, line 1: no '{_ID}' column in the header "
+        raise JobFileError(f"{where}: no '{_ID}' column in the header "
                            f"{header!r}.{hint}")
     for name in set(names):
         if names.count(name) > 1:
             cols = [str(i + 1) for i, n in enumerate(names) if n == name]
-            raise JobFileError(f"{path}, line 1: column {name!r} appears more than once "
+            raise JobFileError(f"{where}: column {name!r} appears more than once "
                                f"(columns {', '.join(cols)}): rename or remove the copies")
     status_col = names.index(_STATUS) if _STATUS in names else None
     assignee_col = names.index(_ASSIGNEE) if _ASSIGNEE in names else None
     has_action = status_col is not None or assignee_col is not None
     if override is not None and has_action:
-        raise JobFileError(f"{path}, line 1: the file has its own action column(s) and "
+        raise JobFileError(f"{where}: the file has its own action column(s) and "
                            "--action/--assign was given too: use one or the other")
     if override is None and not has_action:
-        raise JobFileError(f"{path}, line 1: no action column: add '{_STATUS}' "
+        raise JobFileError(f"{where}: no action column: add '{_STATUS}' "
                            f"(open/closed) or '{_ASSIGNEE}' (a user id or 'unassigned'), "
                            "or pass --action close|open|unassign / --assign USER_ID")
     fixed = {names.index(_ID), status_col, assignee_col}
@@ -143,7 +159,7 @@ def _header_layout(path: Path, delimiter: str, header: list[str], names: list[st
     extra_names = tuple(header[i].strip() for i in extra_cols)
     for name in extra_names:
         if name.lower() in REPORT_COLUMNS:
-            raise JobFileError(f"{path}, line 1: column {name!r} has the name of a report "
+            raise JobFileError(f"{where}: column {name!r} has the name of a report "
                                "column: rename it (for example to job_" + name + ")")
     return _Layout(delimiter, True, len(header), names.index(_ID), status_col,
                    assignee_col, extra_cols, extra_names)
@@ -167,13 +183,22 @@ def _cell(cells: list[str], index: int | None) -> str:
     return cells[index] if index is not None and index < len(cells) else ""
 
 
-def _delimiter(path: Path) -> str:
-    """`;` when the first line has more semicolons than commas outside quotes, else `,`."""
+def _delimiter(path: Path) -> str | None:
+    """`;` when the header line has more semicolons than commas outside quotes, else `,`.
+
+    The header line is the first one with more than separators and spaces on it; None
+    when there is no such line (the file is empty).
+    """
     with _open(path) as f:
+        number = 0
         try:
-            line = f.readline()
+            for number, line in enumerate(f, 1):  # noqa: B007 (used in the except)
+                if line.strip(" \t\r\n,;"):
+                    break
+            else:
+                return None
         except UnicodeDecodeError as exc:
-            raise _not_utf8(path, 1, exc) from None
+            raise _not_utf8(path, number + 1, exc) from None
     outside = line.split('"')[::2]  # the parts between quoted sections
     commas = sum(p.count(",") for p in outside)
     semicolons = sum(p.count(";") for p in outside)
@@ -185,19 +210,36 @@ def _records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     csv.field_size_limit(_MAX_CELL)
     try:
         with _open(path) as f:
-            reader = csv.reader(f, delimiter=delimiter)
+            # strict: a quote still open at the end of the file is an error, not a cell
+            # that silently swallowed every line after it.
+            reader = csv.reader(f, delimiter=delimiter, strict=True)
+            start = 1  # the line the record being read starts on
             try:
                 for cells in reader:
-                    yield reader.line_num, cells
+                    yield start, cells
+                    start = reader.line_num + 1
             except UnicodeDecodeError as exc:
                 raise _not_utf8(path, reader.line_num + 1, exc) from None
             except csv.Error as exc:
-                raise JobFileError(f"{path}, line {reader.line_num}: not a readable CSV "
-                                   f"({exc}): check for an unclosed quote") from None
+                raise _unreadable(path, start, reader.line_num, exc) from None
     except PermissionError:
         raise JobFileError(f"{path}: permission denied: make the job file readable") from None
     except OSError as exc:
         raise JobFileError(f"{path}: cannot read the job file ({exc.strerror})") from None
+
+
+def _unreadable(path: Path, start: int, end: int, exc: csv.Error) -> JobFileError:
+    if str(exc) == "unexpected end of data":
+        return JobFileError(f"{path}, line {start}: a quote opened on this line is never "
+                            "closed (the file ends inside it): close the quote, or double "
+                            'a quote that belongs to the text ("")')
+    if "expected after" in str(exc):
+        return JobFileError(f"{path}, line {end}: not a readable CSV ({exc}): a quoted cell "
+                            "must end right after its closing quote; double a quote that "
+                            'belongs to the text ("")')
+    where = f"line {start}" if start == end else f"lines {start}-{end}"
+    return JobFileError(f"{path}, {where}: not a readable CSV ({exc}): check for an "
+                        "unclosed quote")
 
 
 def _open(path: Path):

@@ -30,13 +30,13 @@ async def check_reachable(base_url: str, timeout_s: float) -> None:
                                     if parts.scheme == "https" else None),
             timeout_s)
     except socket.gaierror:
-        raise StartupError(f"cannot resolve the host {host!r} of PARTOO_BASE_URL "
-                           f"({base_url}): check its spelling and your DNS; nothing was "
+        raise StartupError(f"cannot resolve {host} (the host of PARTOO_BASE_URL "
+                           f"{base_url}): check its spelling and your DNS; nothing was "
                            "sent") from None
     except ConnectionRefusedError:
-        raise StartupError(f"{where} refused the connection: check PARTOO_BASE_URL "
-                           f"({base_url}); for the simulator, is `partoo-bulk simulate` "
-                           "running? Nothing was sent") from None
+        raise StartupError(f"connection refused by {where} (nothing listens there): check "
+                           f"PARTOO_BASE_URL ({base_url}); for the simulator, is "
+                           "`partoo-bulk simulate` running? Nothing was sent") from None
     except TimeoutError:
         raise StartupError(f"{where} did not answer within {timeout_s:g} s: check "
                            "PARTOO_BASE_URL, the network or a proxy; nothing was sent") \

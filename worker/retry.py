@@ -27,6 +27,7 @@ from worker.errors import RateLimited, TransientError
 __all__ = ["RetryPolicy", "Tally", "parse_retry_after"]
 
 DEFAULT_RETRY_AFTER_S = 5.0  # when a 429 says nothing usable about when to come back
+MIN_RETRY_AFTER_S = 1.0  # "Retry-After: 0" (or a past date) after a 429 is not "no wait"
 
 
 @dataclass(slots=True)
@@ -58,7 +59,8 @@ class RetryPolicy:
     def pause_for(self, retry_after_s: float | None) -> float:
         """How long to pause for a 429: the server's word, bounded."""
         asked = DEFAULT_RETRY_AFTER_S if retry_after_s is None else retry_after_s
-        return min(max(asked, 0.0), self.max_retry_after_s)
+        # A floor, or a storm of "Retry-After: 0" would never spend the row's 429 budget.
+        return min(max(asked, MIN_RETRY_AFTER_S), self.max_retry_after_s)
 
     def retrying(self, tally: Tally) -> AsyncRetrying:
         def stop(state: RetryCallState) -> bool:

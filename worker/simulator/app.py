@@ -39,7 +39,15 @@ class SimulatorThread:
         self._error: BaseException | None = None
 
     def start(self, host: str = "127.0.0.1", port: int = 0, timeout_s: float = 10.0) -> str:
-        """Start and return `base_url` once the simulator is listening."""
+        """Start and return `base_url` once the simulator is listening.
+
+        May be called again after `stop()`, e.g. with the same port to bring a "crashed"
+        server back: the state is kept.
+        """
+        # A restart must wait for the new loop, not return on the previous run's signals.
+        self._ready.clear()
+        self._error = None
+        self._loop = None
         self._thread = threading.Thread(
             target=asyncio.run, args=(self._main(host, port),), name="partoo-sim", daemon=True)
         self._thread.start()
