@@ -144,3 +144,42 @@ def test_action_columns_and_override_together_are_refused(tmp_path):
     path = write(tmp_path, "conversation_id,status\n1,closed\n")
     with pytest.raises(JobFileError, match="use one or the other"):
         open_job(path, Override(Action.CLOSE))
+
+
+def test_a_typo_in_an_action_column_is_named_not_sent_to_action(tmp_path):
+    path = write(tmp_path, "conversation_id,staus\n1,closed\n2,open\n")
+    with pytest.raises(JobFileError) as err:
+        open_job(path)
+    message = str(err.value)
+    assert "Did you mean 'staus'? Rename it to 'status'" in message
+    assert "--action" not in message
+
+
+def test_a_report_given_as_a_job_says_what_to_do(tmp_path):
+    path = write(tmp_path, "row,conversation_id,action,value,outcome,http_status,attempts,"
+                           "error,duration_ms,finished_at\n1,5,close,,failed,500,5,x,1,t\n")
+    with pytest.raises(JobFileError, match="this is a report of `partoo-bulk run`, not a job"):
+        open_job(path)
+
+
+def test_excel_trailing_empty_header_cells_are_kept_as_unnamed_columns(tmp_path):
+    path = write(tmp_path, "conversation_id,status,,\n1,closed,,\n2,open,x,\n")
+    job = open_job(path)
+    assert job.extra_columns == ("column_3", "column_4")
+    assert [i.cells for i in job.items()] == [["", ""], ["x", ""]]
+
+
+def test_a_plain_list_line_with_two_cells_says_one_id_per_line(tmp_path):
+    path = write(tmp_path, "5\n6,7\n", name="ids.txt")
+    first, second = items(path, Override(Action.CLOSE))
+    assert isinstance(first, Operation)
+    assert isinstance(second, Result) and "one id per line" in second.error
+
+
+def test_the_line_of_a_latin1_byte_is_the_real_one(tmp_path):
+    body = "".join(f"{i},closed,ok\n" for i in range(1, 5000))
+    path = write(tmp_path, "conversation_id,status,note\n" + body + "5000,closed,fermé\n",
+                 encoding="latin-1")
+    with pytest.raises(JobFileError) as err:
+        items(path)
+    assert "line 5001: the file is not UTF-8 text (byte 0xe9)" in str(err.value)

@@ -18,39 +18,23 @@ only makes that row `invalid`.
 from __future__ import annotations
 
 import csv
-import difflib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from worker.errors import JobFileError
+from worker.jobheader import REPORT_COLUMNS, Layout, header_layout, plain_layout
 from worker.operations import Operation, Override, invalid, parse_action, parse_conversation_id
 from worker.outcomes import Result
 
 __all__ = ["REPORT_COLUMNS", "Job", "open_job"]
 
-REPORT_COLUMNS = ("row", "conversation_id", "action", "value", "outcome", "http_status",
-                  "attempts", "error", "duration_ms", "finished_at")
-_ID, _STATUS, _ASSIGNEE = "conversation_id", "status", "assigned_user_id"
 _MAX_CELL = 1 << 20  # a cell over 1 MiB is a broken quote, not data
-
-
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    delimiter: str
-    has_header: bool
-    width: int  # cells a row may have
-    id_col: int
-    status_col: int | None
-    assignee_col: int | None
-    extra_cols: tuple[int, ...]
-    extra_names: tuple[str, ...]
 
 
 class Job:
     """An opened job file. `items()` can be called more than once (plan, then run)."""
 
-    def __init__(self, path: Path, layout: _Layout, override: Override | None) -> None:
+    def __init__(self, path: Path, layout: Layout, override: Override | None) -> None:
         self.path = path
         self.override = override
         self._layout = layout
@@ -75,10 +59,14 @@ class Job:
         lay = self._layout
         extras = [cells[i] if i < len(cells) else "" for i in lay.extra_cols]
         raw_id = cells[lay.id_col] if lay.id_col < len(cells) else ""
+        if len(cells) > lay.width and not lay.has_header:
+            return invalid(row, raw_id, f"this line has {len(cells)} cells: a plain list has "
+                           "one id per line (or add a header naming conversation_id and the "
+                           "other columns)", extras)
         if len(cells) > lay.width:
             return invalid(row, raw_id, f"this row has {len(cells)} cells but the header has "
-                           f"{lay.width} columns: quote cells that contain "
-                           f"{lay.delimiter!r}", extras)
+                           f"{lay.width} columns (cells from column {lay.width + 1} on have "
+                           f"no header): quote cells that contain {lay.delimiter!r}", extras)
         try:
             if self.override is not None:
                 action, value = self.override.action, self.override.value
@@ -110,10 +98,9 @@ def open_job(path: str | Path, override: Override | None = None) -> Job:
                            "(conversation_id,status or conversation_id,assigned_user_id) "
                            "and at least one row")
     line, header = first
-    names = [h.strip().lower() for h in header]
-    if override is not None and _ID not in names:
-        return Job(path, _Layout(delimiter, False, 1, 0, None, None, (), ()), override)
-    return Job(path, _header_layout(path, line, delimiter, header, names, override), override)
+    if override is not None and "conversation_id" not in (h.strip().lower() for h in header):
+        return Job(path, plain_layout(delimiter), override)
+    return Job(path, header_layout(path, line, delimiter, header, override), override)
 
 
 def _first_record(path: Path, delimiter: str) -> tuple[int, list[str]] | None:
@@ -127,56 +114,6 @@ def _first_record(path: Path, delimiter: str) -> tuple[int, list[str]] | None:
 
 def _blank(cells: list[str]) -> bool:
     return not any(c.strip() for c in cells)
-
-
-def _header_layout(path: Path, line: int, delimiter: str, header: list[str],
-                   names: list[str], override: Override | None) -> _Layout:
-    where = f"{path}, line {line}"
-    if _ID not in names:
-        hint = _did_you_mean(names)
-        if names and parse_is_id(names[0]):
-            hint = (" This looks like a plain list of ids: pass --action close|open|unassign "
-                    "or --assign USER_ID.")
-        raise JobFileError(f"{where}: no '{_ID}' column in the header "
-                           f"{header!r}.{hint}")
-    for name in set(names):
-        if names.count(name) > 1:
-            cols = [str(i + 1) for i, n in enumerate(names) if n == name]
-            raise JobFileError(f"{where}: column {name!r} appears more than once "
-                               f"(columns {', '.join(cols)}): rename or remove the copies")
-    status_col = names.index(_STATUS) if _STATUS in names else None
-    assignee_col = names.index(_ASSIGNEE) if _ASSIGNEE in names else None
-    has_action = status_col is not None or assignee_col is not None
-    if override is not None and has_action:
-        raise JobFileError(f"{where}: the file has its own action column(s) and "
-                           "--action/--assign was given too: use one or the other")
-    if override is None and not has_action:
-        raise JobFileError(f"{where}: no action column: add '{_STATUS}' "
-                           f"(open/closed) or '{_ASSIGNEE}' (a user id or 'unassigned'), "
-                           "or pass --action close|open|unassign / --assign USER_ID")
-    fixed = {names.index(_ID), status_col, assignee_col}
-    extra_cols = tuple(i for i in range(len(names)) if i not in fixed)
-    extra_names = tuple(header[i].strip() for i in extra_cols)
-    for name in extra_names:
-        if name.lower() in REPORT_COLUMNS:
-            raise JobFileError(f"{where}: column {name!r} has the name of a report "
-                               "column: rename it (for example to job_" + name + ")")
-    return _Layout(delimiter, True, len(header), names.index(_ID), status_col,
-                   assignee_col, extra_cols, extra_names)
-
-
-def parse_is_id(text: str) -> bool:
-    try:
-        parse_conversation_id(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _did_you_mean(names: list[str]) -> str:
-    squashed = {n.replace(" ", "_").replace("-", "_"): n for n in names}
-    close = difflib.get_close_matches(_ID, list(squashed), n=1, cutoff=0.6)
-    return f" Did you mean {squashed[close[0]]!r}? Rename it to '{_ID}'." if close else ""
 
 
 def _cell(cells: list[str], index: int | None) -> str:
@@ -248,6 +185,19 @@ def _open(path: Path):
 
 
 def _not_utf8(path: Path, line: int, exc: UnicodeDecodeError) -> JobFileError:
-    return JobFileError(f"{path}, near line {line}: the file is not UTF-8 text "
-                        f"(byte 0x{exc.object[exc.start]:02x}). Save it as UTF-8 (in Excel: "
-                        "'CSV UTF-8'), or convert it: iconv -f latin1 -t utf-8")
+    # The text layer decodes in chunks, so `line` is only near; find the real one.
+    line, byte = _first_bad_line(path) or (line, exc.object[exc.start])
+    return JobFileError(f"{path}, line {line}: the file is not UTF-8 text (byte "
+                        f"0x{byte:02x}). Save it as UTF-8 (in Excel: 'CSV UTF-8'), or "
+                        "convert it: iconv -f latin1 -t utf-8")
+
+
+def _first_bad_line(path: Path) -> tuple[int, int] | None:
+    """(line number, offending byte) of the first line that is not UTF-8."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return number, raw[exc.start]
+    return None
