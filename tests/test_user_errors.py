@@ -119,3 +119,15 @@ def test_nothing_listening_is_one_clear_message_not_failed_rows(tmp_path, cli):
     assert "partoo-bulk simulate" in result.err and "Nothing was sent" in result.err
     assert not (tmp_path / "job.report.csv").exists()
 
+
+
+def test_a_base_url_without_v2_stops_early_and_names_the_setting(tmp_path, make_sim, cli):
+    sim = make_sim()
+    job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 300)])
+    root = sim.base_url.removesuffix("/v2")
+    result = cli("run", job, "--yes", env=sim_env(sim, PARTOO_BASE_URL=root))
+    assert result.code == 3 and "circuit breaker" in result.err
+    rows = read_report(tmp_path / "job.report.csv")
+    failed = [r for r in rows if r["outcome"] == "failed"]
+    assert len(rows) == 299 and len(failed) < 40
+    assert "404" in failed[0]["error"] and "check PARTOO_BASE_URL" in failed[0]["error"]

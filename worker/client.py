@@ -211,6 +211,12 @@ def _raise_for_status(status: int, reason: str, headers: Any, body: bytes,
         raise ServerError(f"{status} {reason}: {_describe(body, parsed)}".strip(),
                           http_status=status,
                           retry_after_s=parse_retry_after(headers.get("Retry-After")))
+    if parsed is None:
+        # Partoo's refusals are JSON. A page such as "404: Not Found" comes from something
+        # else (a base URL without /v2, a proxy): the server's fault, not the row's, so
+        # the circuit breaker counts it and a wrong address stops the run early.
+        raise Unexpected(f"{status} {_describe(body, parsed)}: not an answer of Partoo's "
+                         "API: check PARTOO_BASE_URL", http_status=status)
     detail = api_message(parsed) or _describe(body, parsed)
     raise Rejected(f"{status} {detail}", http_status=status)
 
