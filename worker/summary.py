@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from worker.outcomes import Outcome, Result
+from worker.reportstats import error_kind
 
 __all__ = ["Summary", "write_summary_json"]
+
+_MAX_ERROR_KINDS = 1000
 
 
 @dataclass
@@ -37,7 +40,13 @@ class Summary:
         if result.http_status is not None:
             self.http_statuses[str(result.http_status)] += 1
         if result.outcome is Outcome.FAILED:
-            self.errors[result.error] += 1
+            # Grouped as `report` groups them (ids and counts masked), and bounded: a
+            # million distinct messages must not become a million counters.
+            kind = error_kind(result.error)
+            if kind in self.errors or len(self.errors) < _MAX_ERROR_KINDS:
+                self.errors[kind] += 1
+            else:
+                self.errors["(other errors)"] += 1
 
     def line(self, wall_s: float, report: str) -> str:
         o = self.outcomes
