@@ -131,3 +131,23 @@ def test_a_base_url_without_v2_stops_early_and_names_the_setting(tmp_path, make_
     failed = [r for r in rows if r["outcome"] == "failed"]
     assert len(rows) == 299 and len(failed) < 40
     assert "404" in failed[0]["error"] and "check PARTOO_BASE_URL" in failed[0]["error"]
+
+
+def test_config_file_typos_get_a_did_you_mean_and_a_readable_key_a_warning(tmp_path, cli):
+    job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
+    typo = tmp_path / "typo.toml"
+    typo.write_text("rate_per_minut = 5\n")
+    result = cli("run", job, "--yes", "--config", typo, env={"PARTOO_API_KEY": SECRET})
+    assert result.code == 2 and "did you mean 'rate_per_minute'?" in result.err
+    readable = tmp_path / "key.toml"
+    readable.write_text('api_key = "x"\nbase_url = "http://127.0.0.1:9/v2"\n')
+    readable.chmod(0o644)
+    result = cli("plan", job, "--config", readable)
+    assert "other users can read it: chmod 600" in result.err
+
+
+def test_assign_with_an_empty_user_id_says_so(tmp_path, cli):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("1\n")
+    result = cli("plan", ids, "--assign", "")
+    assert result.code == 2 and "--assign needs a user id" in result.err

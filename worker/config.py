@@ -7,7 +7,10 @@ from the moment it is read, so reprs and errors print `**********`.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import os
+import sys
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
@@ -113,7 +116,11 @@ def load_settings(config_file: str | Path | None = None, **flags: Any) -> Settin
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as f:
-            return tomllib.load(f)
+            values = tomllib.load(f)
+            if "api_key" in values and os.fstat(f.fileno()).st_mode & 0o077:
+                print(f"partoo-bulk: warning: {path} holds api_key and other users can read "
+                      f"it: chmod 600 {path}", file=sys.stderr)
+            return values
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file: check --config") from None
     except OSError as exc:
@@ -130,7 +137,9 @@ def _explain(exc: ValidationError, config_file: str | Path | None) -> str:
         if config_file:
             where += f" or {name!r} in {config_file}"
         if err["type"] == "extra_forbidden":
-            lines.append(f"  {name!r} in {config_file}: unknown setting; "
+            close = difflib.get_close_matches(name, list(Settings.model_fields), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            lines.append(f"  {name!r} in {config_file}: unknown setting; {hint}"
                          "see config.example.toml for the known ones")
             continue
         shown = "" if name == "api_key" else f" (got {err.get('input')!r})"

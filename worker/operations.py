@@ -66,7 +66,10 @@ def parse_conversation_id(raw: str) -> int:
     text = raw.strip(" \t")
     if not text:
         raise ValueError("conversation_id is empty: put the conversation's numeric id")
-    if not _DIGITS.fullmatch(text) or int(text) == 0 or int(text) > _MAX_ID:
+    if _DIGITS.fullmatch(text) and int(text) > _MAX_ID:
+        raise ValueError(f"conversation_id {show(raw)} is too large to be a conversation id "
+                         f"(at most {len(str(_MAX_ID))} digits): check the cell")
+    if not _DIGITS.fullmatch(text) or int(text) == 0:
         raise ValueError(
             f"conversation_id {show(raw)} is not a conversation id: "
             "use a positive whole number written with the digits 0-9"

@@ -38,6 +38,8 @@ def override_from(args: argparse.Namespace) -> Any:
     from worker.operations import Action, Override, parse_action
 
     if getattr(args, "assign", None) is not None:
+        if not args.assign.strip():
+            raise ConfigError("--assign needs a user id (or use --action unassign)")
         try:
             action, value = parse_action("", args.assign)
         except ValueError as exc:
