@@ -184,7 +184,8 @@ def job_texts(draw, *, allow_broken: bool = True) -> JobText:
         header[header.index(names[0])] = draw(st.sampled_from(["conversation id", "id",
                                                                "conversationid"]))
     elif broken == "duplicate":
-        header.append(draw(st.sampled_from(header)).upper())
+        # An empty name is not a duplicate: unnamed columns are named column_N.
+        header.append(draw(st.sampled_from([h for h in header if h.strip()])).upper())
     elif broken == "report name":
         header.append(draw(st.sampled_from(["outcome", "Error", "row"])))
     width = len(header)
