@@ -170,9 +170,8 @@ class Engine:
         send: Send = self._send
         try:
             for method, send in steps:
-                async for attempt in self._policy.retrying(tally):
-                    with attempt:
-                        await self._attempt(op, tally, method, send)
+                await self._policy.run(
+                    functools.partial(self._attempt, op, tally, method, send), tally)
         except _Interrupted as exc:
             return results.skipped(op, tally, self._reason(), cause=exc.__cause__)
         except Exception as exc:

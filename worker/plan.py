@@ -103,7 +103,12 @@ class Plan:
         return lines
 
 
-def make_plan(job: Job) -> Plan:
+def make_plan(job: Job, *, counts_only: bool = False) -> Plan:
+    """Count what a run would send. `counts_only` skips what needs memory per
+    conversation (repeats, distinct conversations): a `run --yes` of a million rows only
+    needs the counts, and must stay in flat memory."""
+    if counts_only:
+        return _counts(job)
     plan = Plan()
     seen: set[int] = set()
     repeated: set[int] = set()
@@ -140,6 +145,19 @@ def make_plan(job: Job) -> Plan:
     for cid, row in firsts.items():
         first = Touch(row, _ACTIONS[acts[row - 1]].value, values.get(row, ""))
         plan.repeated_examples[cid].insert(0, first)
+    return plan
+
+
+def _counts(job: Job) -> Plan:
+    plan = Plan()
+    for item in job.items():
+        plan.rows += 1
+        if isinstance(item, Operation):
+            plan.actions[item.action.value] += 1
+        else:
+            plan.invalid += 1
+            if len(plan.invalid_examples) < _SHOWN_INVALID:
+                plan.invalid_examples.append(f"row {item.row}: {_with_column(item.error)}")
     return plan
 
 

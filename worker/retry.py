@@ -62,21 +62,44 @@ class RetryPolicy:
         # A floor, or a storm of "Retry-After: 0" would never spend the row's 429 budget.
         return min(max(asked, MIN_RETRY_AFTER_S), self.max_retry_after_s)
 
+    async def run(self, attempt: Callable[[], Awaitable[object]], tally: Tally) -> None:
+        """`await attempt()` until it succeeds; re-raise the last error once out of budget.
+
+        The first call goes outside tenacity: an `AsyncRetrying` per row costs about as
+        much CPU as the request itself (bench/overhead.py), and most rows succeed at once.
+        A transient failure brings tenacity in, with the same stop and wait rules.
+        """
+        try:
+            await attempt()
+            return
+        except TransientError as exc:
+            if self.gives_up(exc, tally):
+                raise
+            await self.sleep(self.wait_s(exc, tally))
+        async for trial in self.retrying(tally):
+            with trial:
+                await attempt()
+
+    def gives_up(self, exc: BaseException | None, tally: Tally) -> bool:
+        if isinstance(exc, RateLimited):
+            return tally.throttled_wait_s >= self.rate_limit_budget_s
+        return tally.failures >= self.max_attempts
+
+    def wait_s(self, exc: BaseException | None, tally: Tally) -> float:
+        if isinstance(exc, RateLimited):
+            return 0.0  # the shared pause in the rate limiter does the waiting
+        ceiling = min(self.backoff_max_s, self.backoff_base_s * 2 ** (tally.failures - 1))
+        backoff = random.uniform(0, ceiling)
+        server = exc.retry_after_s if isinstance(exc, TransientError) else None
+        return max(backoff, min(server, self.max_retry_after_s)) if server else backoff
+
     def retrying(self, tally: Tally) -> AsyncRetrying:
+        """A fresh tenacity loop for one operation (never shared between tasks)."""
         def stop(state: RetryCallState) -> bool:
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, RateLimited):
-                return tally.throttled_wait_s >= self.rate_limit_budget_s
-            return tally.failures >= self.max_attempts
+            return self.gives_up(state.outcome.exception() if state.outcome else None, tally)
 
         def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, RateLimited):
-                return 0.0  # the shared pause in the rate limiter does the waiting
-            ceiling = min(self.backoff_max_s, self.backoff_base_s * 2 ** (tally.failures - 1))
-            backoff = random.uniform(0, ceiling)
-            server = exc.retry_after_s if isinstance(exc, TransientError) else None
-            return max(backoff, min(server, self.max_retry_after_s)) if server else backoff
+            return self.wait_s(state.outcome.exception() if state.outcome else None, tally)
 
         return AsyncRetrying(retry=retry_if_exception_type(TransientError), stop=stop,
                              wait=wait, sleep=self.sleep, reraise=True)

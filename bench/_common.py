@@ -1,0 +1,218 @@
+"""Shared pieces of the benchmarks: a simulator in a subprocess, job files, a worker run
+measured from outside (wall time, peak RSS), and a plain-text table.
+
+Everything runs on loopback. Nothing here asserts a timing: the scripts print figures
+and targets side by side, and a reader (or CI) looks at them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+KEY = "sim-demo-key"
+
+
+def partoo_bulk() -> str:
+    """The installed console script, next to this interpreter (as a user runs it)."""
+    script = Path(PYTHON).with_name("partoo-bulk")
+    return str(script) if script.exists() else (shutil.which("partoo-bulk") or "partoo-bulk")
+
+
+class SimProcess:
+    """The simulator (`sim_server.py`) in a subprocess, on a free loopback port.
+
+    `rate_per_minute=None` serves without any rate limit. `arrivals()` reads back every
+    /v2 request the server saw: (arrival time, status, sent by partoo-bulk).
+    """
+
+    def __init__(self, rate_per_minute: float | None, burst: int = 1, *,
+                 conversations: int = 1000) -> None:
+        cmd = [PYTHON, str(REPO / "bench" / "sim_server.py"), "--port", "0",
+               "--conversations", str(conversations)]
+        if rate_per_minute is not None:
+            cmd += ["--rate-per-minute", str(rate_per_minute), "--burst", str(burst)]
+        self._cmd = cmd
+        self.proc: subprocess.Popen[str] | None = None
+        self.root_url = ""
+
+    def __enter__(self) -> SimProcess:
+        self.proc = subprocess.Popen(self._cmd, cwd=REPO, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("Partoo simulator: "):
+            self.__exit__()
+            raise RuntimeError(f"the simulator did not start: {line!r}")
+        self.root_url = line.split(": ", 1)[1].strip().removesuffix("/v2")
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return self.root_url + "/v2"
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.root_url + path, timeout=60) as resp:
+            return json.load(resp)
+
+    def stats(self) -> dict[str, Any]:
+        return self.get("/_sim/stats")
+
+    def arrivals(self) -> list[tuple[float, int, bool]]:
+        """(server clock, status, sent by partoo-bulk) of every /v2 request, in order."""
+        data = self.get("/_bench/arrivals")
+        return list(zip(data["at"], data["status"], map(bool, data["ours"]), strict=True))
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def write_job(path: Path, rows: int, *, distinct_ids: int | None = None) -> Path:
+    """`conversation_id,status` rows closing ids 1..distinct_ids, cycling if rows exceed it."""
+    distinct = distinct_ids or rows
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write("conversation_id,status\n")
+        chunk: list[str] = []
+        for i in range(rows):
+            chunk.append(f"{i % distinct + 1},closed\n")
+            if len(chunk) == 10_000:
+                f.write("".join(chunk))
+                chunk.clear()
+        f.write("".join(chunk))
+    return path
+
+
+@dataclass
+class Measured:
+    """A child process measured from outside: exit code, wall time, peak RSS."""
+
+    code: int
+    wall_s: float
+    peak_rss_mb: float
+    cpu_s: float = 0.0
+    stdout: str = ""
+    stderr: str = ""
+    summary: dict[str, float] = field(default_factory=dict)
+
+
+def measure(cmd: Sequence[str], env: dict[str, str] | None = None,
+            timeout_s: float = 3600, cwd: Path = REPO) -> Measured:
+    """Run `cmd` to completion; peak RSS from wait4() is this child's own, nothing else."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL)
+        deadline = started + timeout_s
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+            time.sleep(0.002)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Measured(proc.returncode, wall, usage.ru_maxrss / 1024,
+                        usage.ru_utime + usage.ru_stime, out.read(), err.read())
+
+
+def worker_env(base_url: str, rate_per_minute: float, concurrency: int,
+               **extra: str) -> dict[str, str]:
+    """The environment a user would set; any PARTOO_* of the caller's shell is dropped."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTOO_")}
+    env.update(PARTOO_API_KEY=KEY, PARTOO_BASE_URL=base_url,
+               PARTOO_RATE_PER_MINUTE=f"{rate_per_minute:g}",
+               PARTOO_CONCURRENCY=str(concurrency))
+    env.update(extra)
+    return env
+
+
+_SUMMARY = re.compile(r"(?P<rows>\d+) rows.*?(?P<ok>\d+) ok, (?P<failed>\d+) failed.*?"
+                      r"(?P<requests>\d+) requests, (?P<throttled>\d+) x 429.*?"
+                      r"\((?P<rate>[\d.]+) req/min\)")
+
+
+def run_worker(job: Path, env: dict[str, str], timeout_s: float = 3600) -> Measured:
+    """`partoo-bulk run JOB --yes --quiet`, as a user (or cron) runs it."""
+    report = job.with_name(job.stem + ".report.csv")
+    cmd = [partoo_bulk(), "run", str(job), "--yes", "--quiet", "--overwrite",
+           "--report", str(report)]
+    result = measure(cmd, env, timeout_s)
+    match = _SUMMARY.search(result.stdout)
+    if match:
+        result.summary = {k: float(v) for k, v in match.groupdict().items()}
+    if result.code not in (0, 1):
+        sys.stderr.write(f"bench: partoo-bulk exited {result.code}:\n{result.stderr[-2000:]}")
+    return result
+
+
+def max_in_window(times: Sequence[float], width_s: float = 1.0) -> int:
+    """The most events in any half-open window [t, t + width_s) (times need not be sorted)."""
+    ordered = sorted(times)
+    best, start = 0, 0
+    for end, t in enumerate(ordered):
+        while ordered[start] <= t - width_s:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+@contextmanager
+def workdir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="partoo-bench-") as d:
+        yield Path(d)
+
+
+def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
+              for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    out = [title, line, "-" * len(line)]
+    out += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(out)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISS"
+
+
+def quick_flag(argv: Sequence[str] | None = None) -> bool:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small sizes (CI)")
+    return parser.parse_args(argv).quick

@@ -1,0 +1,96 @@
+"""The Partoo simulator as the benchmarks run it: a subprocess, plus an arrival log.
+
+`partoo-bulk simulate` with `--no-log` keeps counters only; without it, the simulator
+keeps a Python object per request, and at 1,000 requests/s its garbage collector then
+stops it for tens of milliseconds at a time. The requests that queue meanwhile reach its
+token bucket all at once and get 429s that no client pacing could avoid. So here the
+simulator keeps no per-request objects; a middleware notes each /v2 request's arrival
+time, status and sender (partoo-bulk or not, from the User-Agent) in flat arrays, which
+the garbage collector does not scan, served at GET /_bench/arrivals. The seeded state
+is frozen out of the collector's way too (`gc.freeze()`): it lives as long as the server.
+
+    python bench/sim_server.py --port 0 [--rate-per-minute R --burst B] [--conversations N]
+prints "Partoo simulator: http://127.0.0.1:PORT/v2", then serves until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import signal
+import time
+from array import array
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from worker.simulator import Simulator, seeded_state
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Arrivals:
+    def __init__(self) -> None:
+        self.at = array("d")
+        self.status = array("h")
+        self.ours = array("b")  # 1: sent by partoo-bulk (its User-Agent)
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        at = time.monotonic()
+        response = await handler(request)
+        if request.path.startswith("/v2/"):
+            self.at.append(at)
+            self.status.append(response.status)
+            self.ours.append(request.headers.get("User-Agent", "").startswith("partoo-bulk"))
+        return response
+
+    async def serve(self, request: web.Request) -> web.Response:
+        return web.json_response({"at": self.at.tolist(), "status": self.status.tolist(),
+                                  "ours": self.ours.tolist()})
+
+
+class BenchSimulator(Simulator):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.arrivals = Arrivals()
+
+    def make_app(self) -> web.Application:
+        app = super().make_app()
+        app.middlewares.append(self.arrivals.middleware)
+        app.router.add_get("/_bench/arrivals", self.arrivals.serve)
+        return app
+
+
+async def serve(port: int, rate_per_minute: float | None, burst: int | None,
+                conversations: int) -> None:
+    sim = BenchSimulator(seeded_state(conversations, record=False),
+                         rate_per_minute=rate_per_minute, burst=burst)
+    gc.collect()
+    gc.freeze()
+    await sim.start("127.0.0.1", port)
+    print(f"Partoo simulator: {sim.base_url}", flush=True)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        await sim.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--rate-per-minute", type=float, default=None,
+                        help="the key's quota; leave out for no rate limit")
+    parser.add_argument("--burst", type=int, default=None)
+    parser.add_argument("--conversations", type=int, default=1000)
+    args = parser.parse_args()
+    asyncio.run(serve(args.port, args.rate_per_minute, args.burst, args.conversations))
+
+
+if __name__ == "__main__":
+    main()
