@@ -151,3 +151,48 @@ def test_assign_with_an_empty_user_id_says_so(tmp_path, cli):
     ids.write_text("1\n")
     result = cli("plan", ids, "--assign", "")
     assert result.code == 2 and "--assign needs a user id" in result.err
+
+
+def test_a_report_path_that_is_not_a_file_is_refused_even_with_overwrite(tmp_path, cli):
+    job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
+    (tmp_path / "dir").mkdir()
+    result = cli("run", job, "--yes", "--overwrite", "--report", tmp_path / "dir",
+                 env={"PARTOO_API_KEY": SECRET})
+    assert result.code == 2 and "not a regular file" in result.err
+    assert (tmp_path / "dir").is_dir()
+
+
+def test_a_report_in_a_missing_folder_is_refused_before_sending(tmp_path, make_sim, cli):
+    sim = make_sim()
+    job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
+    result = cli("run", job, "--yes", "--report", tmp_path / "no" / "r.csv", env=sim_env(sim))
+    assert result.code == 2 and "does not exist: create it" in result.err
+    assert sim.state.log.stats()["requests"] == 0
+
+
+def test_a_full_disk_stops_the_run_with_a_resumable_report(tmp_path, make_sim, cli,
+                                                           monkeypatch):
+    import errno
+
+    from worker.report import ReportWriter
+
+    real_write = ReportWriter.write
+
+    def write(self, result):
+        if result.row == 6 and not getattr(self, "_full_once", False):
+            self._full_once = True
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(self, result)
+
+    monkeypatch.setattr(ReportWriter, "write", write)
+    sim = make_sim()
+    job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 21)])
+    result = cli("run", job, "--yes", "--concurrency", "1", env=sim_env(sim))
+    assert result.code == 3
+    assert "No space left on device" in result.err and "--resume" in result.err
+    assert "Traceback" not in result.err
+    assert [r["row"] for r in read_report(tmp_path / "job.report.csv")] == \
+        [str(i) for i in range(1, 6)]
+    monkeypatch.setattr(ReportWriter, "write", real_write)
+    assert cli("run", job, "--yes", "--resume", env=sim_env(sim)).code == 0
+    assert len(read_report(tmp_path / "job.report.csv")) == 20

@@ -111,6 +111,10 @@ def _check_report(req: RunRequest) -> bool:
     if not report.parent.is_dir():
         raise ReportError(f"{report}: the folder {report.parent} does not exist: create it "
                           "or pass --report PATH")
+    for path in (report, req.undo_out):
+        if path is not None and path.exists() and not path.is_file():
+            raise ReportError(f"{path}: not a regular file (a device or a folder?): "
+                              "pick a file path")
     exists = report.exists() or partial.exists()
     if exists and req.resume:
         saved = resume.read_meta(report)

@@ -1,0 +1,39 @@
+"""Progress off a terminal (cron, CI): a plain line every few seconds, on stderr."""
+
+from __future__ import annotations
+
+import io
+
+from worker.outcomes import Outcome, Result
+from worker.progress import PlainProgress, make_progress
+from worker.summary import Summary
+
+
+def test_plain_progress_prints_a_line_every_interval_with_counts_rate_and_eta():
+    now = [0.0]
+    out = io.StringIO()
+    summary = Summary()
+    progress = PlainProgress(100, summary, every_s=10, stream=out, clock=lambda: now[0])
+    for row in range(1, 51):
+        now[0] = row * 0.5  # two rows a second
+        result = Result(row=row, conversation_id=str(row), action="close", value="",
+                        outcome=Outcome.FAILED if row % 10 == 0 else Outcome.OK, attempts=1)
+        summary.add(result)
+        progress.add(result)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2  # at 10 s and 20 s
+    assert lines[-1].startswith("progress: 40/100 rows (40.0%), 36 ok, 4 failed, 0 invalid")
+    assert "120 req/min" in lines[-1] and "ETA 0m30s" in lines[-1]
+
+
+def test_quiet_means_no_progress_at_all(capsys):
+    progress = make_progress(10, Summary(), quiet=True)
+    with progress:
+        for row in range(1, 11):
+            progress.add(Result(row=row, conversation_id="1", action="close", value="",
+                                outcome=Outcome.OK))
+    assert capsys.readouterr() == ("", "")
+
+
+def test_off_a_terminal_progress_is_the_plain_kind(capsys):
+    assert isinstance(make_progress(10, Summary(), quiet=False), PlainProgress)
