@@ -29,6 +29,7 @@ from worker import results
 from worker.breaker import Breaker
 from worker.errors import RateLimited, RequestError, TransientError, Unauthorized, Unexpected
 from worker.operations import Operation
+from worker.ordering import InOrder
 from worker.outcomes import Outcome, Result
 from worker.ratelimit import Aimd, RateLimiter
 from worker.retry import RetryPolicy, Tally
@@ -68,10 +69,7 @@ class Engine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._unstarted: set[int] = set()  # rows whose chain task has not run a step yet
         self._in_request: set[asyncio.Task[None]] = set()
-        self._finished: dict[int, Result] = {}  # done, waiting for earlier rows
-        self._next_row = 1
-        self._advanced = asyncio.Event()
-        self._emit: Emit = lambda result: None
+        self._in_order = InOrder(lambda result: None, self._window)
         self.stop_reason: str | None = None
         self.aborted = False
 
@@ -93,12 +91,10 @@ class Engine:
             task.cancel()
 
     async def run(self, items: Iterable[Operation | Result], emit: Emit) -> None:
-        self._emit = emit
+        self._in_order = InOrder(emit, self._window)
         try:
             for item in items:
-                while item.row - self._next_row >= self._window:
-                    self._advanced.clear()
-                    await self._advanced.wait()
+                await self._in_order.wait_for_room(item.row)
                 if isinstance(item, Result):
                     self._finish(item)
                 elif self.stop_reason is not None:
@@ -246,12 +242,4 @@ class Engine:
         return results.skipped(op, tally, self._reason(), in_flight=in_flight)
 
     def _finish(self, result: Result) -> None:
-        """Hold a result until every earlier row is out, then emit in row order."""
-        if result.row in self._finished or result.row < self._next_row:
-            return  # already recorded (a cancel racing a normal finish)
-        self._finished[result.row] = result
-        while self._next_row in self._finished:
-            self._emit(self._finished.pop(self._next_row))
-            self._next_row += 1
-        self._advanced.set()
-
+        self._in_order.add(result)
