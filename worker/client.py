@@ -16,7 +16,6 @@ quotes it (a library refusing the header, say).
 
 from __future__ import annotations
 
-import json
 import socket
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,20 +23,16 @@ from urllib.parse import urlsplit
 import aiohttp
 from pydantic import SecretStr
 
+from worker.answers import describe, parse_json, raise_for_status
 from worker.errors import (
     ConfigError,
     NetworkError,
-    RateLimited,
-    Rejected,
     RequestError,
-    ServerError,
-    Unauthorized,
     Unexpected,
 )
 from worker.operations import Operation
-from worker.retry import parse_retry_after
 
-__all__ = ["PartooClient", "api_message", "open_session"]
+__all__ = ["PartooClient", "open_session"]
 
 _MAX_BODY = 64 * 1024  # an error page larger than this is cut; we only quote its start
 _USER_AGENT = "partoo-bulk"
@@ -78,7 +73,7 @@ class PartooClient:
         if isinstance(parsed, dict) and parsed.get("status") == "success":
             return status
         raise self._scrub(Unexpected(f"200 but not Partoo's success answer "
-                                     f"({_describe(body, parsed)}): check PARTOO_BASE_URL",
+                                     f"({describe(body, parsed)}): check PARTOO_BASE_URL",
                                      http_status=status))
 
     async def get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
@@ -87,7 +82,7 @@ class PartooClient:
                                                    params=params)
         if isinstance(parsed, dict):
             return parsed
-        raise self._scrub(Unexpected(f"200 but not a JSON object ({_describe(body, parsed)}): "
+        raise self._scrub(Unexpected(f"200 but not a JSON object ({describe(body, parsed)}): "
                                      "check PARTOO_BASE_URL", http_status=status))
 
     async def _request(self, method: str, url: str, *, json: Any = None,
@@ -98,8 +93,8 @@ class PartooClient:
             async with self._session.request(method, url, json=json, params=params,
                                              headers=headers, allow_redirects=False) as resp:
                 body = self._scrub_body(await _read_bounded(resp))
-                parsed = _json(body)
-                _raise_for_status(resp.status, resp.reason or "", resp.headers, body, parsed)
+                parsed = parse_json(body)
+                raise_for_status(resp.status, resp.reason or "", resp.headers, body, parsed)
                 return resp.status, parsed, body
         except RequestError as exc:
             raise self._scrub(exc) from None
@@ -187,78 +182,3 @@ async def _read_bounded(resp: aiohttp.ClientResponse) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
-
-
-def _raise_for_status(status: int, reason: str, headers: Any, body: bytes,
-                      parsed: Any) -> None:
-    """Nothing for a 200; otherwise the `RequestError` that the status means."""
-    if status == 200:
-        return
-    if 200 < status < 300:
-        raise Unexpected(f"{status} instead of 200 ({_describe(body, parsed)}): check "
-                         "PARTOO_BASE_URL", http_status=status)
-    if 300 <= status < 400:
-        target = urlsplit(headers.get("Location", "")).netloc or "another address"
-        raise Unexpected(f"{status} redirect to {target} not followed (the key is never "
-                         "sent to another address): check PARTOO_BASE_URL", http_status=status)
-    if status == 401:
-        raise Unauthorized(f"401 {api_message(parsed) or 'not authenticated'}: "
-                           "check PARTOO_API_KEY", http_status=status)
-    if status == 429:
-        retry_after = parse_retry_after(headers.get("Retry-After"))
-        raise RateLimited("429 rate limited", retry_after_s=retry_after)
-    if status >= 500 or status == 408:
-        raise ServerError(f"{status} {reason}: {_describe(body, parsed)}".strip(),
-                          http_status=status,
-                          retry_after_s=parse_retry_after(headers.get("Retry-After")))
-    if parsed is None:
-        # Partoo's refusals are JSON. A page such as "404: Not Found" comes from something
-        # else (a base URL without /v2, a proxy): the server's fault, not the row's, so
-        # the circuit breaker counts it and a wrong address stops the run early.
-        raise Unexpected(f"{status} {_describe(body, parsed)}: not an answer of Partoo's "
-                         "API: check PARTOO_BASE_URL", http_status=status)
-    detail = api_message(parsed) or _describe(body, parsed)
-    raise Rejected(f"{status} {detail}", http_status=status)
-
-
-def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-def api_message(parsed: Any) -> str:
-    """The API's own error text, from `{"errors": ...}` or `{"error": ...}` (both occur)."""
-    if not isinstance(parsed, dict):
-        return ""
-    detail = parsed.get("errors", parsed.get("error"))
-    return _flatten(detail) if detail is not None else ""
-
-
-def _flatten(detail: Any) -> str:
-    if isinstance(detail, dict):
-        parts = []
-        for key, value in detail.items():
-            text = _flatten(value)
-            parts.append(text if key == "json" else f"{key}: {text}")
-        return "; ".join(parts)
-    if isinstance(detail, list):
-        return "; ".join(_flatten(v) for v in detail)
-    return str(detail)
-
-
-def _describe(body: bytes, parsed: Any) -> str:
-    if not body.strip():
-        return "empty body"
-    if parsed is not None:
-        return api_message(parsed) or _snippet(body)
-    text = body.decode("utf-8", "replace")
-    if "<html" in text[:500].lower() or "<!doctype" in text[:500].lower():
-        return "an HTML page, not JSON (a proxy or a wrong base URL?)"
-    return f"not JSON: {_snippet(body)}"
-
-
-def _snippet(body: bytes, limit: int = 120) -> str:
-    text = " ".join(body.decode("utf-8", "replace").split())
-    return text if len(text) <= limit else text[:limit] + "…"
