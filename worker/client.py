@@ -1,8 +1,9 @@
-"""The HTTP seam: one PATCH to Partoo, one classification.
+"""The HTTP seam: one request to Partoo, one classification.
 
-`PartooClient.update(op)` (and `get(path)`) sends exactly one request and either returns (the API's
-documented success answer) or raises one `RequestError` from `worker.errors`. This is
-the only place that knows aiohttp's and asyncio's exceptions; it translates them.
+`PartooClient.update(op)` (and `get(path)`) sends exactly one request and either returns
+(the API's documented success answer) or raises one `RequestError` from `worker.errors`
+(what a status and a body mean is decided in `worker.answers`). This is the only place
+that knows aiohttp's and asyncio's exceptions; it translates them.
 
 Redirects are never followed: aiohttp would carry our `x-APIKey` header to whatever host
 the redirect names (it strips only `Authorization` and cookies). A 3xx from Partoo's API
