@@ -290,6 +290,42 @@ def test_a_reply_slower_than_the_timeout_is_a_failure_that_may_have_applied(tmp_
     assert len(api.patches()) == 4
 
 
+async def endless_error_page(request: web.Request) -> web.StreamResponse:
+    """A proxy's 502 whose HTML page never ends (chunked, no length)."""
+    response = web.StreamResponse(status=502, headers={"Content-Type": "text/html"})
+    await response.prepare(request)
+    try:
+        await response.write(b"<html><body>Bad gateway " + b"x" * 65_000)
+        while True:
+            await response.write(b"x" * 65_536)
+            await asyncio.sleep(0.01)
+    except ConnectionError:
+        pass  # the client stopped reading, as it should
+    return response
+
+
+async def huge_error_page(request: web.Request) -> web.StreamResponse:
+    """A 502 announcing (and sending) 5 MB of HTML."""
+    return web.Response(status=502, body=b"<html>" + b"x" * 5_000_000,
+                        content_type="text/html")
+
+
+@pytest.mark.parametrize("handler", [endless_error_page, huge_error_page],
+                         ids=["endless", "5 MB"])
+def test_an_error_page_of_any_size_is_cut_not_swallowed(tmp_path, cli, serve, handler):
+    api = serve(handler)
+    job = write_job(tmp_path / "job.csv", closed_rows(2))
+    started = time.monotonic()
+    result = cli("run", job, "--yes", "--quiet", env=loopback_env(
+        api, PARTOO_MAX_ATTEMPTS="1", PARTOO_REQUEST_TIMEOUT_S="5"))
+    no_traceback(result)
+    report = read_report(tmp_path / "job.report.csv")
+    assert [(r["outcome"], r["http_status"]) for r in report] == [("failed", "502")] * 2
+    for row in report:
+        assert "HTML page" in row["error"] and len(row["error"]) < 300
+    assert result.code == 1 and time.monotonic() - started < 5
+
+
 # --- the simulator: 429 storms and Retry-After of every kind ------------------------------
 
 STORM = {"PARTOO_MAX_RETRY_AFTER_S": "0.05", "PARTOO_RATE_LIMIT_BUDGET_S": "0.3"}
