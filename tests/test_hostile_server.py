@@ -61,10 +61,13 @@ def no_traceback(result, *, bug_expected: bool = False) -> None:
 @contextlib.contextmanager
 def mocked_api() -> Iterator[aioresponses]:
     """aioresponses in place of the network, and no start-up connection check (there is
-    no host to connect to). A GET of the conversation list answers an empty page."""
+    no host to connect to). A GET of the conversation list answers an empty page; a GET
+    of one conversation (a read-back) shows it open and unassigned."""
     with aioresponses() as m, mock.patch("worker.runner.check_reachable", mock.AsyncMock()):
         m.get(LISTING, payload={"conversations": [], "count": 0, "next_cursor": None},
               repeat=True)
+        m.get(CONVERSATION, payload={"id": 7, "is_solved": False, "is_expired": False,
+                                     "assigned_user_id": None}, repeat=True)
         yield m
 
 
@@ -77,7 +80,7 @@ def sent_requests(m: aioresponses) -> list[tuple[str, str, dict]]:
 # --- answers of every shape, no server needed ----------------------------------------------
 
 CASES = {
-    # name: (answers in order, the last repeats), outcome, http_status, attempts, fragments
+    # name: (answers in order, the last repeats), outcome, http_status, PATCHes, fragments
     "200 success": ([dict(payload=SUCCESS)], "ok", "200", 1, []),
     "500, then success": ([dict(status=500, body=""), dict(payload=SUCCESS)], "ok", "200", 2,
                           []),
@@ -104,9 +107,17 @@ CASES = {
 }
 
 
+# Answers that do not say whether the change was made: the row ends with one GET reading
+# the conversation back (the mock shows it open: not closed, so not applied).
+LEAVES_IT_OPEN = {"200 HTML page", "200 empty body", "200 text", "200 other JSON",
+                  "200 JSON list", "200 JSON string", "502 HTML, always", "503 empty, always",
+                  "408, always"}
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_each_answer_gives_the_outcome_it_means(tmp_path, cli, name):
-    answers, outcome, status, attempts, fragments = CASES[name]
+    answers, outcome, status, patches, fragments = CASES[name]
+    read_back = name in LEAVES_IT_OPEN
     job = write_job(tmp_path / "job.csv", closed_rows(1, first=7))
     with mocked_api() as m:
         for i, answer in enumerate(answers):
@@ -115,11 +126,12 @@ def test_each_answer_gives_the_outcome_it_means(tmp_path, cli, name):
         sent = sent_requests(m)
     no_traceback(result)
     (row,) = read_report(tmp_path / "job.report.csv")
-    assert (row["outcome"], row["http_status"], row["attempts"]) == (outcome, status,
-                                                                     str(attempts)), row
+    assert (row["outcome"], row["http_status"], row["attempts"]) == \
+        (outcome, status, str(patches + read_back)), row
     for fragment in fragments:
         assert fragment in row["error"], row["error"]
-    assert len(sent) == attempts
+    assert ("not applied: reading it back shows open" in row["error"]) == read_back
+    assert len(sent) == patches
     assert all(url == f"{API}/conversations/7" for _method, url, _kw in sent)
     assert result.code == (0 if outcome == "ok" else 1)
 
@@ -149,9 +161,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class ServerThread:
     """An aiohttp app answering every PATCH with `handler`, on its own loop and thread.
 
-    A GET answers an empty page of conversations, as the API would (for a start-up check
-    of the API, should the runner make one). Records every request it receives (method,
-    path, headers), so a test can prove that something never arrived.
+    A GET of the list answers an empty page, as the API would (for a start-up check of
+    the API, should the runner make one); a GET of one conversation (a read-back) shows
+    it open and unassigned: this server never changes anything. Records every request it
+    receives (method, path, headers), so a test can prove that something never arrived.
     """
 
     def __init__(self, handler: Handler) -> None:
@@ -166,8 +179,11 @@ class ServerThread:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append((request.method, request.path_qs, dict(request.headers)))
         await request.read()
-        if request.method == "GET":
+        if request.method == "GET" and request.path.rstrip("/").endswith("/conversations"):
             return web.json_response({"conversations": [], "count": 0, "next_cursor": None})
+        if request.method == "GET":
+            return web.json_response({"is_solved": False, "is_expired": False,
+                                      "assigned_user_id": None})
         return await self.handler(request)
 
     def patches(self) -> list[str]:
@@ -281,11 +297,12 @@ def test_a_reply_slower_than_the_timeout_is_a_failure_that_may_have_applied(tmp_
     elapsed = time.monotonic() - started
     no_traceback(result)
     report = read_report(tmp_path / "job.report.csv")
+    # Two PATCHes, then the conversation read back: it was not changed.
     assert [(r["outcome"], r["http_status"], r["attempts"]) for r in report] == \
-        [("failed", "", "2")] * 2
+        [("failed", "", "3")] * 2
     for row in report:
         assert "no answer within 0.5 s" in row["error"]
-        assert "may have been applied" in row["error"]
+        assert "not applied: reading it back shows open" in row["error"]
     assert result.code == 1 and elapsed < 5
     assert len(api.patches()) == 4
 
@@ -403,9 +420,14 @@ def test_proxy_html_errors_are_retried_then_reported(tmp_path, make_sim, cli):
     result = cli("run", job, "--yes", "--quiet", env=sim_env(sim, PARTOO_MAX_ATTEMPTS="3"))
     no_traceback(result)
     report = read_report(tmp_path / "job.report.csv")
+    # 2 and 3: three PATCHes, then a read-back (a 5xx may come after the change).
+    assert before == [False, False]
     assert [(r["outcome"], r["http_status"], r["attempts"]) for r in report] == [
-        ("ok", "200", "3"), ("failed", "502", "3"), ("failed", "503", "3")]
+        ("ok", "200", "3"), ("failed", "502", "4"), ("failed", "503", "4")]
     assert "an HTML page" in report[1]["error"] and "empty body" in report[2]["error"]
+    for row in report[1:]:
+        assert "gave up after 3 attempts; not applied: reading it back shows open" \
+            in row["error"]
     assert result.code == 1
     assert [sim.state.conversations[i].is_solved for i in (2, 3)] == before
     assert sim.state.log.stats()["applied"] == 1

@@ -140,7 +140,8 @@ def test_retry_failed_does_not_resend_a_row_a_later_ok_row_superseded(tmp_path, 
 
     sim = make_sim()
     job = write_job(tmp_path / "job.csv", [("5", "", ALICE), ("5", "closed", ""),
-                                           ("5", "", BOB), ("6", "", ALICE)])
+                                           ("5", "", BOB), ("6", "", BOB)])
+    assert sim.state.conversations[6].assigned_user_id == ALICE  # so row 4 changes it
     sim.script(5, ["500", "500"])  # row 1 fails twice: gives up at --max-attempts 2
     sim.script(6, ["500", "500"])
     assert cli("run", job, "--yes", "--max-attempts", "2", env=sim_env(sim)).code == 1

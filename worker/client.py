@@ -75,7 +75,7 @@ class PartooClient:
             return status
         raise self._scrub(Unexpected(f"200 but not Partoo's success answer "
                                      f"({describe(body, parsed)}): check PARTOO_BASE_URL",
-                                     http_status=status))
+                                     http_status=status, may_have_applied=True))
 
     async def get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         """GET `{base_url}{path}`. Returns the JSON object of a 200, or raises."""
@@ -103,7 +103,8 @@ class PartooClient:
             raise NetworkError(f"no answer within {self._timeout_s:g} s (timeout; "
                                f"{_MAY_HAVE_APPLIED})") from None
         except aiohttp.ClientConnectorError as exc:
-            raise NetworkError(_cannot_connect(self._host, exc.os_error)) from None
+            raise NetworkError(_cannot_connect(self._host, exc.os_error),
+                               may_have_applied=False) from None
         except aiohttp.ServerDisconnectedError:
             raise NetworkError("the server closed the connection without an answer "
                                f"({_MAY_HAVE_APPLIED})") from None

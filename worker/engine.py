@@ -4,6 +4,7 @@
       -> window (at most `window` rows between the oldest unfinished and the newest read)
       -> one task per conversation chain, spawned only when a concurrency slot is free
       -> per request: rate permit, then `send` (one PATCH), retried per `RetryPolicy`
+      -> if the last answer left it open whether the change landed: `read_back` (one GET)
       -> `emit(result)` strictly in row order
 
 Rows that touch the same conversation run one after another in file order, in one chain
@@ -20,6 +21,7 @@ Every row not finished is emitted `skipped` with the reason, so the report stays
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -32,12 +34,15 @@ from worker.operations import Operation
 from worker.ordering import InOrder
 from worker.outcomes import Outcome, Result
 from worker.ratelimit import Aimd, RateLimiter
+from worker.readback import describe_state, holds
 from worker.retry import RetryPolicy, Tally
+from worker.undo import Prior
 
 __all__ = ["Engine"]
 
 Send = Callable[[Operation], Awaitable[object]]
 Emit = Callable[[Result], None]
+ReadBack = Callable[[Operation], Awaitable[Prior]]
 
 
 class Capture(Protocol):
@@ -55,10 +60,15 @@ class Engine:
     def __init__(self, send: Send, limiter: RateLimiter, policy: RetryPolicy, *,
                  concurrency: int, window: int = 5000, aimd: Aimd | None = None,
                  breaker: Breaker | None = None, capture: Capture | None = None,
-                 method: str = "PATCH") -> None:
+                 read_back: ReadBack | None = None, method: str = "PATCH") -> None:
         self._send = send
         self._method = method  # what `send` does, for the request log
         self._capture = capture
+        self._read_back = read_back
+        # One retry at most: a read-back follows failures, and must not double the load
+        # on an API that is already failing.
+        self._read_policy = dataclasses.replace(policy,
+                                                max_attempts=min(policy.max_attempts, 2))
         self._limiter = limiter
         self._policy = policy
         self._aimd = aimd
@@ -175,6 +185,9 @@ class Engine:
                 reason = f"internal error ({type(exc).__name__}: {exc})"
                 self.abort(reason)
                 return results.done(op, tally, Outcome.FAILED, None, reason)
+            if (tally.maybe_applied and self._read_back is not None
+                    and not isinstance(exc, Unauthorized) and self.stop_reason is None):
+                return await self._settle(op, tally, exc)
             self._after_failure(exc)
             text = results.failure_text(exc, tally, self._policy)
             if send is self._capture:
@@ -184,7 +197,43 @@ class Engine:
             self._breaker.record(bad=False)
         return results.done(op, tally, Outcome.OK, 200, "")
 
-    async def _attempt(self, op: Operation, tally: Tally, method: str, send: Send) -> None:
+    async def _settle(self, op: Operation, tally: Tally, exc: RequestError) -> Result:
+        """The change's last answer did not say whether it landed: read the conversation."""
+        assert self._read_back is not None
+        reads = Tally()  # the read's own retry budget; its counts join the row's after
+        read_exc: RequestError | None = None
+        try:
+            state = await self._read_policy.run(
+                functools.partial(self._attempt, op, reads, "GET", self._read_back), reads)
+        except _Interrupted:
+            tally.add_reads(reads)
+            return results.skipped(op, tally, self._reason(), cause=exc)
+        except RequestError as failed_read:
+            read_exc = failed_read
+        except asyncio.CancelledError:
+            tally.add_reads(reads)
+            raise
+        if read_exc is not None:
+            text = (f"{results.failure_text(exc, tally, self._policy)}; reading it back "
+                    f"failed too: {read_exc.message}")
+            outcome, status = Outcome.FAILED, exc.http_status
+            self._after_failure(read_exc if isinstance(read_exc, Unauthorized) else exc)
+        elif holds(state, op):
+            text = ("applied, as reading it back shows; the answer to the change was lost "
+                    f"({exc.message})")
+            outcome, status = Outcome.OK, 200
+            if self._breaker is not None:
+                self._breaker.record(bad=False)
+        else:
+            text = results.failure_text(
+                exc, tally, self._policy,
+                settled=f"not applied: reading it back shows {describe_state(state, op)}")
+            outcome, status = Outcome.FAILED, exc.http_status
+            self._after_failure(exc)
+        tally.add_reads(reads)
+        return results.done(op, tally, outcome, status, text)
+
+    async def _attempt(self, op: Operation, tally: Tally, method: str, send: Send) -> object:
         await self._limiter.acquire()
         loop = asyncio.get_running_loop()
         tally.requests += 1
@@ -194,16 +243,18 @@ class Engine:
         assert task is not None
         self._in_request.add(task)
         sent_at = loop.time()
-        if send is self._capture:
+        if send is not self._send:
             tally.reads += 1
         try:
-            await send(op)
+            answer = await send(op)
         except asyncio.CancelledError:
             tally.cut_in_flight = True
             raise
         except RequestError as exc:
             results.log_request(method, op, tally, exc.http_status, loop.time() - sent_at,
                                 exc.message)
+            if send is self._send and exc.may_have_applied:
+                tally.maybe_applied = True
             if isinstance(exc, RateLimited):
                 self._on_rate_limited(exc, tally)
             if isinstance(exc, TransientError) and self.stop_reason is not None:
@@ -211,9 +262,11 @@ class Engine:
             raise
         finally:
             self._in_request.discard(task)
+        tally.ok += 1
         results.log_request(method, op, tally, 200, loop.time() - sent_at, "")
         if self._aimd is not None:
             self._aimd.on_success()
+        return answer
 
     def _on_rate_limited(self, exc: RateLimited, tally: Tally) -> None:
         """One pause for every sender, and one signal to the adaptive rate."""

@@ -16,6 +16,11 @@
             ├── Unexpected      an answer that is not Partoo's (redirect, 200 with HTML, ...)
             └── Unauthorized    401: the key itself is bad, so the whole run must stop
 
+`may_have_applied` marks the answers that do not say whether the change landed: a 5xx
+(the server may fail after applying it), a connection lost or a timeout once the request
+was out, a 200 that is not Partoo's success answer. The engine reads such a row's
+conversation back before reporting it failed (`worker.readback`).
+
 aiohttp and asyncio exceptions are translated into this tree in one place, the HTTP
 client (`worker.client`). No message here ever contains the API key: the client never
 puts headers into errors, and nothing else holds the key.
@@ -73,18 +78,24 @@ class RunAborted(PartooBulkError):
 class RequestError(PartooBulkError):
     """One request did not succeed. `http_status` is None when no HTTP answer came back."""
 
-    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+    may_have_applied = False
+
+    def __init__(self, message: str, *, http_status: int | None = None,
+                 may_have_applied: bool | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.http_status = http_status
+        if may_have_applied is not None:
+            self.may_have_applied = may_have_applied
 
 
 class TransientError(RequestError):
     """`retry_after_s` is the server's Retry-After, when it sent a usable one."""
 
     def __init__(self, message: str, *, http_status: int | None = None,
-                 retry_after_s: float | None = None) -> None:
-        super().__init__(message, http_status=http_status)
+                 retry_after_s: float | None = None,
+                 may_have_applied: bool | None = None) -> None:
+        super().__init__(message, http_status=http_status, may_have_applied=may_have_applied)
         self.retry_after_s = retry_after_s
 
 
@@ -94,11 +105,11 @@ class RateLimited(TransientError):
 
 
 class ServerError(TransientError):
-    pass
+    may_have_applied = True  # a 5xx may come after the change was made
 
 
 class NetworkError(TransientError):
-    pass
+    may_have_applied = True  # unless the connection was never made (the client says so)
 
 
 class PermanentError(RequestError):

@@ -49,7 +49,10 @@ def skipped(op: Operation, tally: Tally, reason: str, *, in_flight: bool = False
                   throttled=tally.throttled, reads=tally.reads)
 
 
-def failure_text(exc: RequestError, tally: Tally, policy: RetryPolicy) -> str:
+def failure_text(exc: RequestError, tally: Tally, policy: RetryPolicy, *,
+                 settled: str | None = None) -> str:
+    """What went wrong, for the report. `settled`: what reading the conversation back
+    showed, when it was read (see `worker.readback`)."""
     if isinstance(exc, RateLimited):
         text = (f"429 rate limited {tally.throttled} times, {tally.throttled_wait_s:.0f} s "
                 f"waited in all: gave up (rate_limit_budget_s={policy.rate_limit_budget_s:g})")
@@ -60,8 +63,8 @@ def failure_text(exc: RequestError, tally: Tally, policy: RetryPolicy) -> str:
     if isinstance(exc, TransientError):
         # A 5xx or a lost connection does not say whether the change was applied first.
         tries = f"gave up after {tally.failures} attempts; " if tally.failures > 1 else ""
-        return f"{exc.message} ({tries}it may or may not have been applied)"
-    return exc.message
+        return f"{exc.message} ({tries}{settled or 'it may or may not have been applied'})"
+    return f"{exc.message} ({settled})" if settled else exc.message
 
 
 def log_request(method: str, op: Operation, tally: Tally, status: int | None,

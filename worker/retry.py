@@ -19,12 +19,15 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from worker.errors import RateLimited, TransientError
 
 __all__ = ["RetryPolicy", "Tally", "parse_retry_after"]
+
+T = TypeVar("T")
 
 DEFAULT_RETRY_AFTER_S = 5.0  # when a 429 says nothing usable about when to come back
 MIN_RETRY_AFTER_S = 1.0  # "Retry-After: 0" (or a past date) after a 429 is not "no wait"
@@ -35,16 +38,27 @@ class Tally:
     """What one operation has spent: requests, 429s, seconds paused on 429s."""
 
     requests: int = 0
+    ok: int = 0  # of `requests`, those that succeeded (a state read before the change)
     reads: int = 0  # of `requests`, the undo-capture GETs
     throttled: int = 0
     throttled_wait_s: float = 0.0
     asked_wait_s: float = 0.0  # the longest Retry-After the server asked for
     first_sent_at: float | None = None  # loop time the first request went out
     cut_in_flight: bool = False  # cancelled while a request was out: it may have landed
+    maybe_applied: bool = False  # an answer to the change left open whether it landed
 
     @property
     def failures(self) -> int:
-        return self.requests - self.throttled
+        """Requests that failed for a reason other than a 429: what `max_attempts` counts."""
+        return self.requests - self.throttled - self.ok
+
+    def add_reads(self, other: Tally) -> None:
+        """Count `other`'s requests (all reads) as this operation's too."""
+        self.requests += other.requests
+        self.reads += other.reads
+        self.ok += other.ok
+        self.throttled += other.throttled
+        self.throttled_wait_s += other.throttled_wait_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,23 +76,24 @@ class RetryPolicy:
         # A floor, or a storm of "Retry-After: 0" would never spend the row's 429 budget.
         return min(max(asked, MIN_RETRY_AFTER_S), self.max_retry_after_s)
 
-    async def run(self, attempt: Callable[[], Awaitable[object]], tally: Tally) -> None:
-        """`await attempt()` until it succeeds; re-raise the last error once out of budget.
+    async def run(self, attempt: Callable[[], Awaitable[T]], tally: Tally) -> T:
+        """`await attempt()` until it succeeds (its value is returned); re-raise the last
+        error once out of budget.
 
         The first call goes outside tenacity: an `AsyncRetrying` per row costs about as
         much CPU as the request itself (bench/overhead.py), and most rows succeed at once.
         A transient failure brings tenacity in, with the same stop and wait rules.
         """
         try:
-            await attempt()
-            return
+            return await attempt()
         except TransientError as exc:
             if self.gives_up(exc, tally):
                 raise
             await self.sleep(self.wait_s(exc, tally))
         async for trial in self.retrying(tally):
             with trial:
-                await attempt()
+                result = await attempt()
+        return result
 
     def gives_up(self, exc: BaseException | None, tally: Tally) -> bool:
         if isinstance(exc, RateLimited):

@@ -28,6 +28,7 @@ from worker.plan import Plan, make_plan
 from worker.preflight import check_reachable
 from worker.progress import make_progress
 from worker.ratelimit import Aimd, RateLimiter
+from worker.readback import ReadBack
 from worker.report import ReportWriter
 from worker.retry import RetryPolicy
 from worker.signals import graceful_signals
@@ -188,7 +189,8 @@ async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> RunResul
         engine = Engine(client.update, limiter, policy, concurrency=s.concurrency,
                         aimd=Aimd(limiter),
                         breaker=Breaker(s.failure_window, s.failure_threshold),
-                        capture=undo.StateCapture(client, journal) if journal else None)
+                        capture=undo.StateCapture(client, journal) if journal else None,
+                        read_back=ReadBack(client))
         with ReportWriter(out_path, req.job.extra_columns) as report, \
                 make_progress(total_rows, summary, quiet=req.quiet) as progress:
             def emit(result: Result) -> None:
