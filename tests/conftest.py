@@ -55,12 +55,13 @@ def ops(n: int, *, first_id: int = 1, action: Action = Action.CLOSE) -> list[Ope
 
 async def run_engine(items, sender, *, rate_per_minute=6000.0, burst=1, concurrency=4,
                      max_attempts=3, window=5000, breaker=None, budget_s=900.0,
-                     stop_after=None, read_back=None) -> tuple[Engine, list[Result]]:
+                     stop_after=None, read_back=None,
+                     capture=None) -> tuple[Engine, list[Result]]:
     limiter = RateLimiter(rate_per_minute, burst)
     policy = RetryPolicy(max_attempts=max_attempts, rate_limit_budget_s=budget_s,
                          max_retry_after_s=120.0)
     engine = Engine(sender, limiter, policy, concurrency=concurrency, window=window,
-                    breaker=breaker, read_back=read_back)
+                    breaker=breaker, read_back=read_back, capture=capture)
     results: list[Result] = []
     await engine.run(items, results.append)
     return engine, results

@@ -249,3 +249,25 @@ async def test_stop_during_a_backoff_says_the_row_was_not_finished_not_in_flight
     (r,) = results
     assert r.outcome is Outcome.SKIPPED and r.attempts >= 1
     assert r.error.startswith("not finished after") and "in flight" not in r.error
+
+
+class _ReadOnce:
+    """A capture step (as `--undo-out` adds) that reads each conversation once, fine."""
+
+    def __init__(self) -> None:
+        self.read: set[int] = set()
+
+    def needed(self, conversation_id: int) -> bool:
+        return conversation_id not in self.read
+
+    async def __call__(self, op: Operation) -> object:
+        self.read.add(op.conversation_id)
+        return 200
+
+
+async def test_a_successful_state_read_does_not_use_up_the_rows_attempts(sender):
+    sender.script[1] = [ServerError("503", http_status=503)] * 2  # the third PATCH succeeds
+    capture = _ReadOnce()
+    _, (result,) = await run_engine(ops(1), sender, max_attempts=3, capture=capture)
+    assert (result.outcome, result.attempts, result.reads) == (Outcome.OK, 4, 1)
+    assert capture.read == {1}
