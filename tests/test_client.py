@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+from unittest import mock
 
 import aiohttp
 import pytest
@@ -122,13 +123,29 @@ async def test_5xx_is_transient(client, status, body, fragment):
 
 
 async def test_connection_errors_and_timeouts_are_transient(client):
+    import errno
+
     with aioresponses() as m:
         m.patch(URL, exception=aiohttp.ServerDisconnectedError())
         m.patch(URL, exception=TimeoutError())
         m.patch(URL, exception=aiohttp.ClientPayloadError("cut"))
-        for fragment in ("without an answer", "timeout", "cut short"):
-            with pytest.raises(NetworkError, match=fragment):
+        m.patch(URL, exception=aiohttp.ClientOSError(errno.ECONNRESET,
+                                                     "Connection reset by peer"))
+        for fragment in ("without an answer", "timeout", "cut short",
+                         r"broke before an answer came \(connection reset by peer; it may"):
+            with pytest.raises(NetworkError, match=fragment) as err:
                 await client.update(op())
+            assert err.value.may_have_applied
+
+
+async def test_a_connection_never_made_changed_nothing(client):
+    with aioresponses() as m:
+        m.patch(URL, exception=aiohttp.ClientConnectorError(
+            mock.Mock(host="api.example.test", port=443, ssl=True),
+            ConnectionRefusedError(111, "Connection refused")))
+        with pytest.raises(NetworkError, match="connection refused") as err:
+            await client.update(op())
+    assert not err.value.may_have_applied
 
 
 async def test_the_key_is_in_no_error_and_no_repr(client):

@@ -111,6 +111,10 @@ class PartooClient:
         except aiohttp.ClientPayloadError:
             raise NetworkError(f"the answer was cut short (connection lost; "
                                f"{_MAY_HAVE_APPLIED})") from None
+        except (aiohttp.ClientOSError, ConnectionError) as exc:
+            what = (exc.strerror or type(exc).__name__).lower()
+            raise NetworkError(f"the connection broke before an answer came ({what}; "
+                               f"{_MAY_HAVE_APPLIED})") from None
         except (aiohttp.ClientError, OSError) as exc:
             raise NetworkError(f"connection error: {type(exc).__name__}") from None
         except Exception as exc:  # not ours to judge (a bug), but never with the key in it
