@@ -15,7 +15,8 @@
 #   OUT_DIR       where dated jobs, reports and summaries go (default ./close-stale)
 #   PARTOO_BULK   the command to call (default partoo-bulk)
 #
-# Exit code (cron mails or alerts on non-zero):
+# Output: none when every row was closed (cron mails only the nights that need a look);
+# otherwise partoo-bulk's own messages. Exit code (for monitoring):
 #   0   every selected conversation was closed (or none was stale)
 #   1   some rows failed: the report's `error` column says why
 #   2   could not start (key missing, bad setting, OUT_DIR not writable): nothing sent
@@ -43,11 +44,25 @@ if [[ -n "${BUSINESS:-}" ]]; then
     select_args+=(--business "$BUSINESS")
 fi
 
+# Quiet when all is well: cron mails whatever a job prints, so a night where every row
+# was closed prints nothing (run by hand, in a terminal, it still shows what it did).
+# Anything else prints the command's own messages, which say what to do.
+say() {
+    if (( $1 != 0 )); then
+        printf '%s\n' "$2" >&2
+    elif [[ -t 1 ]]; then
+        printf '%s\n' "$2"
+    fi
+}
+
 status=0
-"${bulk[@]}" "${select_args[@]}" || status=$?
+output="$("${bulk[@]}" "${select_args[@]}" 2>&1)" || status=$?
+say "$status" "$output"
 if (( status != 0 )); then
     echo "close-stale: select failed (exit $status): nothing was sent" >&2
     exit "$status"
 fi
-"${bulk[@]}" run "$job" --yes --quiet --summary-json "${job%.csv}.summary.json" || status=$?
+output="$("${bulk[@]}" run "$job" --yes --quiet \
+    --summary-json "${job%.csv}.summary.json" 2>&1)" || status=$?
+say "$status" "$output"
 exit "$status"

@@ -154,6 +154,19 @@ async def test_circuit_breaker_stops_a_run_against_a_broken_api():
     assert 5 <= len(failed) <= 5 + 4  # tripped at 5, plus at most what was in flight
     assert len(results) == 200 and results[-1].outcome is Outcome.SKIPPED
     assert len(sender.calls) <= 2 * len(failed) + 4 * 2
+    assert "the API looks down" in (engine.stop_reason or "")
+
+
+async def test_a_quota_that_stays_used_up_trips_the_breaker_and_says_so():
+    sender = FakeSender(latency_s=0.01)
+    for cid in range(1, 101):
+        sender.script[cid] = [RateLimited("429 rate limited", retry_after_s=1.0)] * 50
+    engine, results = await run_engine(ops(100), sender, concurrency=4, budget_s=3.0,
+                                       breaker=Breaker(window=10, threshold=0.5))
+    assert engine.aborted
+    assert "quota stays used up" in (engine.stop_reason or "")
+    assert "looks down" not in (engine.stop_reason or "")
+    assert results[-1].outcome is Outcome.SKIPPED
 
 
 async def test_stop_lets_requests_in_flight_finish_and_skips_the_rest():

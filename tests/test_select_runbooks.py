@@ -40,8 +40,20 @@ def test_close_stale_selects_then_runs_and_exits_0(tmp_path, make_sim):
     summary = json.loads(job.with_name(job.stem + ".summary.json").read_text())
     assert summary["exit_code"] == 0 and summary["outcomes"]["ok"] == len(unsolved)
     assert sim.call(lambda s: all(c.is_solved for c in s.state.conversations.values()))
-    assert f"{len(unsolved)} rows: {len(unsolved)} ok" in done.stdout
+    assert done.stdout == done.stderr == ""  # cron mails nothing on a good night
     assert SECRET not in done.stdout + done.stderr
+
+
+def test_close_stale_speaks_up_when_rows_fail(tmp_path, make_sim):
+    sim = make_sim(n_conversations=60)
+    unsolved = sim.call(lambda s: sorted(c.id for c in s.state.conversations.values()
+                                         if not c.is_solved))
+    sim.script(unsolved[0], ["403"])
+    done = script("close-stale.sh", cwd=tmp_path,
+                  env=sim_env(sim, STALE_DAYS="30", OUT_DIR=str(tmp_path / "out")))
+    assert done.returncode == 1
+    assert f"{len(unsolved)} rows: {len(unsolved) - 1} ok, 1 failed" in done.stderr
+    assert "report: " in done.stderr and done.stdout == ""
 
 
 def test_close_stale_with_a_bad_key_exits_3_and_sends_nothing(tmp_path, make_sim):

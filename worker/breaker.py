@@ -31,6 +31,11 @@ class Breaker:
         self._bad += bad
         return self._bad >= self._trip_at
 
-    def explain(self, last_error: str) -> str:
+    def explain(self, last_error: str, *, throttled: bool = False) -> str:
+        """Why the run stops. `throttled`: the last bad row gave up on 429s, so the quota,
+        not the API, is what failed (used up by other integrations, or set lower)."""
+        why = ("the organization's quota stays used up: check what else uses the key's "
+               "organization, or lower rate_per_minute" if throttled else
+               "the API looks down")
         return (f"circuit breaker: {self._bad} of the last {len(self._recent)} rows sent failed "
-                f"on the server's side (last: {last_error}); the API looks down")
+                f"on the server's side (last: {last_error}); {why}")

@@ -286,7 +286,8 @@ class Engine:
             # their retries, and answers that are not Partoo's, are the server's.
             bad = isinstance(exc, TransientError | Unexpected)
             if self._breaker.record(bad=bad):
-                self.abort(self._breaker.explain(exc.message))
+                self.abort(self._breaker.explain(
+                    exc.message, throttled=isinstance(exc, RateLimited)))
 
     def _reason(self) -> str:
         return self.stop_reason or "interrupted"
