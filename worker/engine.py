@@ -3,8 +3,7 @@
     items (Operation | Result, in row order)
       -> window (at most `window` rows between the oldest unfinished and the newest read)
       -> one task per conversation chain, spawned only when a concurrency slot is free
-      -> per request: rate permit, then `send` (one PATCH), retried per `RetryPolicy`
-      -> if the last answer left it open whether the change landed: `read_back` (one GET)
+      -> per row: `RowWork` (rate permit, PATCH, retries, read-back when an answer was lost)
       -> `emit(result)` strictly in row order
 
 Rows that touch the same conversation run one after another in file order, in one chain
@@ -21,39 +20,22 @@ Every row not finished is emitted `skipped` with the reason, so the report stays
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Protocol
+from collections.abc import Callable, Iterable
 
 from worker import results
 from worker.breaker import Breaker
-from worker.errors import RateLimited, RequestError, TransientError, Unauthorized, Unexpected
 from worker.operations import Operation
 from worker.ordering import InOrder
-from worker.outcomes import Outcome, Result
+from worker.outcomes import Result
 from worker.ratelimit import Aimd, RateLimiter
-from worker.readback import describe_state, holds
 from worker.retry import RetryPolicy, Tally
-from worker.undo import Prior
+from worker.rowwork import Capture, ReadBack, RowWork, Send
 
 __all__ = ["Engine"]
 
-Send = Callable[[Operation], Awaitable[object]]
 Emit = Callable[[Result], None]
-ReadBack = Callable[[Operation], Awaitable[Prior]]
-
-
-class Capture(Protocol):
-    """Reads a conversation's state before its first change (for `--undo-out`)."""
-
-    def needed(self, conversation_id: int) -> bool: ...
-    async def __call__(self, op: Operation) -> object: ...
-
-
-class _Interrupted(Exception):
-    """Raised inside an operation's retry loop when the run stops between attempts."""
 
 
 class Engine:
@@ -61,18 +43,6 @@ class Engine:
                  concurrency: int, window: int = 5000, aimd: Aimd | None = None,
                  breaker: Breaker | None = None, capture: Capture | None = None,
                  read_back: ReadBack | None = None, method: str = "PATCH") -> None:
-        self._send = send
-        self._method = method  # what `send` does, for the request log
-        self._capture = capture
-        self._read_back = read_back
-        # One retry at most: a read-back follows failures, and must not double the load
-        # on an API that is already failing.
-        self._read_policy = dataclasses.replace(policy,
-                                                max_attempts=min(policy.max_attempts, 2))
-        self._limiter = limiter
-        self._policy = policy
-        self._aimd = aimd
-        self._breaker = breaker
         self._slots = asyncio.Semaphore(concurrency)
         self._window = max(window, concurrency)
         self._chains: dict[int, deque[Operation]] = {}  # conversation -> rows waiting on it
@@ -82,6 +52,10 @@ class Engine:
         self._in_order = InOrder(lambda result: None, self._window)
         self.stop_reason: str | None = None
         self.aborted = False
+        self._work = RowWork(send, limiter, policy, stop_reason=lambda: self.stop_reason,
+                             abort=self.abort, in_request=self._in_request, aimd=aimd,
+                             breaker=breaker, capture=capture, read_back=read_back,
+                             method=method)
 
     def stop(self, reason: str) -> None:
         """No new request starts; idle waits end now; requests in flight finish."""
@@ -156,7 +130,7 @@ class Engine:
                 if self.stop_reason is not None:
                     self._finish(self._skipped(current, tally))
                 else:
-                    self._finish(await self._process(current, tally))
+                    self._finish(await self._work.run(current, tally))
                 current = waiting.popleft() if waiting else None
         except asyncio.CancelledError:
             if current is not None:
@@ -167,127 +141,6 @@ class Engine:
         finally:
             del self._chains[op.conversation_id]
             self._slots.release()
-
-    async def _process(self, op: Operation, tally: Tally) -> Result:
-        """All of one row's requests: the state capture if one is due, then the PATCH."""
-        steps: list[tuple[str, Send]] = [(self._method, self._send)]
-        if self._capture is not None and self._capture.needed(op.conversation_id):
-            steps.insert(0, ("GET", self._capture))
-        send: Send = self._send
-        try:
-            for method, send in steps:
-                await self._policy.run(
-                    functools.partial(self._attempt, op, tally, method, send), tally)
-        except _Interrupted as exc:
-            return results.skipped(op, tally, self._reason(), cause=exc.__cause__)
-        except Exception as exc:
-            if not isinstance(exc, RequestError):
-                reason = f"internal error ({type(exc).__name__}: {exc})"
-                self.abort(reason)
-                return results.done(op, tally, Outcome.FAILED, None, reason)
-            if (tally.maybe_applied and self._read_back is not None
-                    and not isinstance(exc, Unauthorized) and self.stop_reason is None):
-                return await self._settle(op, tally, exc)
-            self._after_failure(exc)
-            text = results.failure_text(exc, tally, self._policy)
-            if send is self._capture:
-                text = f"not changed: reading its state for the undo file failed: {text}"
-            return results.done(op, tally, Outcome.FAILED, exc.http_status, text)
-        if self._breaker is not None:
-            self._breaker.record(bad=False)
-        return results.done(op, tally, Outcome.OK, 200, "")
-
-    async def _settle(self, op: Operation, tally: Tally, exc: RequestError) -> Result:
-        """The change's last answer did not say whether it landed: read the conversation."""
-        assert self._read_back is not None
-        reads = Tally()  # the read's own retry budget; its counts join the row's after
-        read_exc: RequestError | None = None
-        try:
-            state = await self._read_policy.run(
-                functools.partial(self._attempt, op, reads, "GET", self._read_back), reads)
-        except _Interrupted:
-            tally.add_reads(reads)
-            return results.skipped(op, tally, self._reason(), cause=exc)
-        except RequestError as failed_read:
-            read_exc = failed_read
-        except asyncio.CancelledError:
-            tally.add_reads(reads)
-            raise
-        if read_exc is not None:
-            text = (f"{results.failure_text(exc, tally, self._policy)}; reading it back "
-                    f"failed too: {read_exc.message}")
-            outcome, status = Outcome.FAILED, exc.http_status
-            self._after_failure(read_exc if isinstance(read_exc, Unauthorized) else exc)
-        elif holds(state, op):
-            text = ("applied, as reading it back shows; the answer to the change was lost "
-                    f"({exc.message})")
-            outcome, status = Outcome.OK, 200
-            if self._breaker is not None:
-                self._breaker.record(bad=False)
-        else:
-            text = results.failure_text(
-                exc, tally, self._policy,
-                settled=f"not applied: reading it back shows {describe_state(state, op)}")
-            outcome, status = Outcome.FAILED, exc.http_status
-            self._after_failure(exc)
-        tally.add_reads(reads)
-        return results.done(op, tally, outcome, status, text)
-
-    async def _attempt(self, op: Operation, tally: Tally, method: str, send: Send) -> object:
-        await self._limiter.acquire()
-        loop = asyncio.get_running_loop()
-        tally.requests += 1
-        if tally.first_sent_at is None:
-            tally.first_sent_at = loop.time()
-        task = asyncio.current_task()
-        assert task is not None
-        self._in_request.add(task)
-        sent_at = loop.time()
-        if send is not self._send:
-            tally.reads += 1
-        try:
-            answer = await send(op)
-        except asyncio.CancelledError:
-            tally.cut_in_flight = True
-            raise
-        except RequestError as exc:
-            results.log_request(method, op, tally, exc.http_status, loop.time() - sent_at,
-                                exc.message)
-            if send is self._send and exc.may_have_applied:
-                tally.maybe_applied = True
-            if isinstance(exc, RateLimited):
-                self._on_rate_limited(exc, tally)
-            if isinstance(exc, TransientError) and self.stop_reason is not None:
-                raise _Interrupted() from exc  # no retry once the run is stopping
-            raise
-        finally:
-            self._in_request.discard(task)
-        tally.ok += 1
-        results.log_request(method, op, tally, 200, loop.time() - sent_at, "")
-        if self._aimd is not None:
-            self._aimd.on_success()
-        return answer
-
-    def _on_rate_limited(self, exc: RateLimited, tally: Tally) -> None:
-        """One pause for every sender, and one signal to the adaptive rate."""
-        pause = self._policy.pause_for(exc.retry_after_s)
-        tally.throttled += 1
-        tally.throttled_wait_s += pause
-        tally.asked_wait_s = max(tally.asked_wait_s, exc.retry_after_s or 0.0)
-        self._limiter.pause(pause)
-        if self._aimd is not None:
-            self._aimd.on_throttled()
-
-    def _after_failure(self, exc: RequestError) -> None:
-        if isinstance(exc, Unauthorized):
-            self.abort(f"the API answered 401 ({exc.message})")
-        elif self._breaker is not None:
-            # Rows the API refused are the rows' fault; transient failures that outlived
-            # their retries, and answers that are not Partoo's, are the server's.
-            bad = isinstance(exc, TransientError | Unexpected)
-            if self._breaker.record(bad=bad):
-                self.abort(self._breaker.explain(
-                    exc.message, throttled=isinstance(exc, RateLimited)))
 
     def _reason(self) -> str:
         return self.stop_reason or "interrupted"
