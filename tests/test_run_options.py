@@ -13,12 +13,12 @@ import pytest
 from conftest import SECRET, read_report, sim_env, write_job
 
 
-def run_on_a_terminal(job, env, answer: str) -> tuple[int, str, str]:
+def run_on_a_terminal(job, env, answer: str, *args: str) -> tuple[int, str, str]:
     """The worker with a pseudo-terminal on stdin, answering the confirmation prompt."""
     master, slave = pty.openpty()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PARTOO_")}
     full_env.update(env)
-    proc = subprocess.Popen([sys.executable, "-m", "worker", "run", str(job), "--quiet"],
+    proc = subprocess.Popen([sys.executable, "-m", "worker", "run", str(job), "--quiet", *args],
                             stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=full_env, text=True)
     os.close(slave)
@@ -46,6 +46,21 @@ def test_on_a_terminal_the_plan_is_shown_and_confirmation_asked(tmp_path, make_s
         assert sent == 2
     else:
         assert sent == 0 and "cancelled: nothing was sent" in err
+
+
+def test_a_resume_on_a_terminal_says_what_is_kept_and_asks_for_what_is_left(tmp_path,
+                                                                            make_sim, cli):
+    sim = make_sim()
+    job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 11)])
+    report = tmp_path / "job.report.csv"
+    assert cli("run", job, "--yes", "--quiet", env=sim_env(sim)).code == 0
+    lines = report.read_text(encoding="utf-8").splitlines(keepends=True)
+    report.write_text("".join(lines[:8]), encoding="utf-8")  # rows 1-7 done, as after a kill
+    returncode, out, err = run_on_a_terminal(job, sim_env(sim), "y", "--resume")
+    assert returncode == 0, err
+    assert "resuming: 7 of these rows are done in" in err
+    assert f"Send up to 3 requests to {sim.base_url.split('/')[2]}? [y/N]" in out
+    assert sim.state.log.stats()["requests"] == 13
 
 
 def test_strict_refuses_a_job_with_invalid_rows(tmp_path, make_sim, cli):

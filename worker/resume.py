@@ -30,6 +30,7 @@ __all__ = [
     "carry_over",
     "check_same_job",
     "consolidate",
+    "count_kept",
     "fingerprint",
     "last_row_per_field",
     "meta_path",
@@ -206,6 +207,21 @@ def carry_over(items: Iterable[Operation | Result], old: Iterator[list[str]], *,
             line = next(old, None)
         else:
             yield item
+
+
+def count_kept(report: Path, width: int, *, retry_failed: bool) -> tuple[int, int]:
+    """(rows a resume keeps, of them rows that were sent): for the confirmation prompt.
+    Run `consolidate` first. Failed rows that `--retry-failed` would keep (superseded by
+    a later row) are counted as sent again: the prompt says "up to"."""
+    if not report.exists():
+        return 0, 0
+    keep = FINAL_OUTCOMES - ({Outcome.FAILED} if retry_failed else set())
+    kept = sent = 0
+    for line in records(report, width):
+        if line[4] in keep:
+            kept += 1
+            sent += line[4] != Outcome.INVALID
+    return kept, sent
 
 
 def last_row_per_field(items: Iterable[Operation | Result]) -> dict[tuple[int, bool], int]:

@@ -95,7 +95,7 @@ def run(req: RunRequest) -> RunResult:
                            "(see `partoo-bulk plan JOB`) or drop --strict")
     asyncio.run(check_reachable(req.settings.base_url, req.settings.request_timeout_s))
     if not req.yes:
-        _confirm(req, plan)
+        _confirm(req, plan, _kept(req) if resuming else (0, 0))
     # Long-lived objects out of the collector's full passes (~10 ms stalls otherwise,
     # which at high rates bunch requests together).
     gc.collect()
@@ -143,16 +143,29 @@ def _meta(req: RunRequest) -> dict[str, object]:
     return {**resume.fingerprint(req.job), "undo_out": undo_out}
 
 
-def _confirm(req: RunRequest, plan: Plan) -> None:
+def _kept(req: RunRequest) -> tuple[int, int]:
+    """On --resume: (rows the report already has and keeps, of them rows sent)."""
+    width = len(REPORT_COLUMNS) + len(req.job.extra_columns)
+    resume.consolidate(req.report, width)
+    return resume.count_kept(req.report, width, retry_failed=req.retry_failed)
+
+
+def _confirm(req: RunRequest, plan: Plan, kept: tuple[int, int]) -> None:
     host = urlsplit(req.settings.base_url).netloc
+    undo = req.undo_out is not None
+    kept_rows, kept_sent = kept
+    to_send = max(0, plan.total_requests(undo=undo) - kept_sent)
+    up_to = "up to " if kept_rows else ""
     if not sys.stdin.isatty():
-        raise StartupError(f"refusing to send {plan.requests} requests to {host} without "
+        raise StartupError(f"refusing to send {up_to}{to_send} requests to {host} without "
                            "confirmation: no terminal to ask on. Pass --yes (check the job "
                            "first with `partoo-bulk plan JOB`)")
-    undo = req.undo_out is not None
     print(plan.describe(req.settings.rate_per_minute, undo=undo), file=sys.stderr)
+    if kept_rows:
+        print(f"resuming: {kept_rows} of these rows are done in {req.report} and are kept, "
+              "not sent again", file=sys.stderr)
     try:
-        answer = input(f"Send {plan.total_requests(undo=undo)} requests to {host}? [y/N] ")
+        answer = input(f"Send {up_to}{to_send} requests to {host}? [y/N] ")
     except EOFError:
         answer = ""
     if answer.strip().lower() not in ("y", "yes"):
