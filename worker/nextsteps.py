@@ -12,7 +12,7 @@ from pathlib import Path
 
 from worker.outcomes import Outcome
 from worker.reportstats import ReportStats
-from worker.resume import meta_path
+from worker.runmeta import meta_path
 
 __all__ = ["job_words", "next_steps", "retry_name", "retry_written"]
 

@@ -2,8 +2,7 @@
 
 Files, for a report R:
 - `R`: the report. Append-only, in row order, flushed per line.
-- `R.meta.json`: which job (SHA-256 and size of the job file) and which action override
-  the report belongs to. Written atomically before the first request; never the key.
+- `R.meta.json`: which job the report belongs to (`worker.runmeta`).
 - `R.partial`: the new report while a resumed run writes it; it replaces R at the end.
 
 On resume, rows whose outcome in R is final (ok, failed, invalid; or ok and invalid with
@@ -15,102 +14,26 @@ consolidated into R. A half-written last line, the mark of a kill, is dropped.
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from worker.errors import ReportError
-from worker.jobfile import REPORT_COLUMNS, Job
+from worker.jobfile import REPORT_COLUMNS
 from worker.operations import Action, Operation
 from worker.outcomes import FINAL_OUTCOMES, Outcome, Result
 
 __all__ = [
     "carry_over",
-    "check_same_job",
     "consolidate",
     "count_kept",
-    "fingerprint",
     "last_row_per_field",
-    "meta_path",
     "partial_path",
-    "read_meta",
     "records",
-    "write_meta",
 ]
-
-_FORMAT = 1
-
-
-def meta_path(report: Path) -> Path:
-    return report.with_name(report.name + ".meta.json")
-
 
 def partial_path(report: Path) -> Path:
     return report.with_name(report.name + ".partial")
-
-
-def fingerprint(job: Job) -> dict[str, object]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(job.path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    override = job.override
-    return {"format": _FORMAT, "job_sha256": digest.hexdigest(), "job_size": size,
-            "override": None if override is None else [override.action.value, override.value]}
-
-
-def write_meta(report: Path, meta: dict[str, object], job_path: Path) -> None:
-    data = {**meta, "job_path": str(job_path.resolve())}
-    tmp = meta_path(report).with_suffix(".tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, meta_path(report))
-    except OSError as exc:
-        raise ReportError(f"{meta_path(report)}: cannot write ({exc.strerror}): check the "
-                          "report folder is writable") from None
-
-
-def read_meta(report: Path) -> dict[str, object]:
-    path = meta_path(report)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(f"{report}: cannot resume: {path.name} is missing, so nothing "
-                          "says which job this report belongs to. Pass --overwrite to start "
-                          "again, or --report NEW_PATH") from None
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"{path}: unreadable ({exc}): pass --overwrite to start "
-                          "again") from None
-
-
-def check_same_job(report: Path, saved: dict[str, object], now: dict[str, object]) -> None:
-    if saved.get("format") != _FORMAT:
-        raise ReportError(f"{report}: written by another version of partoo-bulk; pass "
-                          "--overwrite to start again")
-    if saved.get("job_sha256") != now["job_sha256"]:
-        raise ReportError(f"{report}: cannot resume: it belongs to another job file (or "
-                          f"the job file changed since: it was {saved.get('job_path')}). "
-                          "Resume with the job file as it was, or start a new run with "
-                          "--report NEW_PATH")
-    if saved.get("undo_out") != now.get("undo_out"):
-        raise ReportError(f"{report}: cannot resume: the run had --undo-out "
-                          f"{saved.get('undo_out') or '(none)'}; resume with the same "
-                          "--undo-out, or the undo file would miss conversations")
-    if saved.get("override") != now["override"]:
-        raise ReportError(f"{report}: cannot resume: the run used other action flags "
-                          f"({_show_override(saved.get('override'))}, now "
-                          f"{_show_override(now['override'])}): use the same flags")
-
-
-def _show_override(value: object) -> str:
-    if not value:
-        return "the file's own action columns"
-    action, user = value  # type: ignore[misc]
-    return f"--assign {user}" if action == "assign" else f"--action {action}"
 
 
 def records(path: Path, width: int) -> Iterator[list[str]]:

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from worker import resume, undo
+from worker import outputs, resume, runmeta, undo
 from worker.breaker import Breaker
 from worker.client import PartooClient, open_session
 from worker.config import Settings
 from worker.engine import Engine
-from worker.errors import ConfigError, ReportError, RunAborted, StartupError
+from worker.errors import ConfigError, RunAborted, StartupError
 from worker.jobfile import REPORT_COLUMNS, Job
 from worker.outcomes import Result
 from worker.plan import Plan, make_plan
@@ -85,7 +85,7 @@ def run(req: RunRequest) -> RunResult:
                           "the changes are made as, without typing it on the command line "
                           "(e.g. `read -rs PARTOO_API_KEY && export PARTOO_API_KEY`); it is "
                           "never a flag, so it stays out of shell history and ps")
-    resuming = _check_report(req)
+    resuming = outputs.prepare(req)
     # Reads the whole file: a bad byte at row 90,000 stops us here. Without a prompt to
     # show, only the counts (flat memory for a million rows).
     plan = make_plan(req.job, counts_only=req.yes)
@@ -104,43 +104,6 @@ def run(req: RunRequest) -> RunResult:
         return asyncio.run(_execute(req, resuming, plan.rows))
     finally:
         gc.unfreeze()
-
-
-def _check_report(req: RunRequest) -> bool:
-    """True to resume R; False to start R afresh. Refuses to clobber a report silently."""
-    report, partial = req.report, resume.partial_path(req.report)
-    if not report.parent.is_dir():
-        raise ReportError(f"{report}: the folder {report.parent} does not exist: create it "
-                          "or pass --report PATH")
-    for path in (report, req.undo_out):
-        if path is not None and path.exists() and not path.is_file():
-            raise ReportError(f"{path}: not a regular file (a device or a folder?): "
-                              "pick a file path")
-    exists = report.exists() or partial.exists()
-    if exists and req.resume:
-        saved = resume.read_meta(report)
-        resume.check_same_job(report, saved, _meta(req))
-        return True
-    if exists and not req.overwrite:
-        raise ReportError(f"{report}: a report is already there: pass --resume to continue "
-                          "that run, --overwrite to start again, or --report NEW_PATH")
-    stale = [report, partial, resume.meta_path(report)]
-    if req.undo_out is not None:
-        if not req.undo_out.parent.is_dir():
-            raise ReportError(f"{req.undo_out}: the folder {req.undo_out.parent} does not "
-                              "exist: create it or pass another --undo-out")
-        if req.undo_out.exists() and not req.overwrite:
-            raise ReportError(f"{req.undo_out}: an undo file is already there: pass "
-                              "--overwrite to replace it, or another --undo-out")
-        stale += [req.undo_out, undo.journal_path(req.undo_out)]
-    for path in stale:
-        path.unlink(missing_ok=True)
-    return False
-
-
-def _meta(req: RunRequest) -> dict[str, object]:
-    undo_out = str(req.undo_out.resolve()) if req.undo_out else None
-    return {**resume.fingerprint(req.job), "undo_out": undo_out}
 
 
 def _kept(req: RunRequest) -> tuple[int, int]:
@@ -186,7 +149,7 @@ async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> RunResul
                                   last_rows=last_rows)
         out_path = resume.partial_path(req.report)
     else:
-        resume.write_meta(req.report, _meta(req), req.job.path)
+        runmeta.write_meta(req.report, outputs.job_meta(req), req.job.path)
         out_path = req.report
     limiter = RateLimiter(s.rate_per_minute, s.burst)
     policy = RetryPolicy(max_attempts=s.max_attempts, max_retry_after_s=s.max_retry_after_s,

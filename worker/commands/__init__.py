@@ -4,4 +4,6 @@ Command modules import only argparse-level things at the top; the heavy imports
 (aiohttp, pydantic) happen inside `handle`, so `partoo-bulk --help` stays instant.
 """
 
+__all__ = ["COMMANDS"]
+
 COMMANDS = ("run", "plan", "report", "select", "verify", "demo", "simulate")

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+__all__ = ["add_action_flags", "add_settings_flags", "override_from", "settings_from"]
+
 
 def add_action_flags(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()

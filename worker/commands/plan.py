@@ -8,6 +8,8 @@ from pathlib import Path
 
 from worker.commands._flags import add_action_flags
 
+__all__ = ["add_parser", "handle"]
+
 EXAMPLES = """\
 examples:
   partoo-bulk plan jobs/close-stale.csv                # rows per action, invalid rows, ETA

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+__all__ = ["add_parser", "handle"]
+
 EXAMPLES = """\
 examples:
   partoo-bulk report jobs/close-stale.report.csv           # counts and top errors

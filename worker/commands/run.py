@@ -14,6 +14,8 @@ from worker.commands._flags import (
     settings_from,
 )
 
+__all__ = ["add_parser", "handle"]
+
 EXAMPLES = """\
 examples:
   partoo-bulk run jobs/close-stale.csv                 # shows the plan, asks, sends

@@ -8,6 +8,8 @@ from typing import Any
 
 from worker.commands._flags import add_settings_flags, override_from, settings_from
 
+__all__ = ["add_parser", "handle"]
+
 EXAMPLES = """\
 examples:
   # nightly: close what has had no message for 30 days, then send it

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from worker.commands._flags import add_settings_flags, settings_from
 
+__all__ = ["add_parser", "handle"]
+
 EXAMPLES = """\
 examples:
   partoo-bulk verify jobs/reassign.report.csv               # every ok conversation
