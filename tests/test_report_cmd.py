@@ -55,6 +55,21 @@ def test_a_real_run_read_back_counts_statuses_and_groups_errors(tmp_path, make_s
     assert f"1 invalid: never sent. Fix them in {job}" in out
 
 
+def test_ok_rows_known_by_reading_back_are_counted_apart(tmp_path, cli):
+    report = write_report(tmp_path / "r.csv", [
+        ("1", "1", "close", "", "ok", "200", ""),
+        ("2", "2", "close", "", "ok", "200", "applied, as reading it back shows; the "
+         "answer to the change was lost (500 Internal Server Error)"),
+        ("3", "3", "close", "", "ok", "200", "applied, as reading it back shows; the "
+         "answer to the change was lost (the connection broke)")])
+    result = cli("report", report, env={})
+    assert result.code == 0
+    assert "3 rows: 3 ok, 0 failed, 0 invalid, 0 skipped" in result.out
+    assert "2 ok row(s) lost every answer to their change; reading the conversation " \
+           "back showed it made (first: row 2;" in result.out
+    assert "not ok" not in result.out
+
+
 def test_errors_are_grouped_across_row_values_and_the_top_n_shown(tmp_path, cli):
     rows = [(i, str(i), "close", "", "ok", "200", "") for i in range(1, 101)]
     rows += [(101 + i, str(101 + i), "open", "", "failed", "400",

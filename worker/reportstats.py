@@ -44,12 +44,17 @@ class ReportStats:
     statuses: Counter[str] = field(default_factory=Counter)
     groups: dict[tuple[Outcome, str], Group] = field(default_factory=dict)
     failed_transient: int = 0  # failed on 5xx, 408, 429 or no answer: an outage, not the row
+    read_back_ok: int = 0  # ok rows known only by reading the conversation back
+    first_read_back_ok: int = 0
 
     def add(self, row: ReportRow) -> None:
         self.rows += 1
         self.outcomes[row.outcome] += 1
         self.statuses[row.http_status] += 1
         if row.outcome is Outcome.OK:
+            if row.error:  # the only note an ok row carries: its answers were lost
+                self.read_back_ok += 1
+                self.first_read_back_ok = self.first_read_back_ok or row.row
             return
         if row.outcome is Outcome.FAILED and _transient(row.http_status):
             self.failed_transient += 1
@@ -77,6 +82,10 @@ class ReportStats:
                 label = status or "none"
                 note = "  (never sent, or no answer: timeout, reset)" if not status else ""
                 lines.append(f"  {label:<5} {count:>{width}}{note}")
+        if self.read_back_ok:
+            lines.append(f"{self.read_back_ok} ok row(s) lost every answer to their change; "
+                         "reading the conversation back showed it made (first: row "
+                         f"{self.first_read_back_ok}; the error column says what was lost)")
         lines += self._describe_errors(top)
         return "\n".join(lines)
 
