@@ -220,7 +220,7 @@ def test_rows_whose_answers_were_lost_say_what_the_server_did(tmp_path, make_sim
     report = read_report(tmp_path / "job.report.csv")
     assert [(r["outcome"], r["http_status"], r["attempts"]) for r in report] == [
         ("ok", "200", "4"), ("ok", "200", "4"), ("failed", "500", "4"), ("ok", "200", "1")]
-    assert "applied, as reading it back shows" in report[0]["error"]
+    assert "in effect, as reading it back shows" in report[0]["error"]
     assert "not applied: reading it back shows open" in report[2]["error"]
     assert report[3]["error"] == ""
     assert [sim.state.conversations[i].is_solved for i in (2, 3, 4, 6)] == \

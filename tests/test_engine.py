@@ -136,7 +136,9 @@ async def test_401_aborts_the_run_and_skips_the_rest(sender):
                                      "check PARTOO_API_KEY", http_status=401)]
     engine, results = await run_engine(ops(30), sender, concurrency=1)
     assert engine.aborted
-    assert results[2].outcome is Outcome.FAILED and results[2].http_status == 401
+    # The row that met the 401 is skipped too: --resume with a good key sends it.
+    assert results[2].outcome is Outcome.SKIPPED and results[2].http_status == 401
+    assert "401" in results[2].error and "--resume sends it again" in results[2].error
     assert all(r.outcome is Outcome.SKIPPED for r in results[3:])
     assert "401" in results[-1].error and "not attempted" in results[-1].error
     assert len(sender.calls) == 3
@@ -262,6 +264,9 @@ async def test_stop_during_a_backoff_says_the_row_was_not_finished_not_in_flight
     (r,) = results
     assert r.outcome is Outcome.SKIPPED and r.attempts >= 1
     assert r.error.startswith("not finished after") and "in flight" not in r.error
+    # What the last answer was, and what it means: a 503 may come after the change.
+    assert r.http_status == 503 and "it may have been applied" in r.error
+    assert "--resume sends it again" in r.error
 
 
 class _ReadOnce:

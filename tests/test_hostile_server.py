@@ -167,8 +167,9 @@ class ServerThread:
     receives (method, path, headers), so a test can prove that something never arrived.
     """
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, *, gets: bool = False) -> None:
         self.handler = handler
+        self.gets = gets  # GETs of one conversation go to `handler` too
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -181,7 +182,7 @@ class ServerThread:
         await request.read()
         if request.method == "GET" and request.path.rstrip("/").endswith("/conversations"):
             return web.json_response({"conversations": [], "count": 0, "next_cursor": None})
-        if request.method == "GET":
+        if request.method == "GET" and not self.gets:
             return web.json_response({"is_solved": False, "is_expired": False,
                                       "assigned_user_id": None})
         return await self.handler(request)
@@ -223,8 +224,8 @@ class ServerThread:
 def serve():
     started: list[ServerThread] = []
 
-    def start(handler: Handler, host: str = "127.0.0.1") -> ServerThread:
-        server = ServerThread(handler)
+    def start(handler: Handler, host: str = "127.0.0.1", *, gets: bool = False) -> ServerThread:
+        server = ServerThread(handler, gets=gets)
         server.start(host)
         started.append(server)
         return server
@@ -341,6 +342,32 @@ def test_an_error_page_of_any_size_is_cut_not_swallowed(tmp_path, cli, serve, ha
     for row in report:
         assert "HTML page" in row["error"] and len(row["error"]) < 300
     assert result.code == 1 and time.monotonic() - started < 5
+
+
+async def hang_up(request: web.Request) -> web.StreamResponse:
+    """Reads the request, then closes the connection without a word."""
+    assert request.transport is not None
+    request.transport.close()
+    return web.Response()
+
+
+def test_every_request_sent_is_one_the_report_counts(tmp_path, cli, serve):
+    """A server that hangs up on everything: each PATCH and each read-back GET is an
+    attempt in the report, and nothing is sent behind the rate limiter's back (aiohttp
+    would otherwise send a GET again on a kept-alive connection that was closed)."""
+    api = serve(hang_up, gets=True)
+    job = write_job(tmp_path / "job.csv", closed_rows(4))
+    result = cli("run", job, "--yes", "--quiet", "--concurrency", "1",
+                 env=loopback_env(api, PARTOO_MAX_ATTEMPTS="2"))
+    no_traceback(result)
+    report = read_report(tmp_path / "job.report.csv")
+    assert [(r["outcome"], r["attempts"]) for r in report] == [("failed", "4")] * 4
+    for row in report:
+        assert "may or may not have been applied" in row["error"]
+        assert "reading it back failed too" in row["error"]
+    sent = [(method, path) for method, path, _headers in api.requests]
+    assert len(sent) == sum(int(r["attempts"]) for r in report) == 16
+    assert sent.count(("GET", "/v2/conversations/1")) == 2
 
 
 # --- the simulator: 429 storms and Retry-After of every kind ------------------------------

@@ -8,7 +8,14 @@ from __future__ import annotations
 import pytest
 
 from conftest import Breaker, ops, run_engine
-from worker.errors import NetworkError, Rejected, ServerError, Unauthorized, Unexpected
+from worker.errors import (
+    NetworkError,
+    RateLimited,
+    Rejected,
+    ServerError,
+    Unauthorized,
+    Unexpected,
+)
 from worker.operations import Action, Operation
 from worker.outcomes import Outcome
 from worker.readback import describe_state, holds
@@ -46,7 +53,7 @@ async def test_a_change_whose_answers_were_lost_is_ok_when_the_conversation_hold
     read_back = FakeReadBack(CLOSED)
     _, (result,) = await run_engine(ops(1), sender, max_attempts=3, read_back=read_back)
     assert (result.outcome, result.http_status, result.attempts) == (Outcome.OK, 200, 4)
-    assert "applied, as reading it back shows" in result.error
+    assert "in effect, as reading it back shows" in result.error
     assert "500 Internal Server Error" in result.error
     assert read_back.calls == [1] and result.reads == 1
 
@@ -59,14 +66,25 @@ async def test_a_change_not_found_on_read_back_is_failed_and_says_what_is_there(
     assert "gave up after 3 attempts; not applied: reading it back shows open" in result.error
 
 
-async def test_a_refusal_after_a_lost_answer_is_checked_too(sender):
-    """The first PATCH landed but its answer was lost; the retry is refused (as a server
-    might refuse closing a closed conversation): the conversation decides."""
+async def test_a_refusal_after_a_lost_answer_is_the_rows_verdict(sender):
+    """The first answer was lost, the retry refused (re-opening an expired conversation,
+    say): the refusal is the verdict, as it would be without the lost answer. Reading
+    back would only find the conversation as it was, and call that "in effect"."""
     sender.script[1] = [NetworkError("the server closed the connection"),
-                        Rejected("409 already closed", http_status=409)]
-    _, (result,) = await run_engine(ops(1), sender, read_back=FakeReadBack(CLOSED))
-    assert (result.outcome, result.attempts) == (Outcome.OK, 3)
-    assert "409 already closed" in result.error
+                        Rejected("400 conversation is expired", http_status=400)]
+    read_back = FakeReadBack(OPEN)
+    _, (result,) = await run_engine(ops(1, action=Action.OPEN), sender, read_back=read_back)
+    assert (result.outcome, result.attempts, result.http_status) == (Outcome.FAILED, 2, 400)
+    assert result.error == "400 conversation is expired" and read_back.calls == []
+
+
+async def test_429s_after_a_lost_answer_are_no_verdict_so_it_is_read_back(sender):
+    sender.script[1] = [ServerError("500", http_status=500)] + [
+        RateLimited("429 rate limited", retry_after_s=1.0) for _ in range(10)]
+    read_back = FakeReadBack(CLOSED)
+    _, (result,) = await run_engine(ops(1), sender, budget_s=3.0, read_back=read_back)
+    assert result.outcome is Outcome.OK and read_back.calls == [1]
+    assert "in effect, as reading it back shows" in result.error
 
 
 async def test_a_failed_read_back_leaves_the_row_failed_and_uncertain(sender):
@@ -89,7 +107,7 @@ async def test_no_read_back_when_the_answer_says_nothing_was_changed(sender, err
     sender.script[1] = [error] * 5
     read_back = FakeReadBack(CLOSED)
     _, (result,) = await run_engine(ops(1), sender, max_attempts=3, read_back=read_back)
-    assert result.outcome is Outcome.FAILED and read_back.calls == []
+    assert result.outcome in (Outcome.FAILED, Outcome.SKIPPED) and read_back.calls == []
     assert "reading it back" not in result.error
 
 

@@ -58,15 +58,15 @@ def test_a_real_run_read_back_counts_statuses_and_groups_errors(tmp_path, make_s
 def test_ok_rows_known_by_reading_back_are_counted_apart(tmp_path, cli):
     report = write_report(tmp_path / "r.csv", [
         ("1", "1", "close", "", "ok", "200", ""),
-        ("2", "2", "close", "", "ok", "200", "applied, as reading it back shows; the "
-         "answer to the change was lost (500 Internal Server Error)"),
-        ("3", "3", "close", "", "ok", "200", "applied, as reading it back shows; the "
-         "answer to the change was lost (the connection broke)")])
+        ("2", "2", "close", "", "ok", "200", "in effect, as reading it back shows; no "
+         "answer to the change said so (last: 500 Internal Server Error)"),
+        ("3", "3", "close", "", "ok", "200", "in effect, as reading it back shows; no "
+         "answer to the change said so (last: the connection broke)")])
     result = cli("report", report, env={})
     assert result.code == 0
     assert "3 rows: 3 ok, 0 failed, 0 invalid, 0 skipped" in result.out
-    assert "2 ok row(s) lost every answer to their change; reading the conversation " \
-           "back showed it made (first: row 2;" in result.out
+    assert "2 ok row(s) had no success answer; reading the conversation back showed " \
+           "the change in effect (first: row 2;" in result.out
     assert "not ok" not in result.out
 
 

@@ -50,8 +50,14 @@ def open_session(concurrency: int, request_timeout_s: float) -> aiohttp.ClientSe
     # engine takes the rate permit and the semaphore first, so no time here is spent
     # queueing for a pooled connection.
     timeout = aiohttp.ClientTimeout(total=request_timeout_s, sock_connect=request_timeout_s)
-    return aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                 headers={"User-Agent": _USER_AGENT})
+    session = aiohttp.ClientSession(connector=connector, timeout=timeout,
+                                    headers={"User-Agent": _USER_AGENT})
+    # aiohttp silently sends a GET again when a kept-alive connection turns out closed:
+    # a request the rate limiter never paced and the report never counted. Every
+    # retry is ours to make (`worker.retry`). Private, so set only where it exists.
+    if hasattr(session, "_retry_connection"):
+        session._retry_connection = False
+    return session
 
 
 class PartooClient:

@@ -83,9 +83,9 @@ class ReportStats:
                 note = "  (never sent, or no answer: timeout, reset)" if not status else ""
                 lines.append(f"  {label:<5} {count:>{width}}{note}")
         if self.read_back_ok:
-            lines.append(f"{self.read_back_ok} ok row(s) lost every answer to their change; "
-                         "reading the conversation back showed it made (first: row "
-                         f"{self.first_read_back_ok}; the error column says what was lost)")
+            lines.append(f"{self.read_back_ok} ok row(s) had no success answer; reading the "
+                         "conversation back showed the change in effect (first: row "
+                         f"{self.first_read_back_ok}; the error column says what came back)")
         lines += self._describe_errors(top)
         return "\n".join(lines)
 

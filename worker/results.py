@@ -42,11 +42,13 @@ def skipped(op: Operation, tally: Tally, reason: str, *, in_flight: bool = False
                 "the server: --resume sends it again")
     else:
         last = f" (last: {cause})" if cause is not None else ""
-        text = f"not finished after {tally.requests} attempt(s){last}: {reason}"
+        maybe = "; it may have been applied" if tally.maybe_applied else ""
+        text = (f"not finished after {tally.requests} attempt(s){last}{maybe}: {reason}; "
+                "--resume sends it again")
     return Result(row=op.row, conversation_id=str(op.conversation_id),
                   action=op.action.value, value=op.value, outcome=Outcome.SKIPPED,
-                  attempts=tally.requests, error=text, cells=op.cells,
-                  throttled=tally.throttled, reads=tally.reads)
+                  http_status=tally.last_status, attempts=tally.requests, error=text,
+                  cells=op.cells, throttled=tally.throttled, reads=tally.reads)
 
 
 def failure_text(exc: RequestError, tally: Tally, policy: RetryPolicy, *,

@@ -46,6 +46,7 @@ class Tally:
     first_sent_at: float | None = None  # loop time the first request went out
     cut_in_flight: bool = False  # cancelled while a request was out: it may have landed
     maybe_applied: bool = False  # an answer to the change left open whether it landed
+    last_status: int | None = None  # the HTTP status of the last answer, if one came
 
     @property
     def failures(self) -> int:

@@ -90,8 +90,12 @@ class RowWork:
                 reason = f"internal error ({type(exc).__name__}: {exc})"
                 self._abort(reason)
                 return results.done(op, tally, Outcome.FAILED, None, reason)
-            if (tally.maybe_applied and self._read_back is not None
-                    and not isinstance(exc, Unauthorized) and self._stop_reason() is None):
+            if isinstance(exc, Unauthorized):
+                # The key, not the row, is wrong: the row goes back with the others, so
+                # that `--resume` with a good key sends it.
+                self._after_failure(exc)
+                return results.skipped(op, tally, self._reason(), cause=exc)
+            if self._lost_answer(exc, tally):
                 return await self._settle(op, tally, exc)
             self._after_failure(exc)
             text = results.failure_text(exc, tally, self._policy)
@@ -101,6 +105,14 @@ class RowWork:
         if self._breaker is not None:
             self._breaker.record(bad=False)
         return results.done(op, tally, Outcome.OK, 200, "")
+
+    def _lost_answer(self, exc: RequestError, tally: Tally) -> bool:
+        """Is it open whether the change landed? An answer of the change's left it open
+        (`maybe_applied`), and the last one is no verdict on the row: a refusal (4xx)
+        is one, and the row is reported with it, as it would be without the lost answer."""
+        return (tally.maybe_applied and self._read_back is not None
+                and self._stop_reason() is None
+                and (isinstance(exc, TransientError) or exc.may_have_applied))
 
     async def _settle(self, op: Operation, tally: Tally, exc: RequestError) -> Result:
         """The change's last answer did not say whether it landed: read the conversation."""
@@ -122,10 +134,15 @@ class RowWork:
             text = (f"{results.failure_text(exc, tally, self._policy)}; reading it back "
                     f"failed too: {read_exc.message}")
             outcome, status = Outcome.FAILED, exc.http_status
-            self._after_failure(read_exc if isinstance(read_exc, Unauthorized) else exc)
+            if isinstance(read_exc, Unauthorized):
+                self._after_failure(read_exc)
+                tally.add_reads(reads)
+                return results.skipped(op, tally, self._reason(), cause=exc)
+            self._after_failure(exc)
         elif holds(state, op):
-            text = ("applied, as reading it back shows; the answer to the change was lost "
-                    f"({exc.message})")
+            # "In effect", not "applied": it may have been so before this row.
+            text = ("in effect, as reading it back shows; no answer to the change said so "
+                    f"(last: {exc.message})")
             outcome, status = Outcome.OK, 200
             if self._breaker is not None:
                 self._breaker.record(bad=False)
@@ -158,6 +175,7 @@ class RowWork:
         except RequestError as exc:
             results.log_request(method, op, tally, exc.http_status, loop.time() - sent_at,
                                 exc.message)
+            tally.last_status = exc.http_status
             if send is self._send and exc.may_have_applied:
                 tally.maybe_applied = True
             if isinstance(exc, RateLimited):
@@ -168,6 +186,7 @@ class RowWork:
         finally:
             self._in_request.discard(task)
         tally.ok += 1
+        tally.last_status = 200
         results.log_request(method, op, tally, 200, loop.time() - sent_at, "")
         if self._aimd is not None:
             self._aimd.on_success()
