@@ -83,8 +83,10 @@ def expected_id(raw: str) -> int | None:
 
 
 def expected_body(status: str, assignee: str) -> dict[str, str] | None:
-    """Exactly one of status (open/closed) and assigned_user_id (no spaces or controls)."""
+    """Exactly one of status (open/closed) and assigned_user_id (no spaces or controls
+    inside); spaces and tabs around either are trimmed."""
     status = status.strip(" \t")
+    assignee = assignee.strip(" \t")
     if status and assignee:
         return None
     if status:
@@ -403,7 +405,9 @@ def run_file(cli, sim, tmp_path, content: str | bytes, *args: str):
     ('conversation_id,status\n1,"closed\n2,open\n3,closed\n4,closed\n', 2, "never closed"),
     ('conversation_id,status\n1,closed\n2,"open"x\n3,closed\n', 3, "closing quote"),
     ("conversation_id,status,note\n1,closed,ok\n2,closed," + "y" * ((1 << 20) + 10) + "\n", 3,
-     "field larger than field limit"),
+     "a cell is over 1024 KB: this is not a job file's line"),
+    ("conversation_id,status,note\n1,closed,\"ok\n" + "y\n" * ((1 << 19) + 10), 2,
+     "a quote opened on this line does not close within 1024 KB"),
     ("\n\n  \nconversation_id,status,status\n1,closed,open\n", 4, "more than once"),
     ("conversation_id\x00,status\n1,closed\n", 1, "no 'conversation_id' column"),
 ])

@@ -66,6 +66,15 @@ def test_bad_actions_make_the_row_invalid(tmp_path, status, assignee, fragment):
     assert isinstance(row, Result) and fragment in row.error
 
 
+def test_spaces_around_a_user_id_are_trimmed_as_around_an_id(tmp_path):
+    path = write(tmp_path, "conversation_id,assigned_user_id\n 1 , 62d80fae74e8b11d700302b8 \n"
+                           "2,\tunassigned \n")
+    first, second = items(path)
+    assert isinstance(first, Operation) and first.value == "62d80fae74e8b11d700302b8"
+    assert first.body() == {"assigned_user_id": "62d80fae74e8b11d700302b8"}
+    assert isinstance(second, Operation) and second.action is Action.UNASSIGN
+
+
 def test_a_user_id_of_any_format_is_left_for_the_api_to_judge(tmp_path):
     path = write(tmp_path, "conversation_id,assigned_user_id\n1,not-a-hex-id-0123456789a\n")
     (op,) = items(path)
@@ -105,7 +114,9 @@ def test_a_row_with_too_many_cells_is_invalid(tmp_path):
 
 @pytest.mark.parametrize(("text", "fragment"), [
     ("", "the file is empty"),
-    ("conversation id,status\n1,closed\n", "Did you mean 'conversation id'?"),
+    ("conversation id,status\n1,closed\n",
+     "If column 'conversation id' is meant to be 'conversation_id', rename it"),
+    ("id,status\n1,closed\n", "If column 'id' is meant to be 'conversation_id', rename it"),
     ("id,status\n1,closed\n", "no 'conversation_id' column"),
     ("conversation_id,note\n1,x\n", "no action column"),
     ("conversation_id,status,status\n1,closed,open\n", "appears more than once"),
@@ -136,7 +147,7 @@ def test_missing_file_and_folder(tmp_path):
 
 def test_unclosed_quote_swallowing_the_file_is_refused(tmp_path):
     path = write(tmp_path, 'conversation_id,status,note\n1,closed,"oops\n' + "x" * (1 << 21))
-    with pytest.raises(JobFileError, match="not a readable CSV"):
+    with pytest.raises(JobFileError, match="line 2: a quote opened on this line does not close"):
         items(path)
 
 
@@ -151,7 +162,7 @@ def test_a_typo_in_an_action_column_is_named_not_sent_to_action(tmp_path):
     with pytest.raises(JobFileError) as err:
         open_job(path)
     message = str(err.value)
-    assert "Did you mean 'staus'? Rename it to 'status'" in message
+    assert "If column 'staus' is meant to be 'status', rename it to 'status'" in message
     assert "--action" not in message
 
 

@@ -148,7 +148,7 @@ def test_an_unreadable_job_exits_2_with_the_fix(tmp_path, cli):
     typo = tmp_path / "typo.csv"
     typo.write_text("conversation id,status\n1,closed\n")
     result = cli("plan", typo, env={})
-    assert result.code == 2 and "Did you mean 'conversation id'?" in result.err
+    assert result.code == 2 and "If column 'conversation id' is meant to be" in result.err
     for r in (missing, result):
         assert "Traceback" not in r.err and r.out == ""
 

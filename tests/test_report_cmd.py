@@ -282,3 +282,24 @@ def test_kinds_of_error_past_the_cap_are_counted_together(monkeypatch):
     text = stats.describe(top=10)
     assert "  2 rows failed: 400 alpha  [rows 1, 5]" in text
     assert "  2 rows failed: other errors (too many different messages to group them all)" in text
+
+
+@pytest.mark.parametrize(("one", "other", "same"), [
+    ("conversation_id 'abc' is not a conversation id", "conversation_id '-5' is not a "
+     "conversation id", True),
+    ("no answer within 30 s (gave up after 5 attempts; it may or may not have been applied)",
+     "no answer within 30 s (gave up after 3 attempts; it may or may not have been applied)",
+     True),
+    ("500 Internal Server Error (gave up after 5 attempts; reading it back failed too: 404 "
+     "Resource not found)", "500 Internal Server Error (gave up after 5 attempts; reading it "
+     "back failed too: 503 Service Unavailable)", False),
+    ("in effect, as reading it back shows; no answer to the change said so (last: 500 "
+     "Internal Server Error)", "in effect, as reading it back shows; no answer to the change "
+     "said so (last: 502 Bad Gateway)", False),
+])
+def test_errors_group_by_kind_whatever_the_row_values_but_not_across_statuses(one, other,
+                                                                               same):
+    from worker.reportstats import error_kind
+
+    assert (error_kind(one) == error_kind(other)) is same
+    assert "404" in error_kind(one) or "404" not in one

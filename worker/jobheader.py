@@ -87,12 +87,20 @@ def _no_action(where: str, names: list[str]) -> str:
             "--action close|open|unassign or --assign USER_ID")
 
 
+# Names people give the id column, for the hint: none is accepted as it is (an `id` could
+# as well be a business's or a user's), but each gets the rename suggested.
+_ID_ALIASES = ("id", "conversation", "conversationid", "conversation_ids", "conv_id")
+
+
 def _near_miss(names: list[str], wanted: str) -> str:
     squashed = {n.replace(" ", "_").replace("-", "_").lstrip("\ufeff"): n for n in names}
     close = difflib.get_close_matches(wanted, list(squashed), n=1, cutoff=0.6)
+    if not close and wanted == ID:
+        close = [n for n in squashed if n in _ID_ALIASES][:1]
     if not close:
         return ""
-    return f" Did you mean {squashed[close[0]]!r}? Rename it to '{wanted}'."
+    return (f" If column {squashed[close[0]]!r} is meant to be '{wanted}', rename it to "
+            f"'{wanted}'.")
 
 
 def _is_id(text: str) -> bool:

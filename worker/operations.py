@@ -79,7 +79,9 @@ def parse_conversation_id(raw: str) -> int:
 
 def parse_action(status: str, assignee: str) -> tuple[Action, str]:
     """The action of a row from the API's own columns, or ValueError with the fix."""
+    # Spaces around a cell are a spreadsheet's, not the value's: trimmed, as for the id.
     status_text = status.strip(" \t")
+    assignee = assignee.strip(" \t")
     if status_text and assignee:
         raise ValueError(
             "both status and assigned_user_id are filled: the API takes one action per "

@@ -22,7 +22,9 @@ __all__ = ["ReportStats", "error_kind", "printable"]
 _MAX_GROUPS = 10_000
 _SHOWN_ROWS = 3
 _QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")(?!\w)""")
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
+# Numbers, but not an HTTP status quoted after ": " or "(" ("... too: 404 Resource not
+# found", "(last: 500 Internal Server Error)"): that one names the kind of error.
+_NUMBER = re.compile(r"(?<![\w.])(?!(?<=: )[1-5]\d\d )(?!(?<=\()[1-5]\d\d )\d+(?:\.\d+)?(?![\w.])")
 _STATUS = re.compile(r"\d{3} ")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # newlines too: one group, one line
 _OTHER = "other errors (too many different messages to group them all)"
