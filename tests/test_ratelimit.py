@@ -11,7 +11,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from worker.ratelimit import Aimd, RateLimiter
+from worker.ratelimit import HEADROOM, Aimd, RateLimiter
+
+# Permits are spaced 60 / rate_per_minute s, widened by HEADROOM (0.1%).
+T600 = round(0.1 * (1 + HEADROOM), 6)  # at 600/min
+T60 = round(1.0 * (1 + HEADROOM), 6)  # at 60/min
 
 
 async def grant_times(limiter: RateLimiter, n: int, *, every_s: float = 0.0) -> list[float]:
@@ -41,9 +45,20 @@ def test_rate_and_burst_are_checked():
 
 @pytest.mark.looptime
 async def test_burst_1_spaces_requests_evenly_from_the_first_one():
-    times = await grant_times(RateLimiter(600), 20)  # 600/min: one every 0.1 s
+    times = await grant_times(RateLimiter(600), 20)  # 600/min: one every 0.1 s (+0.1%)
     assert times[0] == 0.0
-    assert gaps(times) == [0.1] * 19
+    assert gaps(times) == [T600] * 19
+
+
+@pytest.mark.looptime
+async def test_no_minute_holds_more_than_the_rate_even_counted_edge_to_edge():
+    """A server counting a strict sliding minute (at most 300 in any 60 s, both ends
+    included) never sees a 301st request from a worker paced at 300/min."""
+    times = sorted(await grant_times(RateLimiter(300), 700))
+    most = max(sum(1 for t in times[i:i + 302] if t <= start + 60.0)
+               for i, start in enumerate(times))
+    assert most == 300
+    assert times[-1] == pytest.approx(699 * 0.2 * (1 + HEADROOM))  # and no slower
 
 
 @pytest.mark.looptime
@@ -51,12 +66,13 @@ async def test_after_idling_at_most_burst_requests_go_at_once():
     limiter = RateLimiter(600, burst=3)
     first = await grant_times(limiter, 10)
     assert first[:3] == [0.0, 0.0, 0.0]
-    assert gaps(first[2:]) == [0.1] * 7
+    assert gaps(first[2:]) == [T600] * 7
     await asyncio.sleep(60)  # a long idle period banks `burst` permits, not 600
     loop = asyncio.get_running_loop()
     start = loop.time()
     again = await grant_times(limiter, 6)
-    assert [round(t - start, 6) for t in again] == [0.0, 0.0, 0.0, 0.1, 0.2, 0.3]
+    assert [round(t - start, 6) for t in again] == \
+        [0.0, 0.0, 0.0, T600, round(2 * T600, 6), round(3 * T600, 6)]
 
 
 @pytest.mark.looptime
@@ -114,8 +130,8 @@ async def test_a_pause_holds_every_caller_then_resumes_paced_without_a_burst(mon
     times = sorted(await queued + await late)
     assert times[0] == pytest.approx(3.05)
     # Eight callers were waiting, and burst=5: still one per T after the pause.
-    assert gaps(times) == [0.1] * 7
-    assert loop.time() == pytest.approx(3.05 + 0.7)
+    assert gaps(times) == [T600] * 7
+    assert loop.time() == pytest.approx(3.05 + 7 * T600)
 
 
 @pytest.mark.looptime
@@ -123,7 +139,7 @@ async def test_pause_jitter_is_at_most_one_interval():
     limiter = RateLimiter(600)
     loop = asyncio.get_running_loop()
     limiter.pause(2.0)
-    assert 2.0 <= limiter.paused_until - loop.time() <= 2.1
+    assert 2.0 <= limiter.paused_until - loop.time() <= 2.0 + T600
 
 
 @pytest.mark.looptime
@@ -135,7 +151,7 @@ async def test_a_pause_extends_but_never_shortens(monkeypatch):
     assert limiter.paused_until == 5.0
     limiter.pause(8.0)
     assert limiter.paused_until == 8.0
-    assert await grant_times(limiter, 2) == [8.0, 8.1]
+    assert await grant_times(limiter, 2) == [8.0, pytest.approx(8.0 + T600)]
 
 
 @pytest.mark.looptime
@@ -156,7 +172,7 @@ async def test_a_cancelled_waiter_strands_nobody():
     await asyncio.sleep(0)
     assert limiter.waiting == 3
     await asyncio.gather(*tasks.values(), return_exceptions=True)
-    assert got == {"b": 1.0, "d": 2.0, "e": 3.0}
+    assert got == pytest.approx({"b": T60, "d": 2 * T60, "e": 3 * T60})
     assert limiter.waiting == 0
 
 
@@ -172,7 +188,7 @@ async def test_cancelling_every_waiter_leaves_the_limiter_usable():
     assert limiter.waiting == 0
     loop = asyncio.get_running_loop()
     await limiter.acquire()
-    assert loop.time() == 1.0  # its own slot, not later: cancelled waiters took none
+    assert loop.time() == pytest.approx(T60)  # its own slot: cancelled waiters took none
 
 
 @pytest.mark.looptime
@@ -183,7 +199,7 @@ async def test_set_rate_applies_to_waiters_and_is_bounded_by_the_configured_rate
     await limiter.acquire()
     limiter.set_rate(2.0)  # one every 0.5 s from the next permit on
     times = await grant_times(limiter, 3)
-    assert gaps([0.0, *times]) == [0.1, 0.5, 0.5]
+    assert gaps([0.0, *times]) == [T600, 0.5005, 0.5005]
 
 
 # --- Aimd -------------------------------------------------------------------------------

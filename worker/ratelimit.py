@@ -4,6 +4,11 @@
 - Permits are spaced T = 1 / rate apart (GCRA: grant when now >= TAT - tau, then
   TAT = max(TAT, now) + T), with tau = (burst - 1) x T: after an idle period at most
   `burst` permits go at once (burst=1: even spacing, never a burst).
+- Permits are spaced `HEADROOM` (0.1%) wider than 60 / rate_per_minute s, so that any
+  whole minute, however it falls, holds at most rate_per_minute requests: the slack
+  below lets one permit come up to 2 ms early on its schedule, and a server counting a
+  strict sliding minute (300 in any 60 s) would answer the 301st with a 429. The cost
+  is 0.06 s per minute.
 - Timers fire late (epoll rounds to the millisecond; a busy loop or a GC pause adds
   more). A queued waiter's late grant keeps its slot if it is at most `TIMER_SLACK_S`
   (2 ms) late: without that, a client paced at 60,000/min (T = 1 ms) reached 58% of it
@@ -53,11 +58,12 @@ from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
 
-__all__ = ["TIMER_SLACK_S", "Aimd", "RateLimiter"]
+__all__ = ["HEADROOM", "TIMER_SLACK_S", "Aimd", "RateLimiter"]
 
 Clock = Callable[[], float]
 
 TIMER_SLACK_S = 0.002  # the event loop's timers fire up to ~1 ms late (epoll rounds to ms)
+HEADROOM = 0.001  # permits 0.1% further apart than the rate: a minute never holds one more
 _EPSILON_S = 1e-9
 
 # When the current task's last permit was granted (loop time): `Aimd.on_throttled` reads
@@ -92,8 +98,12 @@ class RateLimiter:
         return len(self._waiters)
 
     @property
+    def _interval(self) -> float:
+        return (1.0 + HEADROOM) / self.rate_per_s
+
+    @property
     def _tau(self) -> float:
-        return (self._burst - 1) / self.rate_per_s
+        return (self._burst - 1) * self._interval
 
     def set_rate(self, rate_per_s: float) -> None:
         """Change the rate from the next permit on (bounded by the configured rate)."""
@@ -129,8 +139,7 @@ class RateLimiter:
     def pause(self, seconds: float) -> None:
         """Hold every caller for `seconds` from now (extends, never shortens, a pause)."""
         now = _loop_time()
-        interval = 1.0 / self.rate_per_s
-        until = now + max(seconds, 0.0) + random.uniform(0, interval)
+        until = now + max(seconds, 0.0) + random.uniform(0, self._interval)
         if until <= self._paused_until:
             return
         self._paused_until = until
@@ -149,7 +158,7 @@ class RateLimiter:
         # A queued waiter's grant that comes late (the timer, a busy loop) is charged up
         # to TIMER_SLACK_S earlier, keeping the schedule; beyond that the time is lost.
         charged = now - TIMER_SLACK_S if queued else now
-        self._tat = max(self._tat, charged) + 1.0 / self.rate_per_s
+        self._tat = max(self._tat, charged) + self._interval
 
     def _schedule(self, now: float) -> None:
         """Grant what is due now; arm the one timer for the next waiter, if any."""
