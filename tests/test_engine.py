@@ -267,6 +267,7 @@ async def test_stop_during_a_backoff_says_the_row_was_not_finished_not_in_flight
     assert r.error.startswith("not finished after") and "in flight" not in r.error
     # What the last answer was, and what it means: a 503 may come after the change.
     assert r.http_status == 503 and "it may have been applied" in r.error
+    assert "(last: 503)" in r.error  # what it met, though the stop came in its backoff
     assert "--resume sends it again" in r.error
 
 
@@ -290,3 +291,28 @@ async def test_a_successful_state_read_does_not_use_up_the_rows_attempts(sender)
     _, (result,) = await run_engine(ops(1), sender, max_attempts=3, capture=capture)
     assert (result.outcome, result.attempts, result.reads) == (Outcome.OK, 4, 1)
     assert capture.read == {1}
+
+
+async def test_a_row_stopped_after_a_timeout_says_it_may_have_applied_once():
+    sender = FakeSender(latency_s=0.01)
+    sender.script[1] = [NetworkError("no answer within 30 s (timeout; it may have been "
+                                     "applied)")] * 9
+    from worker.engine import Engine
+    from worker.ratelimit import RateLimiter
+    from worker.retry import RetryPolicy
+
+    engine = Engine(sender, RateLimiter(60000),
+                    RetryPolicy(max_attempts=9, backoff_base_s=60, backoff_max_s=60),
+                    concurrency=2)
+    results: list[Result] = []
+
+    async def stop_soon():
+        await asyncio.sleep(5)
+        engine.stop("run interrupted (SIGINT)")
+
+    task = asyncio.create_task(stop_soon())
+    await engine.run(ops(1), results.append)
+    await task
+    (r,) = results
+    assert r.outcome is Outcome.SKIPPED and r.http_status is None
+    assert r.error.count("may have been applied") == 1 and "timeout" in r.error

@@ -405,7 +405,7 @@ def run_file(cli, sim, tmp_path, content: str | bytes, *args: str):
     ('conversation_id,status\n1,"closed\n2,open\n3,closed\n4,closed\n', 2, "never closed"),
     ('conversation_id,status\n1,closed\n2,"open"x\n3,closed\n', 3, "closing quote"),
     ("conversation_id,status,note\n1,closed,ok\n2,closed," + "y" * ((1 << 20) + 10) + "\n", 3,
-     "a cell is over 1024 KB: this is not a job file's line"),
+     "a cell is over 1024 KB (a quote that never closes on this line, or a line"),
     ("conversation_id,status,note\n1,closed,\"ok\n" + "y\n" * ((1 << 19) + 10), 2,
      "a quote opened on this line does not close within 1024 KB"),
     ("\n\n  \nconversation_id,status,status\n1,closed,open\n", 4, "more than once"),

@@ -177,9 +177,10 @@ def _unreadable(path: Path, start: int, end: int, exc: csv.Error) -> JobFileErro
     where = f"line {start}" if start == end else f"lines {start}-{end}"
     if "field larger than field limit" in str(exc):
         if start == end:  # one line holds it: no quote swallowed the lines after it
-            return JobFileError(f"{path}, {where}: a cell is over {_MAX_CELL // 1024} KB: "
-                                "this is not a job file's line (a binary or an export "
-                                "gone wrong?); fix or remove that line")
+            return JobFileError(f"{path}, {where}: a cell is over {_MAX_CELL // 1024} KB "
+                                "(a quote that never closes on this line, or a line that "
+                                "is not a job's: a binary, an export gone wrong?): fix or "
+                                "remove that line")
         return JobFileError(f"{path}, line {start}: a quote opened on this line does not "
                             f"close within {_MAX_CELL // 1024} KB (it runs to line {end} "
                             "at least): close the quote, or double a quote that belongs to "

@@ -41,8 +41,10 @@ def skipped(op: Operation, tally: Tally, reason: str, *, in_flight: bool = False
         text = (f"interrupted with a request in flight ({reason}); it may have reached "
                 "the server: --resume sends it again")
     else:
-        last = f" (last: {cause})" if cause is not None else ""
-        maybe = "; it may have been applied" if tally.maybe_applied else ""
+        said = str(cause) if cause is not None else tally.last_error
+        last = f" (last: {said})" if said else ""
+        maybe = ("; it may have been applied" if tally.maybe_applied
+                 and "may have been applied" not in said else "")
         text = (f"not finished after {tally.requests} attempt(s){last}{maybe}: {reason}; "
                 "--resume sends it again")
     return Result(row=op.row, conversation_id=str(op.conversation_id),

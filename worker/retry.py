@@ -47,6 +47,7 @@ class Tally:
     cut_in_flight: bool = False  # cancelled while a request was out: it may have landed
     maybe_applied: bool = False  # an answer to the change left open whether it landed
     last_status: int | None = None  # the HTTP status of the last answer, if one came
+    last_error: str = ""  # what the last failed request met, for a row left unfinished
 
     @property
     def failures(self) -> int:

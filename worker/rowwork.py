@@ -176,6 +176,7 @@ class RowWork:
             results.log_request(method, op, tally, exc.http_status, loop.time() - sent_at,
                                 exc.message)
             tally.last_status = exc.http_status
+            tally.last_error = exc.message
             if send is self._send and exc.may_have_applied:
                 tally.maybe_applied = True
             if isinstance(exc, RateLimited):
