@@ -156,3 +156,44 @@ def test_a_second_signal_cancels_requests_in_flight(tmp_path, make_sim):
     in_flight = [r for r in rows if "in flight" in r["error"]]
     assert len(in_flight) == 4 and all(r["outcome"] == "skipped" for r in in_flight)
     assert all(r["outcome"] == "skipped" for r in rows)
+
+
+def test_rows_finished_ahead_of_a_slow_one_survive_a_kill_9(tmp_path, make_sim):
+    """Row 1 answers after 8 s; rows 2.. finish meanwhile and wait for it (the report is
+    in row order). Killed then, their outcomes are in R.ahead, and --resume keeps them
+    instead of sending them again."""
+    sim = make_sim(n_conversations=300)
+    sim.script(1, ["slow:8"])
+    job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 121)])
+    report = tmp_path / "job.report.csv"
+    ahead = tmp_path / "job.report.csv.ahead"
+    env = sim_env(sim, PARTOO_RATE_PER_MINUTE="3000", PARTOO_REQUEST_TIMEOUT_S="20")
+
+    proc = start_worker(job, env, "--quiet")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if ahead.exists() and ahead.read_text(encoding="utf-8").count("\n") >= 40:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert report.read_text(encoding="utf-8").count("\n") == 1  # the header: row 1 is out
+    import csv
+
+    with open(ahead, encoding="utf-8", newline="") as f:
+        saved = {int(line[0]): line for line in csv.reader(f)}
+    assert len(saved) >= 40 and 1 not in saved
+    seq_at_kill = len(sim.state.log.records)
+
+    resumed = start_worker(job, env, "--resume", "--quiet")
+    _out, err = resumed.communicate(timeout=60)
+    assert resumed.returncode == 0, err
+    final = read_report(report)
+    assert [int(r["row"]) for r in final] == list(range(1, 121))
+    assert all(r["outcome"] == "ok" for r in final)
+    sent_after = {rec.conversation_id for rec in sim.state.log.records[seq_at_kill:]}
+    assert not sent_after & set(saved)  # kept, not sent again
+    assert 1 in sent_after
+    for row in saved:  # each kept line is the one the killed run wrote, unchanged
+        assert list(final[row - 1].values()) == saved[row]
+    assert not ahead.exists()

@@ -74,6 +74,10 @@ class Engine:
         for task in self._tasks:
             task.cancel()
 
+    def waiting(self) -> list[Result]:
+        """Rows finished but not yet emitted: they wait for an earlier, slower row."""
+        return self._in_order.held()
+
     async def run(self, items: Iterable[Operation | Result], emit: Emit) -> None:
         self._in_order = InOrder(emit, self._window)
         try:

@@ -29,6 +29,10 @@ class InOrder:
             self._advanced.clear()
             await self._advanced.wait()
 
+    def held(self) -> list[Result]:
+        """The results done but waiting for an earlier row, in row order."""
+        return sorted(self._held.values(), key=lambda r: r.row)
+
     def add(self, result: Result) -> None:
         if result.row in self._held or result.row < self._next_row:
             return  # already recorded (a cancel racing a normal finish)

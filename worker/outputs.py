@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from worker import runmeta, undo
+from worker.ahead import ahead_path
 from worker.errors import ReportError
 from worker.resume import partial_path
 
@@ -36,7 +37,7 @@ def prepare(req: RunRequest) -> bool:
     if exists and not req.overwrite:
         raise ReportError(f"{report}: a report is already there: pass --resume to continue "
                           "that run, --overwrite to start again, or --report NEW_PATH")
-    stale = [report, partial, runmeta.meta_path(report)]
+    stale = [report, partial, runmeta.meta_path(report), ahead_path(report)]
     if req.undo_out is not None:
         if not req.undo_out.parent.is_dir():
             raise ReportError(f"{req.undo_out}: the folder {req.undo_out.parent} does not "

@@ -107,27 +107,35 @@ def consolidate(report: Path, width: int) -> None:
 def carry_over(items: Iterable[Operation | Result], old: Iterator[list[str]], *,
                retry_failed: bool,
                last_rows: dict[tuple[int, bool], int] | None = None,
+               ahead: dict[int, list[str]] | None = None,
                ) -> Iterator[Operation | Result]:
     """Job items, with rows already final in the old report replaced by their old line.
 
+    `ahead` (row -> line, from `worker.ahead`): rows the killed run had finished but not
+    yet written; newer than the report's line for the same row, so they win.
     With `retry_failed`, a failed row is sent again unless a later row sets the same
     field of the same conversation (`last_rows`, from `last_row_per_field`): that later
     row decides the final state, and sending the earlier one now would undo it.
     """
     keep = FINAL_OUTCOMES - ({Outcome.FAILED} if retry_failed else set())
+    ahead = ahead or {}
     line = next(old, None)
     for item in items:
+        found = None
         if line is not None and int(line[0]) == item.row:
-            outcome = Outcome(line[4])
-            superseded = (outcome is Outcome.FAILED and isinstance(item, Operation)
-                          and last_rows is not None
-                          and last_rows.get(_field(item), item.row) > item.row)
-            if outcome in keep or superseded:
-                yield Result(row=item.row, conversation_id=line[1], action=line[2],
-                             value=line[3], outcome=outcome, line=line)
-            else:
-                yield item
+            found = line
             line = next(old, None)
+        found = ahead.get(item.row, found)
+        if found is None:
+            yield item
+            continue
+        outcome = Outcome(found[4])
+        superseded = (outcome is Outcome.FAILED and isinstance(item, Operation)
+                      and last_rows is not None
+                      and last_rows.get(_field(item), item.row) > item.row)
+        if outcome in keep or superseded:
+            yield Result(row=item.row, conversation_id=found[1], action=found[2],
+                         value=found[3], outcome=outcome, line=found)
         else:
             yield item
 

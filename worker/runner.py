@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from worker import outputs, resume, runmeta, undo
+from worker import ahead, outputs, resume, runmeta, undo
 from worker.breaker import Breaker
 from worker.client import PartooClient, open_session
 from worker.config import Settings
@@ -140,13 +140,17 @@ async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> RunResul
     assert s.api_key is not None
     width = len(REPORT_COLUMNS) + len(req.job.extra_columns)
     items = req.job.items()
+    ahead_file = ahead.ahead_path(req.report)
     if resuming:
         resume.consolidate(req.report, width)
         old = resume.records(req.report, width) if req.report.exists() else iter(())
         last_rows = (resume.last_row_per_field(req.job.items()) if req.retry_failed
                      else None)
+        # Read once, then gone: this run writes its own (see worker.ahead).
+        finished_ahead = ahead.read_ahead(ahead_file, width)
+        ahead_file.unlink(missing_ok=True)
         items = resume.carry_over(items, old, retry_failed=req.retry_failed,
-                                  last_rows=last_rows)
+                                  last_rows=last_rows, ahead=finished_ahead)
         out_path = resume.partial_path(req.report)
     else:
         runmeta.write_meta(req.report, outputs.job_meta(req), req.job.path)
@@ -181,8 +185,14 @@ async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> RunResul
                 summary.add(result)
                 progress.add(result)
 
-            with graceful_signals(engine, req.drain_timeout_s):
-                await engine.run(items, emit)
+            snapshots = asyncio.create_task(ahead.keep_ahead(ahead_file, engine.waiting))
+            try:
+                with graceful_signals(engine, req.drain_timeout_s):
+                    await engine.run(items, emit)
+            finally:
+                snapshots.cancel()
+    if not write_error:
+        ahead_file.unlink(missing_ok=True)  # every row is in the report now
     if write_error:
         raise RunAborted(f"{out_path}: writing the report failed after row "
                          f"{report.rows_written} ({write_error[0].strerror}); the run was "
