@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from worker.ratelimit import HEADROOM, Aimd, RateLimiter
+from worker.aimd import Aimd
+from worker.ratelimit import HEADROOM, RateLimiter
 
 # Permits are spaced 60 / rate_per_minute s, widened by HEADROOM (0.1%).
 T600 = round(0.1 * (1 + HEADROOM), 6)  # at 600/min

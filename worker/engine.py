@@ -25,11 +25,12 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from worker import results
+from worker.aimd import Aimd
 from worker.breaker import Breaker
 from worker.operations import Operation
 from worker.ordering import InOrder
 from worker.outcomes import Result
-from worker.ratelimit import Aimd, RateLimiter
+from worker.ratelimit import RateLimiter
 from worker.retry import RetryPolicy, Tally
 from worker.rowwork import Capture, ReadBack, RowWork, Send
 

@@ -1,4 +1,4 @@
-"""Pacing: a GCRA meter with one queue and one shared pause, and an AIMD policy on top.
+"""Pacing: a GCRA meter with one queue and one shared pause.
 
 `RateLimiter.acquire()` returns when one more request may start. Semantics, exactly:
 - Permits are spaced T = 1 / rate apart (GCRA: grant when now >= TAT - tau, then
@@ -27,27 +27,7 @@
 - It is not a semaphore: nothing is given back when a request ends. Concurrency is a
   separate `asyncio.Semaphore` in the engine.
 
-`Aimd` adapts the rate to a quota shared with other clients (their CRM sync, their chat
-widget), whose use we cannot see except through 429s:
-- Decrease: on a 429, rate x `decrease`, once per signal. A 429 answering a request sent
-  before the last cut took effect (it was sent at the old rate, or before the pause the
-  cut came with) is the same signal, however many arrive; and cuts are at least
-  `cooldown_s` apart. "Sent when" is the permit time `acquire()` recorded for the task.
-  A fixed cool-down alone would not do: with Retry-After shorter than it, the requests
-  sent between two pauses would keep meeting 429s at a rate we had no right to keep.
-- Increase: on a success while callers queue at the meter (the rate, not concurrency
-  nor the server's latency, is what holds us back), rate + `increase_per_s` x seconds
-  of such time since the last step, pauses not counted. A climb from one cut back to
-  the configured rate takes about `recovery_s`, whatever the rate.
-- Bounds: never above the configured rate, never below `floor` of it.
-- Defaults: cut by 10%, back up in about a minute. Every cut comes with a Retry-After
-  pause, so the cycle (cut, climb, next 429) must be long beside that pause, and the
-  cut small, or the pauses and the dips eat the quota. With another integration taking
-  a third of the quota (bench/sharing.py): 92% of what it left, 0.2% 429s; cutting 15%
-  and climbing back in 30 s gave 88-90%.
-- What it cannot see: when the server's bucket is empty, the next request of *anyone*
-  gets the 429. A steady client on the same quota may take 429s that our overshoot
-  caused; then we only learn later, from our own.
+The adaptive rate on top of it (`Aimd`, cut on 429s, climb back) is `worker.aimd`.
 """
 
 from __future__ import annotations
@@ -55,23 +35,25 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import Callable
 from contextvars import ContextVar
 
-__all__ = ["HEADROOM", "TIMER_SLACK_S", "Aimd", "RateLimiter"]
-
-Clock = Callable[[], float]
+__all__ = ["HEADROOM", "TIMER_SLACK_S", "RateLimiter", "granted_at", "loop_time"]
 
 TIMER_SLACK_S = 0.002  # the event loop's timers fire up to ~1 ms late (epoll rounds to ms)
 HEADROOM = 0.001  # permits 0.1% further apart than the rate: a minute never holds one more
 _EPSILON_S = 1e-9
 
-# When the current task's last permit was granted (loop time): `Aimd.on_throttled` reads
-# it to tell a fresh 429 from one answering a request sent before the last cut.
+# When the current task's last permit was granted (loop time): `worker.aimd` reads it to
+# tell a fresh 429 from one answering a request sent before the last cut.
 _granted_at: ContextVar[float | None] = ContextVar("partoo_permit_granted_at", default=None)
 
 
-def _loop_time() -> float:
+def granted_at() -> float | None:
+    """Loop time of the current task's last permit, None if it has had none."""
+    return _granted_at.get()
+
+
+def loop_time() -> float:
     # The event loop's clock, so tests that fake loop time (looptime) fake ours too.
     return asyncio.get_running_loop().time()
 
@@ -109,7 +91,7 @@ class RateLimiter:
         """Change the rate from the next permit on (bounded by the configured rate)."""
         self.rate_per_s = max(1e-6, min(rate_per_s, self.max_rate_per_s))
         if self._waiters:
-            self._schedule(_loop_time())
+            self._schedule(loop_time())
 
     async def acquire(self) -> None:
         loop = asyncio.get_running_loop()
@@ -138,7 +120,7 @@ class RateLimiter:
 
     def pause(self, seconds: float) -> None:
         """Hold every caller for `seconds` from now (extends, never shortens, a pause)."""
-        now = _loop_time()
+        now = loop_time()
         until = now + max(seconds, 0.0) + random.uniform(0, self._interval)
         if until <= self._paused_until:
             return
@@ -176,56 +158,4 @@ class RateLimiter:
 
     def _on_timer(self) -> None:
         self._timer = None
-        self._schedule(_loop_time())
-
-
-class Aimd:
-    """Additive-increase / multiplicative-decrease of a limiter's rate, driven by 429s.
-
-    Call `on_throttled()` and `on_success()` from the task that acquired the permit for
-    that request (the engine does); see the module docstring for the rules.
-    """
-
-    def __init__(self, limiter: RateLimiter, *, clock: Clock = _loop_time,
-                 decrease: float = 0.9, recovery_s: float = 60.0,
-                 cooldown_s: float = 1.0, floor: float = 0.05) -> None:
-        self._limiter = limiter
-        self._clock = clock
-        self._decrease = decrease
-        # Climb from one cut back to the full rate in about recovery_s.
-        self.increase_per_s = limiter.max_rate_per_s * (1 - decrease) / recovery_s
-        self._cooldown_s = cooldown_s
-        self._floor = floor * limiter.max_rate_per_s
-        self._last_cut = float("-inf")
-        self._cut_effective = float("-inf")  # requests sent from then on saw the lower rate
-        self._last_step: float | None = None
-        self.cuts = 0
-
-    def on_throttled(self, sent_at: float | None = None) -> bool:
-        """A 429 arrived. Returns True if it cut the rate (a fresh signal)."""
-        now = self._clock()
-        if sent_at is None:
-            sent_at = _granted_at.get()
-        if sent_at is not None and sent_at < self._cut_effective:
-            return False  # sent before the last cut took effect: that cut answered it
-        if now - self._last_cut < self._cooldown_s:
-            return False
-        limiter = self._limiter
-        limiter.set_rate(max(self._floor, limiter.rate_per_s * self._decrease))
-        self._last_cut = now
-        # The engine pauses the limiter before telling us: the new rate starts after it.
-        self._cut_effective = max(now, limiter.paused_until)
-        self._last_step = self._cut_effective
-        self.cuts += 1
-        return True
-
-    def on_success(self) -> None:
-        now = self._clock()
-        last = self._last_step
-        self._last_step = now if last is None else max(now, last)
-        limiter = self._limiter
-        if last is None or limiter.waiting == 0:
-            return  # not held back by the meter: a higher rate would be a promise untested
-        elapsed = now - max(last, limiter.paused_until)  # time paused is no evidence
-        if elapsed > 0 and limiter.rate_per_s < limiter.max_rate_per_s:
-            limiter.set_rate(limiter.rate_per_s + self.increase_per_s * elapsed)
+        self._schedule(loop_time())

@@ -21,11 +21,12 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from worker import results
+from worker.aimd import Aimd
 from worker.breaker import Breaker
 from worker.errors import RateLimited, RequestError, TransientError, Unauthorized, Unexpected
 from worker.operations import Operation
 from worker.outcomes import Outcome, Result
-from worker.ratelimit import Aimd, RateLimiter
+from worker.ratelimit import RateLimiter
 from worker.readback import describe_state, holds
 from worker.retry import RetryPolicy, Tally
 from worker.undo import Prior

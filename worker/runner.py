@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from worker import ahead, outputs, resume, runmeta, undo
+from worker.aimd import Aimd
 from worker.breaker import Breaker
 from worker.client import PartooClient, open_session
 from worker.config import Settings
@@ -27,7 +28,7 @@ from worker.outcomes import Result
 from worker.plan import Plan, make_plan
 from worker.preflight import check_reachable
 from worker.progress import make_progress
-from worker.ratelimit import Aimd, RateLimiter
+from worker.ratelimit import RateLimiter
 from worker.readback import ReadBack
 from worker.report import ReportWriter
 from worker.retry import RetryPolicy

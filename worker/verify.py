@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from worker.aimd import Aimd
 from worker.breaker import Breaker
 from worker.client import PartooClient, open_session
 from worker.config import Settings
@@ -22,7 +23,7 @@ from worker.errors import PermanentError
 from worker.operations import Action, Operation
 from worker.outcomes import Outcome, Result
 from worker.preflight import check_reachable
-from worker.ratelimit import Aimd, RateLimiter
+from worker.ratelimit import RateLimiter
 from worker.reportfile import open_report
 from worker.retry import RetryPolicy
 from worker.undo import parse_prior
