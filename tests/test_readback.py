@@ -144,3 +144,13 @@ async def test_rows_confirmed_by_read_back_do_not_trip_the_breaker(sender):
 def test_holds_compares_only_the_field_the_row_changes(op, state, expected, shown):
     assert holds(state, op) is expected
     assert describe_state(state, op) == shown
+
+
+async def test_a_401_on_the_read_back_stops_the_run_and_leaves_the_row_to_resume(sender):
+    sender.script[1] = five_hundreds(3)
+    read_back = FakeReadBack(Unauthorized("401 User not authenticated", http_status=401))
+    engine, (result,) = await run_engine(ops(1), sender, max_attempts=3,
+                                         read_back=read_back)
+    assert engine.aborted and "401" in (engine.stop_reason or "")
+    assert result.outcome is Outcome.SKIPPED and result.attempts == 4
+    assert "--resume sends it again" in result.error

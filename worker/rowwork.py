@@ -118,43 +118,40 @@ class RowWork:
     async def _settle(self, op: Operation, tally: Tally, exc: RequestError) -> Result:
         """The change's last answer did not say whether it landed: read the conversation."""
         assert self._read_back is not None
-        reads = Tally()  # the read's own retry budget; its counts join the row's after
-        read_exc: RequestError | None = None
+        reads = Tally()  # the read's own retry budget; its counts join the row's
         try:
             state = await self._read_policy.run(
                 functools.partial(self._attempt, op, reads, "GET", self._read_back), reads)
-        except _Interrupted:
+        except (_Interrupted, Unauthorized) as stopped:
+            if isinstance(stopped, Unauthorized):
+                self._after_failure(stopped)  # the run stops; the row goes to --resume
             tally.add_reads(reads)
             return results.skipped(op, tally, self._reason(), cause=exc)
-        except RequestError as failed_read:
-            read_exc = failed_read
+        except RequestError as read_exc:
+            text = (f"{results.failure_text(exc, tally, self._policy)}; reading it back "
+                    f"failed too: {read_exc.message}")
+            outcome = Outcome.FAILED
         except asyncio.CancelledError:
             tally.add_reads(reads)
             raise
-        if read_exc is not None:
-            text = (f"{results.failure_text(exc, tally, self._policy)}; reading it back "
-                    f"failed too: {read_exc.message}")
-            outcome, status = Outcome.FAILED, exc.http_status
-            if isinstance(read_exc, Unauthorized):
-                self._after_failure(read_exc)
-                tally.add_reads(reads)
-                return results.skipped(op, tally, self._reason(), cause=exc)
-            self._after_failure(exc)
-        elif holds(state, op):
-            # "In effect", not "applied": it may have been so before this row.
-            text = ("in effect, as reading it back shows; no answer to the change said so "
-                    f"(last: {exc.message})")
-            outcome, status = Outcome.OK, 200
+        else:
+            if holds(state, op):
+                # "In effect", not "applied": it may have been so before this row.
+                text = ("in effect, as reading it back shows; no answer to the change said "
+                        f"so (last: {exc.message})")
+                outcome = Outcome.OK
+            else:
+                text = results.failure_text(
+                    exc, tally, self._policy,
+                    settled=f"not applied: reading it back shows {describe_state(state, op)}")
+                outcome = Outcome.FAILED
+        tally.add_reads(reads)
+        if outcome is Outcome.OK:
             if self._breaker is not None:
                 self._breaker.record(bad=False)
-        else:
-            text = results.failure_text(
-                exc, tally, self._policy,
-                settled=f"not applied: reading it back shows {describe_state(state, op)}")
-            outcome, status = Outcome.FAILED, exc.http_status
-            self._after_failure(exc)
-        tally.add_reads(reads)
-        return results.done(op, tally, outcome, status, text)
+            return results.done(op, tally, outcome, 200, text)
+        self._after_failure(exc)
+        return results.done(op, tally, outcome, exc.http_status, text)
 
     async def _attempt(self, op: Operation, tally: Tally, method: str, send: Send) -> object:
         await self._limiter.acquire()
