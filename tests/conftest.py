@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from worker.breaker import Breaker
-from worker.engine import Engine
-from worker.operations import Action, Operation
-from worker.outcomes import Result
-from worker.ratelimit import RateLimiter
-from worker.retry import RetryPolicy
+from worker.core.operations import Action, Operation
+from worker.core.outcomes import Result
+from worker.sending.breaker import Breaker
+from worker.sending.engine import Engine
+from worker.sending.ratelimit import RateLimiter
+from worker.sending.retrypolicy import RetryPolicy
 
 SECRET = "sk-test-5f1d9c0e-DO-NOT-LEAK"
 

@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from worker.ahead import keep_ahead, read_ahead
-from worker.jobfile import REPORT_COLUMNS
-from worker.operations import Action, Operation
-from worker.outcomes import Outcome, Result
-from worker.resume import carry_over
+from worker.core.columns import REPORT_COLUMNS
+from worker.core.operations import Action, Operation
+from worker.core.outcomes import Outcome, Result
+from worker.run.ahead import keep_ahead, read_ahead
+from worker.run.resume import carry_over
 
 WIDTH = len(REPORT_COLUMNS)
 

@@ -11,8 +11,7 @@ from aioresponses import CallbackResult, aioresponses
 from pydantic import SecretStr
 
 from conftest import SECRET
-from worker.client import PartooClient
-from worker.errors import (
+from worker.core.errors import (
     NetworkError,
     RateLimited,
     Rejected,
@@ -20,8 +19,9 @@ from worker.errors import (
     Unauthorized,
     Unexpected,
 )
-from worker.operations import Action, Operation
-from worker.retry import parse_retry_after
+from worker.core.operations import Action, Operation
+from worker.partoo.answers import parse_retry_after
+from worker.partoo.client import PartooClient
 
 BASE = "https://api.example.test/v2"
 URL = f"{BASE}/conversations/42"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from conftest import SECRET, read_report, sim_env, write_job
-from worker.jobfile import REPORT_COLUMNS
+from worker.core.columns import REPORT_COLUMNS
 from worker.simulator import ALICE, BOB, CAROL, Faults
 
 HARSH = Faults(error_before=0.10, error_after=0.05, reset_before=0.04, reset_after=0.03,

@@ -8,9 +8,9 @@ import itertools
 import pytest
 
 from conftest import Breaker, FakeSender, ops, run_engine
-from worker.errors import NetworkError, RateLimited, Rejected, ServerError, Unauthorized
-from worker.operations import Action, Operation
-from worker.outcomes import Outcome, Result
+from worker.core.errors import NetworkError, RateLimited, Rejected, ServerError, Unauthorized
+from worker.core.operations import Action, Operation
+from worker.core.outcomes import Outcome, Result
 
 pytestmark = pytest.mark.looptime
 
@@ -180,9 +180,9 @@ async def test_stop_lets_requests_in_flight_finish_and_skips_the_rest():
         await asyncio.sleep(2.5)
         engine_box[0].stop("run interrupted (SIGINT)")
 
-    from worker.engine import Engine
-    from worker.ratelimit import RateLimiter
-    from worker.retry import RetryPolicy
+    from worker.sending.engine import Engine
+    from worker.sending.ratelimit import RateLimiter
+    from worker.sending.retrypolicy import RetryPolicy
 
     engine = Engine(sender, RateLimiter(600), RetryPolicy(), concurrency=4)
     results: list[Result] = []
@@ -199,9 +199,9 @@ async def test_stop_lets_requests_in_flight_finish_and_skips_the_rest():
 
 async def test_cancel_records_requests_in_flight_as_skipped():
     sender = FakeSender(latency_s=30.0)
-    from worker.engine import Engine
-    from worker.ratelimit import RateLimiter
-    from worker.retry import RetryPolicy
+    from worker.sending.engine import Engine
+    from worker.sending.ratelimit import RateLimiter
+    from worker.sending.retrypolicy import RetryPolicy
 
     engine = Engine(sender, RateLimiter(60000), RetryPolicy(), concurrency=3)
     results: list[Result] = []
@@ -234,9 +234,9 @@ async def test_the_window_bounds_how_far_ahead_rows_are_read():
         if result.row == 1:
             seen_when_row1_done.append(len(read))
 
-    from worker.engine import Engine
-    from worker.ratelimit import RateLimiter
-    from worker.retry import RetryPolicy
+    from worker.sending.engine import Engine
+    from worker.sending.ratelimit import RateLimiter
+    from worker.sending.retrypolicy import RetryPolicy
 
     engine = Engine(sender, RateLimiter(60000), RetryPolicy(), concurrency=4, window=20)
     await engine.run(items(), emit)
@@ -246,9 +246,9 @@ async def test_the_window_bounds_how_far_ahead_rows_are_read():
 async def test_stop_during_a_backoff_says_the_row_was_not_finished_not_in_flight():
     sender = FakeSender(latency_s=0.01)
     sender.script[1] = [ServerError("503", http_status=503)] * 9
-    from worker.engine import Engine
-    from worker.ratelimit import RateLimiter
-    from worker.retry import RetryPolicy
+    from worker.sending.engine import Engine
+    from worker.sending.ratelimit import RateLimiter
+    from worker.sending.retrypolicy import RetryPolicy
 
     engine = Engine(sender, RateLimiter(60000),
                     RetryPolicy(max_attempts=9, backoff_base_s=60, backoff_max_s=60),
@@ -297,9 +297,9 @@ async def test_a_row_stopped_after_a_timeout_says_it_may_have_applied_once():
     sender = FakeSender(latency_s=0.01)
     sender.script[1] = [NetworkError("no answer within 30 s (timeout; it may have been "
                                      "applied)")] * 9
-    from worker.engine import Engine
-    from worker.ratelimit import RateLimiter
-    from worker.retry import RetryPolicy
+    from worker.sending.engine import Engine
+    from worker.sending.ratelimit import RateLimiter
+    from worker.sending.retrypolicy import RetryPolicy
 
     engine = Engine(sender, RateLimiter(60000),
                     RetryPolicy(max_attempts=9, backoff_base_s=60, backoff_max_s=60),

@@ -29,9 +29,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import SECRET, read_report, sim_env
-from worker.errors import JobFileError
-from worker.jobfile import REPORT_COLUMNS, open_job
-from worker.operations import Operation
+from worker.core.columns import REPORT_COLUMNS
+from worker.core.errors import JobFileError
+from worker.core.operations import Operation
+from worker.jobfile.reader import open_job
 from worker.simulator import ALICE, BOB, LONG_ID_USER, Simulator, SimulatorThread, seeded_state
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -63,7 +63,7 @@ def mocked_api() -> Iterator[aioresponses]:
     """aioresponses in place of the network, and no start-up connection check (there is
     no host to connect to). A GET of the conversation list answers an empty page; a GET
     of one conversation (a read-back) shows it open and unassigned."""
-    with aioresponses() as m, mock.patch("worker.runner.check_reachable", mock.AsyncMock()):
+    with aioresponses() as m, mock.patch("worker.run.runner.check_reachable", mock.AsyncMock()):
         m.get(LISTING, payload={"conversations": [], "count": 0, "next_cursor": None},
               repeat=True)
         m.get(CONVERSATION, payload={"id": 7, "is_solved": False, "is_expired": False,
@@ -604,7 +604,7 @@ def test_an_unreachable_api_at_start_fails_fast_with_one_message(tmp_path, cli, 
 
 def test_an_unexpected_exception_while_sending_still_reports_every_row(tmp_path, make_sim,
                                                                       cli, monkeypatch):
-    from worker.client import PartooClient
+    from worker.partoo.client import PartooClient
 
     real_update = PartooClient.update
 
@@ -628,10 +628,10 @@ def test_an_unexpected_exception_while_sending_still_reports_every_row(tmp_path,
 
 
 async def test_a_stop_right_after_a_row_is_spawned_still_reports_every_row():
-    from worker.engine import Engine
-    from worker.operations import Action, Operation
-    from worker.ratelimit import RateLimiter
-    from worker.retry import RetryPolicy
+    from worker.core.operations import Action, Operation
+    from worker.sending.engine import Engine
+    from worker.sending.ratelimit import RateLimiter
+    from worker.sending.retrypolicy import RetryPolicy
 
     loop = asyncio.get_running_loop()
 

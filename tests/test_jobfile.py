@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from worker.errors import JobFileError
-from worker.jobfile import open_job
-from worker.operations import Action, Operation, Override
-from worker.outcomes import Outcome, Result
+from worker.core.errors import JobFileError
+from worker.core.operations import Action, Operation, Override
+from worker.core.outcomes import Outcome, Result
+from worker.jobfile.reader import open_job
 
 
 def write(tmp_path: Path, text: str, name: str = "job.csv", encoding: str = "utf-8") -> Path:

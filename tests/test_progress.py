@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 
-from worker.outcomes import Outcome, Result
-from worker.progress import PlainProgress, make_progress
-from worker.summary import Summary
+from worker.core.outcomes import Outcome, Result
+from worker.run.progress import PlainProgress, make_progress
+from worker.run.summary import Summary
 
 
 def test_plain_progress_prints_a_line_every_interval_with_counts_rate_and_eta():

@@ -12,7 +12,7 @@ import pkgutil
 import pytest
 
 import worker
-from worker import errors
+from worker.core import errors
 
 MODULES = sorted(m.name for m in pkgutil.walk_packages(worker.__path__, "worker.")
                  if not m.name.endswith("__main__"))

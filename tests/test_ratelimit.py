@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from worker.aimd import Aimd
-from worker.ratelimit import HEADROOM, RateLimiter
+from worker.sending.aimd import Aimd
+from worker.sending.ratelimit import HEADROOM, RateLimiter
 
 # Permits are spaced 60 / rate_per_minute s, widened by HEADROOM (0.1%).
 T600 = round(0.1 * (1 + HEADROOM), 6)  # at 600/min
@@ -120,7 +120,7 @@ async def test_waiters_are_served_first_come_first_served():
 
 @pytest.mark.looptime
 async def test_a_pause_holds_every_caller_then_resumes_paced_without_a_burst(monkeypatch):
-    monkeypatch.setattr("worker.ratelimit.random.uniform", lambda a, b: 0.0)  # no jitter
+    monkeypatch.setattr("worker.sending.ratelimit.random.uniform", lambda a, b: 0.0)  # no jitter
     limiter = RateLimiter(600, burst=5)
     loop = asyncio.get_running_loop()
     await grant_times(limiter, 5)  # the burst is spent
@@ -145,7 +145,7 @@ async def test_pause_jitter_is_at_most_one_interval():
 
 @pytest.mark.looptime
 async def test_a_pause_extends_but_never_shortens(monkeypatch):
-    monkeypatch.setattr("worker.ratelimit.random.uniform", lambda a, b: 0.0)
+    monkeypatch.setattr("worker.sending.ratelimit.random.uniform", lambda a, b: 0.0)
     limiter = RateLimiter(600)
     limiter.pause(5.0)
     limiter.pause(1.0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import Breaker, ops, run_engine
-from worker.errors import (
+from worker.core.errors import (
     NetworkError,
     RateLimited,
     Rejected,
@@ -16,31 +16,31 @@ from worker.errors import (
     Unauthorized,
     Unexpected,
 )
-from worker.operations import Action, Operation
-from worker.outcomes import Outcome
-from worker.readback import describe_state, holds
-from worker.undo import Prior
+from worker.core.operations import Action, Operation
+from worker.core.outcomes import Outcome
+from worker.core.conversation import ConversationState, read_state
+from worker.sending.readback import describe_state, holds
 
 pytestmark = pytest.mark.looptime
 
-OPEN = Prior(is_solved=False, is_expired=False, assignee=None)
-CLOSED = Prior(is_solved=True, is_expired=False, assignee=None)
+OPEN = ConversationState(is_solved=False, is_expired=False, assignee=None)
+CLOSED = ConversationState(is_solved=True, is_expired=False, assignee=None)
 ALICE = "62d80fae74e8b11d700302b8"
 
 
 class FakeReadBack:
-    """Answers per conversation from a script (a Prior, or an exception to raise)."""
+    """Answers per conversation from a script (a ConversationState, or an exception to raise)."""
 
     def __init__(self, *answers: object) -> None:
         self.answers = list(answers)
         self.calls: list[int] = []
 
-    async def __call__(self, op: Operation) -> Prior:
+    async def __call__(self, op: Operation) -> ConversationState:
         self.calls.append(op.conversation_id)
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if isinstance(answer, BaseException):
             raise answer
-        assert isinstance(answer, Prior)
+        assert isinstance(answer, ConversationState)
         return answer
 
 
@@ -136,9 +136,9 @@ async def test_rows_confirmed_by_read_back_do_not_trip_the_breaker(sender):
     (Operation(1, 1, Action.OPEN), OPEN, True, "open"),
     (Operation(1, 1, Action.UNASSIGN), OPEN, True, "unassigned"),
     (Operation(1, 1, Action.ASSIGN, ALICE), OPEN, False, "unassigned"),
-    (Operation(1, 1, Action.ASSIGN, ALICE), Prior(False, False, ALICE), True,
+    (Operation(1, 1, Action.ASSIGN, ALICE), ConversationState(False, False, ALICE), True,
      f"assigned to {ALICE}"),
-    (Operation(1, 1, Action.UNASSIGN), Prior(False, False, ALICE), False,
+    (Operation(1, 1, Action.UNASSIGN), ConversationState(False, False, ALICE), False,
      f"assigned to {ALICE}"),
 ])
 def test_holds_compares_only_the_field_the_row_changes(op, state, expected, shown):
@@ -154,3 +154,23 @@ async def test_a_401_on_the_read_back_stops_the_run_and_leaves_the_row_to_resume
     assert engine.aborted and "401" in (engine.stop_reason or "")
     assert result.outcome is Outcome.SKIPPED and result.attempts == 4
     assert "--resume sends it again" in result.error
+
+
+@pytest.mark.parametrize("assignee", [None, "", "unassigned"])
+def test_a_conversation_read_back_unassigned_holds_an_unassign(assignee):
+    # Partoo answers null; mocks and some exports write "unassigned": both mean nobody.
+    state = read_state({"conversation": {"is_solved": False, "assigned_user_id": assignee}})
+    assert state.assignee is None
+    assert holds(state, Operation(1, 1, Action.UNASSIGN))
+    assert not holds(state, Operation(1, 1, Action.ASSIGN, "unassigned-user"))
+
+
+@pytest.mark.parametrize(("status", "expired"), [("Closed", True), ("closed", True),
+                                                 ("Open", False), ("open", False)])
+def test_status_says_expired_in_any_case_when_is_expired_is_missing(status, expired):
+    assert read_state({"is_solved": True, "status": status}).is_expired is expired
+
+
+def test_an_answer_without_is_solved_is_not_a_conversation():
+    with pytest.raises(Unexpected, match="no is_solved"):
+        read_state({"id": 1, "status": "open"})

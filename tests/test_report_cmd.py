@@ -8,7 +8,7 @@ import csv
 import pytest
 
 from conftest import read_report, sim_env, write_job
-from worker.jobfile import REPORT_COLUMNS
+from worker.core.columns import REPORT_COLUMNS
 from worker.simulator import ALICE, BOB, BOT_USER, INACTIVE_USER
 
 EXPIRED = 10  # seeded_state: every tenth conversation is expired (cannot be re-opened)
@@ -270,9 +270,9 @@ def test_a_report_with_no_rows_yet_and_one_being_resumed(tmp_path, cli):
 
 
 def test_kinds_of_error_past_the_cap_are_counted_together(monkeypatch):
-    from worker import reportstats
-    from worker.outcomes import Outcome
-    from worker.reportfile import ReportRow
+    from worker.core.outcomes import Outcome
+    from worker.report import stats as reportstats
+    from worker.report.reader import ReportRow
 
     monkeypatch.setattr(reportstats, "_MAX_GROUPS", 2)
     stats = reportstats.ReportStats()
@@ -299,7 +299,7 @@ def test_kinds_of_error_past_the_cap_are_counted_together(monkeypatch):
 ])
 def test_errors_group_by_kind_whatever_the_row_values_but_not_across_statuses(one, other,
                                                                                same):
-    from worker.reportstats import error_kind
+    from worker.report.stats import error_kind
 
     assert (error_kind(one) == error_kind(other)) is same
     assert "404" in error_kind(one) or "404" not in one

@@ -153,3 +153,36 @@ def test_retry_failed_does_not_resend_a_row_a_later_ok_row_superseded(tmp_path, 
     assert sim.state.conversations[5].assigned_user_id == BOB
     assert [r["outcome"] for r in read_report(tmp_path / "job.report.csv")] == \
         ["failed", "ok", "ok", "ok"]
+
+
+def test_a_cell_of_a_whole_mebibyte_starting_with_a_formula_resumes_whole(tmp_path, make_sim,
+                                                                          cli):
+    # The largest cell a job may hold is written one byte longer (the neutralising quote):
+    # the resume must read that line back, not take it for a torn one and re-send the rest.
+    big = "=" + "x" * ((1 << 20) - 1)
+    sim = make_sim()
+    job = tmp_path / "job.csv"
+    rows = [(str(i), "closed", big if i == 2 else "n") for i in range(1, 6)]
+    write_job(job, rows, header=("conversation_id", "status", "note"))
+    assert cli("run", job, "--yes", env=sim_env(sim)).code == 0
+    report = tmp_path / "job.report.csv"
+    assert read_report(report)[1]["note"] == "'" + big
+    before = len(patches(sim))
+
+    again = cli("run", job, "--yes", "--resume", env=sim_env(sim))
+
+    assert again.code == 0
+    assert patches(sim)[before:] == []  # every row kept, none sent twice
+    assert [r["outcome"] for r in read_report(report)] == ["ok"] * 5
+    assert read_report(report)[1]["note"] == "'" + big
+
+
+def test_a_job_cell_over_a_mebibyte_is_refused_before_anything_is_sent(tmp_path, make_sim,
+                                                                        cli):
+    sim = make_sim()
+    job = write_job(tmp_path / "job.csv", [("1", "closed", "x" * ((1 << 20) + 1))],
+                    header=("conversation_id", "status", "note"))
+    result = cli("run", job, "--yes", env=sim_env(sim))
+    assert result.code == 2
+    assert "line 2: a cell is over 1024 KB" in result.err
+    assert patches(sim) == []

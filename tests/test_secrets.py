@@ -34,9 +34,9 @@ from test_hostile_server import (
 
 from conftest import SECRET, read_report, sim_env, write_job
 from worker.cli import main as cli_main
-from worker.client import PartooClient
 from worker.config import load_settings
-from worker.errors import ConfigError
+from worker.core.errors import ConfigError
+from worker.partoo.client import PartooClient
 from worker.simulator import Faults
 
 PREFIX = SECRET[:12]
@@ -114,7 +114,7 @@ def test_a_401_at_the_start_and_a_key_revoked_mid_run_never_show_the_key(tmp_pat
 
 def test_a_report_that_cannot_be_written_never_shows_the_key(tmp_path, make_sim, cli,
                                                              monkeypatch):
-    from worker.report import ReportWriter
+    from worker.report.writer import ReportWriter
 
     real_write = ReportWriter.write
 
@@ -132,7 +132,7 @@ def test_a_report_that_cannot_be_written_never_shows_the_key(tmp_path, make_sim,
 
 
 def test_an_internal_error_never_shows_the_key(tmp_path, make_sim, cli, monkeypatch):
-    from worker.summary import Summary
+    from worker.run.summary import Summary
 
     def broken(self, wall_s, report):
         raise RuntimeError("summary exploded")

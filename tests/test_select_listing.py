@@ -10,10 +10,10 @@ import asyncio
 
 import pytest
 
-from worker.errors import RateLimited, Rejected, ServerError, Unauthorized, Unexpected
-from worker.listing import Lister
-from worker.ratelimit import RateLimiter
-from worker.retry import RetryPolicy
+from worker.core.errors import RateLimited, Rejected, ServerError, Unauthorized, Unexpected
+from worker.select.pager import Lister
+from worker.sending.ratelimit import RateLimiter
+from worker.sending.retrypolicy import RetryPolicy
 
 
 class FakeApi:

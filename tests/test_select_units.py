@@ -6,14 +6,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from worker.assignment import Target, parse_team
-from worker.conversations import read_conversation
-from worker.errors import ConfigError
-from worker.jobfile import REPORT_COLUMNS, open_job
-from worker.jobwriter import JobWriter, check_out_path
-from worker.operations import Action, Override
-from worker.selection import Criteria, build_funnel
-from worker.selector import CONTEXT_COLUMNS
+from worker.core.columns import REPORT_COLUMNS
+from worker.core.errors import ConfigError
+from worker.core.operations import Action, Override
+from worker.jobfile.reader import open_job
+from worker.jobfile.writer import JobWriter, check_out_path
+from worker.select.filters import Criteria, build_funnel
+from worker.select.listed import read_conversation
+from worker.select.pipeline import CONTEXT_COLUMNS
+from worker.select.target import Target, parse_team
 
 U1, U2, U3 = "62d80fae74e8b11d700302b8", "62d80fae74e8b11d700302b9", "63a1c2d3e4f5a6b7c8d9e0f1"
 

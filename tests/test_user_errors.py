@@ -6,10 +6,10 @@ import json
 import socket
 
 from conftest import SECRET, read_report, sim_env, write_job
-from worker.engine import Engine
-from worker.outcomes import Outcome
-from worker.ratelimit import RateLimiter
-from worker.retry import RetryPolicy
+from worker.core.outcomes import Outcome
+from worker.sending.engine import Engine
+from worker.sending.ratelimit import RateLimiter
+from worker.sending.retrypolicy import RetryPolicy
 
 
 def test_a_key_pasted_with_a_line_break_is_trimmed(tmp_path, make_sim, cli):
@@ -174,7 +174,7 @@ def test_a_full_disk_stops_the_run_with_a_resumable_report(tmp_path, make_sim, c
                                                            monkeypatch):
     import errno
 
-    from worker.report import ReportWriter
+    from worker.report.writer import ReportWriter
 
     real_write = ReportWriter.write
 

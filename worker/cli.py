@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         print("partoo-bulk: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        from worker.errors import RunAborted, StartupError
+        from worker.core.errors import RunAborted, StartupError
 
         if isinstance(exc, StartupError | RunAborted):
             print(f"partoo-bulk: {exc}", file=sys.stderr)

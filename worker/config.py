@@ -25,7 +25,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from worker.errors import ConfigError
+from worker.core.errors import ConfigError
 
 __all__ = ["DEFAULT_BASE_URL", "Settings", "load_settings"]
 

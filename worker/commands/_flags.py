@@ -36,8 +36,8 @@ def settings_from(args: argparse.Namespace) -> Any:
 
 def override_from(args: argparse.Namespace) -> Any:
     """The `Override` that --action / --assign ask for, or None."""
-    from worker.errors import ConfigError
-    from worker.operations import Action, Override, parse_action
+    from worker.core.errors import ConfigError
+    from worker.core.operations import Action, Override, parse_action
 
     if getattr(args, "assign", None) is not None:
         if not args.assign.strip():

@@ -15,6 +15,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from worker.demo import demo
+    from worker.run.demo import demo
 
     return demo(args.report)

@@ -43,8 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from worker.commands._flags import override_from
     from worker.config import load_settings
-    from worker.jobfile import open_job
-    from worker.plan import make_plan
+    from worker.jobfile.plan import make_plan
+    from worker.jobfile.reader import open_job
 
     settings = load_settings(args.config, rate_per_minute=args.rate_per_minute)
     override = override_from(args)

@@ -39,13 +39,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from worker.errors import ConfigError
-    from worker.nextsteps import job_words, next_steps, retry_written
-    from worker.outcomes import Outcome
-    from worker.reportfile import open_report
-    from worker.reportstats import ReportStats
-    from worker.resume import partial_path
-    from worker.retryjob import RetryPicker, check_out_path, write_retry_job
+    from worker.core.errors import ConfigError
+    from worker.core.outcomes import Outcome
+    from worker.report.failedjob import RetryPicker, check_out_path, write_retry_job
+    from worker.report.nextsteps import job_words, next_steps, retry_written
+    from worker.report.reader import open_report
+    from worker.report.stats import ReportStats
+    from worker.run.resume import partial_path
 
     if args.skipped and args.failed is None:
         raise ConfigError("--skipped goes with --failed OUT (it adds the skipped rows to OUT)")

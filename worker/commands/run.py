@@ -56,7 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from worker.errors import StartupError
+    from worker.core.errors import StartupError
 
     started_at = _now()
     try:
@@ -71,10 +71,10 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace):  # -> RunResult
-    from worker.errors import ConfigError
-    from worker.jobfile import open_job
+    from worker.core.errors import ConfigError
+    from worker.jobfile.reader import open_job
     from worker.logs import setup_logging
-    from worker.runner import RunRequest, default_report_path, run
+    from worker.run.runner import RunRequest, default_report_path, run
 
     settings = settings_from(args)
     secret = settings.api_key.get_secret_value() if settings.api_key else None
@@ -106,7 +106,7 @@ def _run(args: argparse.Namespace):  # -> RunResult
 def _check_writable(path: Path, flag: str) -> None:
     import os
 
-    from worker.errors import ConfigError
+    from worker.core.errors import ConfigError
 
     folder = path.parent
     if not folder.is_dir():
@@ -124,7 +124,7 @@ def _now() -> str:
 def _summary_json(args: argparse.Namespace, started_at: str, data: dict) -> None:
     if args.summary_json is None:
         return
-    from worker.summary import write_summary_json
+    from worker.run.summary import write_summary_json
 
     report = args.report or args.job.with_name(args.job.stem + ".report.csv")
     try:

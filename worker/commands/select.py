@@ -67,7 +67,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from worker.selector import SelectRequest, select
+    from worker.select.pipeline import SelectRequest, select
 
     settings = settings_from(args)
     criteria = criteria_from(args)
@@ -85,9 +85,9 @@ def handle(args: argparse.Namespace) -> int:
 def criteria_from(args: argparse.Namespace) -> Any:
     from datetime import UTC, datetime, timedelta
 
-    from worker.conversations import parse_date
-    from worker.operations import parse_action
-    from worker.selection import Criteria
+    from worker.core.operations import parse_action
+    from worker.select.filters import Criteria
+    from worker.select.listed import parse_date
 
     stale_before = None
     if args.stale_days is not None:
@@ -115,7 +115,7 @@ def criteria_from(args: argparse.Namespace) -> Any:
 
 
 def _target(args: argparse.Namespace) -> Any:
-    from worker.assignment import Target, parse_team
+    from worker.select.target import Target, parse_team
 
     if args.assign_round_robin is not None:
         try:
@@ -135,6 +135,6 @@ def _businesses(values: list[str]) -> frozenset[str]:
 
 
 def _error(message: str) -> Exception:
-    from worker.errors import ConfigError
+    from worker.core.errors import ConfigError
 
     return ConfigError(message)

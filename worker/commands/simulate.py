@@ -31,7 +31,7 @@ def _port(text: str) -> int:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from worker.errors import ConfigError
+    from worker.core.errors import ConfigError
     from worker.simulator import serve_forever
 
     try:

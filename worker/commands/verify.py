@@ -33,8 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from worker.errors import ConfigError
-    from worker.verify import expectations, verify
+    from worker.core.errors import ConfigError
+    from worker.run.verify import expectations, verify
 
     settings = settings_from(args)
     if settings.api_key is None:

@@ -1,0 +1,5 @@
+"""Shared types, no I/O: what a row is (`Operation`, `Action`), what happened to it
+(`Outcome`, `Result`), what a conversation's state is, the report's columns, and the error
+tree. Every other package may import these; these import nothing of ours."""
+
+__all__: list[str] = []

@@ -1,0 +1,137 @@
+"""Operations: one validated row of a job, ready to become one PATCH request.
+
+A row becomes either an `Operation` or an invalid `Result` (never sent). The checks are
+the ones the issue names and no more: the API, not we, decides whether a user id is a
+user (it answers 400, and that row is `failed`).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+
+from worker.core.outcomes import Outcome, Result
+
+__all__ = ["Action", "Field", "Operation", "Override", "invalid", "parse_action",
+           "parse_conversation_id"]
+
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() would accept '١٢٣' and '１２３'
+_MAX_ID = 2**63 - 1
+_HAS_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
+
+class Field(enum.StrEnum):
+    """A conversation's field an action changes; the value is the API's (and the job's) name."""
+
+    STATUS = "status"
+    ASSIGNEE = "assigned_user_id"
+
+
+class Action(enum.StrEnum):
+    CLOSE = "close"
+    OPEN = "open"
+    ASSIGN = "assign"
+    UNASSIGN = "unassign"
+
+    @property
+    def field(self) -> Field:
+        """The one field this action changes."""
+        return _FIELD[self]
+
+    def target(self, value: str = "") -> str:
+        """The field's value once done: 'closed', 'open', the user id, or 'unassigned'."""
+        return value if self is Action.ASSIGN else _TARGET[self]
+
+    @classmethod
+    def of(cls, text: str) -> Action | None:
+        """The action a report's `action` cell names; None for an invalid row's ''."""
+        return _BY_NAME.get(text)
+
+
+_FIELD = {Action.CLOSE: Field.STATUS, Action.OPEN: Field.STATUS,
+          Action.ASSIGN: Field.ASSIGNEE, Action.UNASSIGN: Field.ASSIGNEE}
+_TARGET = {Action.CLOSE: "closed", Action.OPEN: "open", Action.UNASSIGN: "unassigned"}
+_BY_NAME = {a.value: a for a in Action}
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """`--action` / `--assign` for a plain list of ids: the same action for every row."""
+
+    action: Action
+    value: str = ""
+
+
+@dataclass(slots=True)
+class Operation:
+    row: int
+    conversation_id: int
+    action: Action
+    value: str = ""  # the user id, for ASSIGN only
+    cells: list[str] = field(default_factory=list)
+
+    def body(self) -> dict[str, str]:
+        """The PATCH body: exactly one field, as the API demands."""
+        return {self.action.field.value: self.action.target(self.value)}
+
+
+def show(value: str, limit: int = 40) -> str:
+    """A cell as it may appear inside a message: quoted, escaped, and not too long."""
+    if len(value) > limit:
+        value = value[:limit] + "…"
+    return repr(value)
+
+
+def parse_conversation_id(raw: str) -> int:
+    """The id as an int, or ValueError with the message for the report."""
+    text = raw.strip(" \t")
+    if not text:
+        raise ValueError("conversation_id is empty: put the conversation's numeric id")
+    if _DIGITS.fullmatch(text) and int(text) > _MAX_ID:
+        raise ValueError(f"conversation_id {show(raw)} is too large to be a conversation id "
+                         f"(at most {len(str(_MAX_ID))} digits): check the cell")
+    if not _DIGITS.fullmatch(text) or int(text) == 0:
+        raise ValueError(
+            f"conversation_id {show(raw)} is not a conversation id: "
+            "use a positive whole number written with the digits 0-9"
+        )
+    return int(text)
+
+
+def parse_action(status: str, assignee: str) -> tuple[Action, str]:
+    """The action of a row from the API's own columns, or ValueError with the fix."""
+    # Spaces around a cell are a spreadsheet's, not the value's: trimmed, as for the id.
+    status_text = status.strip(" \t")
+    assignee = assignee.strip(" \t")
+    if status_text and assignee:
+        raise ValueError(
+            "both status and assigned_user_id are filled: the API takes one action per "
+            "request, so split this row in two"
+        )
+    if status_text:
+        lowered = status_text.lower()
+        if lowered == "closed":
+            return Action.CLOSE, ""
+        if lowered == "open":
+            return Action.OPEN, ""
+        raise ValueError(f"status {show(status)} is not valid: use 'open' or 'closed'")
+    if not assignee:
+        raise ValueError(
+            "no action: fill status ('open' or 'closed') or assigned_user_id "
+            "(a user id or 'unassigned')"
+        )
+    if _HAS_SPACE_OR_CONTROL.search(assignee):
+        raise ValueError(
+            f"assigned_user_id {show(assignee)} holds spaces or control characters: "
+            "remove them"
+        )
+    if assignee.lower() == "unassigned":
+        return Action.UNASSIGN, ""
+    return Action.ASSIGN, assignee
+
+
+def invalid(row: int, raw_id: str, message: str, cells: list[str],
+            action: str = "", value: str = "") -> Result:
+    return Result(row=row, conversation_id=raw_id, action=action, value=value,
+                  outcome=Outcome.INVALID, error=message, cells=cells)

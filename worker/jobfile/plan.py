@@ -1,0 +1,201 @@
+"""The plan of a job: what a run would send, counted in one streaming pass, nothing sent.
+
+`make_plan(job)` reads every row once. `run` shows `Plan.describe(rate)` before asking
+for confirmation; `partoo-bulk plan` prints the same text and exits on `Plan.invalid`.
+
+Memory: a `Plan` holds counts and a few examples only, so it costs nothing while a run
+that keeps it in scope is under way. Finding conversations touched more than once needs
+every id, but only during `make_plan`: a set of ints, plus one compact array entry per
+row (9 bytes) to find the rows of the few examples shown. About 100 MB for 1M rows,
+freed when `make_plan` returns.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+
+from worker.core.operations import Action, Operation
+from worker.jobfile.reader import Job
+
+__all__ = ["Plan", "make_plan"]
+
+_SHOWN_INVALID = 5
+_SHOWN_REPEATED = 3  # conversations shown as examples
+_SHOWN_ROWS = 4  # rows shown per example conversation
+_ACTIONS = tuple(Action)  # display order: close, open, assign, unassign
+_ASSIGN = _ACTIONS.index(Action.ASSIGN)
+_COLUMNS = ("conversation_id", "status", "assigned_user_id")
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """One row of a conversation that has several: shown as `row 16 assign 62d8…`."""
+
+    row: int
+    action: str
+    value: str = ""
+
+    def __str__(self) -> str:
+        return f"row {self.row} {self.action}" + (f" {self.value}" if self.value else "")
+
+
+@dataclass
+class Plan:
+    rows: int = 0
+    actions: Counter[str] = field(default_factory=Counter)
+    invalid: int = 0
+    invalid_examples: list[str] = field(default_factory=list)  # "row N: what and the fix"
+    conversations: int = 0  # distinct conversations the valid rows touch
+    repeated: int = 0  # conversations that more than one valid row touches
+    repeated_examples: dict[int, list[Touch]] = field(default_factory=dict)
+
+    @property
+    def requests(self) -> int:
+        return self.rows - self.invalid
+
+    def estimate_s(self, rate_per_minute: float, *, undo: bool = False) -> float:
+        return self.total_requests(undo=undo) / rate_per_minute * 60
+
+    def total_requests(self, *, undo: bool = False) -> int:
+        """PATCHes, plus with `--undo-out` one GET per conversation before its change."""
+        return self.requests + (self.conversations if undo else 0)
+
+    def describe(self, rate_per_minute: float, *, undo: bool = False) -> str:
+        if not self.rows:
+            return "0 rows: the job has a header but no rows, so there is nothing to send"
+        lines = [f"{self.rows} rows: " + ", ".join(
+            f"{self.actions[a]} {a}" for a in _ACTIONS if self.actions[a])
+            + f"{', ' if self.requests else ''}{self.invalid} invalid"]
+        lines += self._describe_repeated()
+        lines += self._describe_invalid()
+        minutes = self.estimate_s(rate_per_minute, undo=undo) / 60
+        reads = f", {self.conversations} of them reads for --undo-out" if undo else ""
+        lines.append(f"estimated duration: about {_human(minutes)} "
+                     f"({_count(self.total_requests(undo=undo), 'request')}{reads} at "
+                     f"{rate_per_minute:g}/min; longer if the API asks us to slow down)")
+        return "\n".join(lines)
+
+    def _describe_repeated(self) -> list[str]:
+        if not self.repeated:
+            return []
+        lines = [f"{_count(self.repeated, 'conversation')} touched by more than one row: "
+                 "file order decides, the last row wins (for the status and for the "
+                 "assignee separately)"]
+        for cid, touches in self.repeated_examples.items():
+            shown = ", ".join(str(t) for t in touches[:_SHOWN_ROWS])
+            more = ", …" if len(touches) > _SHOWN_ROWS else ""
+            lines.append(f"  conversation {cid}: {shown}{more}")
+        if self.repeated > len(self.repeated_examples):
+            lines.append(f"  ... and {self.repeated - len(self.repeated_examples)} more")
+        return lines
+
+    def _describe_invalid(self) -> list[str]:
+        if not self.invalid:
+            return []
+        lines = [f"{_count(self.invalid, 'invalid row')}, never sent (row 1 is the first "
+                 "data line; a header and blank lines are not rows):"]
+        lines += [f"  {example}" for example in self.invalid_examples]
+        if self.invalid > len(self.invalid_examples):
+            lines.append(f"  ... and {self.invalid - len(self.invalid_examples)} more "
+                         "invalid rows (a run lists every one in its report)")
+        return lines
+
+
+def make_plan(job: Job, *, counts_only: bool = False) -> Plan:
+    """Count what a run would send. `counts_only` skips what needs memory per
+    conversation (repeats, distinct conversations): a `run --yes` of a million rows only
+    needs the counts, and must stay in flat memory."""
+    if counts_only:
+        return _counts(job)
+    plan = Plan()
+    seen: set[int] = set()
+    repeated: set[int] = set()
+    # Row r's id is ids[r - 1] (0 for an invalid row) and its action acts[r - 1]: enough
+    # to list an example's earlier rows, which go by before we know it has several.
+    ids, acts = array("q"), array("b")
+    for item in job.items():
+        plan.rows += 1
+        if isinstance(item, Operation):
+            cid = item.conversation_id
+            plan.actions[item.action.value] += 1
+            ids.append(cid)
+            acts.append(_ACTIONS.index(item.action))
+            if cid in seen:
+                if cid not in repeated:
+                    repeated.add(cid)
+                    if len(plan.repeated_examples) < _SHOWN_REPEATED:
+                        plan.repeated_examples[cid] = []
+                touches = plan.repeated_examples.get(cid)
+                if touches is not None and len(touches) < _SHOWN_ROWS:  # one more means "…"
+                    touches.append(Touch(item.row, item.action.value, item.value))
+            else:
+                seen.add(cid)
+        else:
+            ids.append(0)
+            acts.append(-1)
+            plan.invalid += 1
+            if len(plan.invalid_examples) < _SHOWN_INVALID:
+                plan.invalid_examples.append(f"row {item.row}: {_with_column(item.error)}")
+    plan.repeated = len(repeated)
+    plan.conversations = len(seen)
+    firsts = {cid: ids.index(cid) + 1 for cid in plan.repeated_examples}
+    values = _user_ids(job, {row for row in firsts.values() if acts[row - 1] == _ASSIGN})
+    for cid, row in firsts.items():
+        first = Touch(row, _ACTIONS[acts[row - 1]].value, values.get(row, ""))
+        plan.repeated_examples[cid].insert(0, first)
+    return plan
+
+
+def _counts(job: Job) -> Plan:
+    plan = Plan()
+    for item in job.items():
+        plan.rows += 1
+        if isinstance(item, Operation):
+            plan.actions[item.action.value] += 1
+        else:
+            plan.invalid += 1
+            if len(plan.invalid_examples) < _SHOWN_INVALID:
+                plan.invalid_examples.append(f"row {item.row}: {_with_column(item.error)}")
+    return plan
+
+
+def _user_ids(job: Job, rows: set[int]) -> dict[int, str]:
+    """The user ids of these assign rows, read again: the file only up to the last one."""
+    found: dict[int, str] = {}
+    if not rows:
+        return found
+    last, items = max(rows), job.items()
+    for item in items:
+        if item.row in rows:
+            found[item.row] = item.value
+        if item.row >= last:
+            break
+    items.close()  # closes the file now, not whenever the generator is collected
+    return found
+
+
+def _with_column(message: str) -> str:
+    """The message, naming where to look: a reader fixes a cell, not a row.
+
+    The row checks name their column in every message; the one check that does not is
+    about the whole row (more cells than the header has columns).
+    """
+    if any(name in message for name in _COLUMNS):
+        return message
+    return f"whole row: {message}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _human(minutes: float) -> str:
+    if minutes < 1:
+        return f"{max(1, round(minutes * 60))} s"
+    if minutes < 120:
+        return f"{minutes:.0f} min"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes / 60 / 24:.1f} days"

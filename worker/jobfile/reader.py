@@ -1,0 +1,215 @@
+"""Read a job file: a CSV (or a plain list of ids) streamed into operations.
+
+Two shapes are accepted:
+- a CSV with a header naming `conversation_id` and the API's own action columns
+  `status` / `assigned_user_id` (exactly one filled per row);
+- with an `Override` (`--action` / `--assign`), a plain list of ids, one per line, with or
+  without a `conversation_id` header (a one-column CSV, or more columns carried through).
+
+The file is UTF-8 (a BOM is tolerated), `,` or `;` separated (detected from the header
+line). Blank lines, and lines whose cells are all blank, are not rows, before the header
+too: `row` numbers count data rows, 1-based. Quotes are read strictly: a quote left open
+until the end of the file, or text after a closing quote, makes the file unreadable
+rather than silently merging the following lines into one cell. Anything that makes the
+whole file unreadable raises `JobFileError` with the file, the line and the fix; a bad row
+only makes that row `invalid`.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+from worker.core.cells import MAX_CELL
+from worker.core.errors import JobFileError
+from worker.core.operations import Operation, Override, invalid, parse_action, parse_conversation_id
+from worker.core.outcomes import Result
+from worker.jobfile.header import Layout, header_layout, plain_layout
+
+__all__ = ["Job", "open_job"]
+
+
+class Job:
+    """An opened job file. `items()` can be called more than once (plan, then run)."""
+
+    def __init__(self, path: Path, layout: Layout, override: Override | None) -> None:
+        self.path = path
+        self.override = override
+        self._layout = layout
+
+    @property
+    def extra_columns(self) -> tuple[str, ...]:
+        return self._layout.extra_names
+
+    def items(self) -> Iterator[Operation | Result]:
+        """Every data row in file order: an `Operation`, or an invalid `Result`."""
+        lay = self._layout
+        records = (cells for _line, cells in _records(self.path, lay.delimiter)
+                   if not _blank(cells))
+        if lay.has_header:
+            next(records, None)
+        row = 0
+        for cells in records:
+            row += 1
+            yield self._parse(row, cells)
+
+    def _parse(self, row: int, cells: list[str]) -> Operation | Result:
+        lay = self._layout
+        extras = [cells[i] if i < len(cells) else "" for i in lay.extra_cols]
+        raw_id = cells[lay.id_col] if lay.id_col < len(cells) else ""
+        if len(cells) > lay.width and not lay.has_header:
+            return invalid(row, raw_id, f"this line has {len(cells)} cells: a plain list has "
+                           "one id per line (or add a header naming conversation_id and the "
+                           "other columns)", extras)
+        if len(cells) > lay.width:
+            return invalid(row, raw_id, f"this row has {len(cells)} cells but the header has "
+                           f"{lay.width} columns (cells from column {lay.width + 1} on have "
+                           f"no header): quote cells that contain {lay.delimiter!r}", extras)
+        try:
+            if self.override is not None:
+                action, value = self.override.action, self.override.value
+            else:
+                action, value = parse_action(_cell(cells, lay.status_col),
+                                             _cell(cells, lay.assignee_col))
+        except ValueError as exc:
+            return invalid(row, raw_id, str(exc), extras)
+        try:
+            conversation_id = parse_conversation_id(raw_id)
+        except ValueError as exc:
+            # The action was fine: show it, so the report row reads as what was meant.
+            return invalid(row, raw_id, str(exc), extras, action.value, value)
+        return Operation(row=row, conversation_id=conversation_id, action=action,
+                         value=value, cells=extras)
+
+
+def open_job(path: str | Path, override: Override | None = None) -> Job:
+    """Open and check a job file's shape (not its rows). Raises `JobFileError`."""
+    path = Path(path)
+    if not path.exists():
+        raise JobFileError(f"{path}: no such job file: check the path")
+    if path.is_dir():
+        raise JobFileError(f"{path}: is a folder, not a job file")
+    delimiter = _delimiter(path)
+    first = None if delimiter is None else _first_record(path, delimiter)
+    if delimiter is None or first is None:
+        raise JobFileError(f"{path}: the file is empty: a job needs a header line "
+                           "(conversation_id,status or conversation_id,assigned_user_id) "
+                           "and at least one row")
+    line, header = first
+    if override is not None and "conversation_id" not in (h.strip().lower() for h in header):
+        return Job(path, plain_layout(delimiter), override)
+    return Job(path, header_layout(path, line, delimiter, header, override), override)
+
+
+def _first_record(path: Path, delimiter: str) -> tuple[int, list[str]] | None:
+    """The first record that is not blank (the header), with the line it starts on."""
+    records = _records(path, delimiter)
+    try:
+        return next(((line, cells) for line, cells in records if not _blank(cells)), None)
+    finally:
+        records.close()  # closes the file now, not whenever the generator is collected
+
+
+def _blank(cells: list[str]) -> bool:
+    return not any(c.strip() for c in cells)
+
+
+def _cell(cells: list[str], index: int | None) -> str:
+    return cells[index] if index is not None and index < len(cells) else ""
+
+
+def _delimiter(path: Path) -> str | None:
+    """`;` when the header line has more semicolons than commas outside quotes, else `,`.
+
+    The header line is the first one with more than separators and spaces on it; None
+    when there is no such line (the file is empty).
+    """
+    with _open(path) as f:
+        number = 0
+        try:
+            for number, line in enumerate(f, 1):  # noqa: B007 (used in the except)
+                if line.strip(" \t\r\n,;"):
+                    break
+            else:
+                return None
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(path, number + 1, exc) from None
+    outside = line.split('"')[::2]  # the parts between quoted sections
+    commas = sum(p.count(",") for p in outside)
+    semicolons = sum(p.count(";") for p in outside)
+    return ";" if semicolons > commas else ","
+
+
+def _records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) for each CSV record; translates read errors to JobFileError."""
+    try:
+        with _open(path) as f:
+            # strict: a quote still open at the end of the file is an error, not a cell
+            # that silently swallowed every line after it.
+            reader = csv.reader(f, delimiter=delimiter, strict=True)
+            start = 1  # the line the record being read starts on
+            try:
+                for cells in reader:
+                    if any(len(cell) > MAX_CELL for cell in cells):
+                        # The csv limit leaves room for the report's neutralising quote
+                        # (worker.core.cells); a job's own cells stop at MAX_CELL.
+                        raise csv.Error("field larger than field limit")
+                    yield start, cells
+                    start = reader.line_num + 1
+            except UnicodeDecodeError as exc:
+                raise _not_utf8(path, reader.line_num + 1, exc) from None
+            except csv.Error as exc:
+                raise _unreadable(path, start, reader.line_num, exc) from None
+    except PermissionError:
+        raise JobFileError(f"{path}: permission denied: make the job file readable") from None
+    except OSError as exc:
+        raise JobFileError(f"{path}: cannot read the job file ({exc.strerror})") from None
+
+
+def _unreadable(path: Path, start: int, end: int, exc: csv.Error) -> JobFileError:
+    if str(exc) == "unexpected end of data":
+        return JobFileError(f"{path}, line {start}: a quote opened on this line is never "
+                            "closed (the file ends inside it): close the quote, or double "
+                            'a quote that belongs to the text ("")')
+    if "expected after" in str(exc):
+        return JobFileError(f"{path}, line {end}: not a readable CSV ({exc}): a quoted cell "
+                            "must end right after its closing quote; double a quote that "
+                            'belongs to the text ("")')
+    where = f"line {start}" if start == end else f"lines {start}-{end}"
+    if "field larger than field limit" in str(exc):
+        if start == end:  # one line holds it: no quote swallowed the lines after it
+            return JobFileError(f"{path}, {where}: a cell is over {MAX_CELL // 1024} KB "
+                                "(a quote that never closes on this line, or a line that "
+                                "is not a job's: a binary, an export gone wrong?): fix or "
+                                "remove that line")
+        return JobFileError(f"{path}, line {start}: a quote opened on this line does not "
+                            f"close within {MAX_CELL // 1024} KB (it runs to line {end} "
+                            "at least): close the quote, or double a quote that belongs to "
+                            'the text ("")')
+    return JobFileError(f"{path}, {where}: not a readable CSV ({exc}): check for an "
+                        "unclosed quote")
+
+
+def _open(path: Path):
+    # utf-8-sig drops a BOM; newline="" lets csv see quoted newlines and any line ending.
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def _not_utf8(path: Path, line: int, exc: UnicodeDecodeError) -> JobFileError:
+    # The text layer decodes in chunks, so `line` is only near; find the real one.
+    line, byte = _first_bad_line(path) or (line, exc.object[exc.start])
+    return JobFileError(f"{path}, line {line}: the file is not UTF-8 text (byte "
+                        f"0x{byte:02x}). Save it as UTF-8 (in Excel: 'CSV UTF-8'), or "
+                        "convert it: iconv -f latin1 -t utf-8")
+
+
+def _first_bad_line(path: Path) -> tuple[int, int] | None:
+    """(line number, offending byte) of the first line that is not UTF-8."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return number, raw[exc.start]
+    return None

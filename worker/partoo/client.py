@@ -1,0 +1,200 @@
+"""The HTTP seam: one request to Partoo, one classification.
+
+`PartooClient.update(op)` (and `get(path)`) sends exactly one request and either returns
+(the API's documented success answer) or raises one `RequestError` from `worker.core.errors`
+(what a status and a body mean is decided in `worker.partoo.answers`). This is the only place
+that knows aiohttp's and asyncio's exceptions; it translates them.
+
+Redirects are never followed: aiohttp would carry our `x-APIKey` header to whatever host
+the redirect names (it strips only `Authorization` and cookies). A 3xx from Partoo's API
+means the base URL is wrong, so it is a permanent error that says so.
+
+Error messages quote the server (its error text, the start of an HTML page): a server or
+proxy that echoes our key back must not get it into the report, so every message is
+scrubbed of the key before it leaves this module, and so is any other exception that
+quotes it (a library refusing the header, say).
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from pydantic import SecretStr
+
+from worker.core.errors import (
+    ConfigError,
+    NetworkError,
+    RequestError,
+    Unexpected,
+)
+from worker.core.operations import Operation
+from worker.partoo.answers import describe, parse_json, raise_for_status
+
+__all__ = ["PartooClient", "open_session"]
+
+_MAX_BODY = 64 * 1024  # an error page larger than this is cut; we only quote its start
+_USER_AGENT = "partoo-bulk"
+_MASK = "**********"
+_MIN_MASKED = 8
+_MAY_HAVE_APPLIED = "it may have been applied"
+
+
+def open_session(concurrency: int, request_timeout_s: float) -> aiohttp.ClientSession:
+    """One session for the whole run; its pool holds as many connections as may be in use."""
+    connector = aiohttp.TCPConnector(limit=concurrency, ttl_dns_cache=300)
+    # total bounds the whole exchange, a reply that trickles in included (a sock_read
+    # of the same length could never fire first, and re-arms a timer per chunk). The
+    # engine takes the rate permit and the semaphore first, so no time here is spent
+    # queueing for a pooled connection.
+    timeout = aiohttp.ClientTimeout(total=request_timeout_s, sock_connect=request_timeout_s)
+    session = aiohttp.ClientSession(connector=connector, timeout=timeout,
+                                    headers={"User-Agent": _USER_AGENT})
+    # aiohttp silently sends a GET again when a kept-alive connection turns out closed:
+    # a request the rate limiter never paced and the report never counted. Every
+    # retry is ours to make (`worker.sending.retrypolicy`). Private, so set only where it exists.
+    if hasattr(session, "_retry_connection"):
+        session._retry_connection = False
+    return session
+
+
+class PartooClient:
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, api_key: SecretStr,
+                 request_timeout_s: float) -> None:
+        self._session = session
+        self._base_url = base_url.rstrip("/")
+        self._host = urlsplit(self._base_url).netloc
+        _check_header_safe(api_key.get_secret_value())
+        self._api_key = api_key
+        self._timeout_s = request_timeout_s
+
+    def __repr__(self) -> str:
+        return f"PartooClient(base_url={self._base_url!r}, api_key=SecretStr('**********'))"
+
+    async def update(self, op: Operation) -> int:
+        """PATCH one conversation. Returns 200, or raises a `RequestError`."""
+        url = f"{self._base_url}/conversations/{op.conversation_id}"
+        status, parsed, body = await self._request("PATCH", url, json=op.body())
+        if isinstance(parsed, dict) and parsed.get("status") == "success":
+            return status
+        raise self._scrub(Unexpected(f"200 but not Partoo's success answer "
+                                     f"({describe(body, parsed)}): check PARTOO_BASE_URL",
+                                     http_status=status, may_have_applied=True))
+
+    async def get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        """GET `{base_url}{path}`. Returns the JSON object of a 200, or raises."""
+        status, parsed, body = await self._request("GET", self._base_url + path,
+                                                   params=params)
+        if isinstance(parsed, dict):
+            return parsed
+        raise self._scrub(Unexpected(f"200 but not a JSON object ({describe(body, parsed)}): "
+                                     "check PARTOO_BASE_URL", http_status=status))
+
+    async def _request(self, method: str, url: str, *, json: Any = None,
+                       params: dict[str, str] | None = None) -> tuple[int, Any, bytes]:
+        """One exchange: (200, parsed JSON or None, raw body), or a `RequestError`."""
+        headers = {"x-APIKey": self._api_key.get_secret_value()}
+        try:
+            async with self._session.request(method, url, json=json, params=params,
+                                             headers=headers, allow_redirects=False) as resp:
+                body = self._scrub_body(await _read_bounded(resp))
+                parsed = parse_json(body)
+                raise_for_status(resp.status, resp.reason or "", resp.headers, body, parsed)
+                return resp.status, parsed, body
+        except RequestError as exc:
+            raise self._scrub(exc) from None
+        except TimeoutError:
+            raise NetworkError(f"no answer within {self._timeout_s:g} s (timeout; "
+                               f"{_MAY_HAVE_APPLIED})") from None
+        except aiohttp.ClientConnectorError as exc:
+            raise NetworkError(_cannot_connect(self._host, exc.os_error),
+                               may_have_applied=False) from None
+        except aiohttp.ServerDisconnectedError:
+            raise NetworkError("the server closed the connection without an answer "
+                               f"({_MAY_HAVE_APPLIED})") from None
+        except aiohttp.ClientPayloadError:
+            raise NetworkError(f"the answer was cut short (connection lost; "
+                               f"{_MAY_HAVE_APPLIED})") from None
+        except (aiohttp.ClientOSError, ConnectionError) as exc:
+            what = (exc.strerror or type(exc).__name__).lower()
+            raise NetworkError(f"the connection broke before an answer came ({what}; "
+                               f"{_MAY_HAVE_APPLIED})") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise NetworkError(f"connection error: {type(exc).__name__}") from None
+        except Exception as exc:  # not ours to judge (a bug), but never with the key in it
+            safe = self._without_key(exc)
+            if safe is exc:
+                raise
+            raise safe from None
+
+    def _without_key(self, exc: Exception) -> Exception:
+        """`exc` itself, unless its text quotes the key (a library quoting the header it
+        refused, as some do): then a RuntimeError naming it, with the key masked."""
+        key = self._api_key.get_secret_value()
+        text = str(exc)
+        if len(key) < _MIN_MASKED or (key not in text and key not in repr(exc)):
+            return exc
+        return RuntimeError(f"{type(exc).__name__}: {text.replace(key, _MASK)}")
+
+    def _scrub_body(self, body: bytes) -> bytes:
+        """The body with the key masked before any of it is quoted (or cut for quoting)."""
+        key = self._api_key.get_secret_value().encode("utf-8", "replace")
+        return body.replace(key, _MASK.encode()) if len(key) >= _MIN_MASKED else body
+
+    def _scrub(self, exc: RequestError) -> RequestError:
+        """`exc` with the key masked in its message, in case the server echoed it back.
+
+        A key shorter than `_MIN_MASKED` is no secret worth garbling every message for
+        (a test key "k" would turn "check" into "chec**********").
+        """
+        key = self._api_key.get_secret_value()
+        if len(key) >= _MIN_MASKED and key in exc.message:
+            exc.message = exc.message.replace(key, _MASK)
+            exc.args = (exc.message,)
+        return exc
+
+
+def _cannot_connect(host: str, error: OSError) -> str:
+    if isinstance(error, socket.gaierror):
+        return (f"cannot resolve {host} ({error.strerror or error}): check PARTOO_BASE_URL "
+                "and the network")
+    if isinstance(error, ConnectionRefusedError):
+        return (f"cannot connect to {host}: connection refused (nothing listens there): "
+                "check PARTOO_BASE_URL")
+    return f"cannot connect to {host}: {error.strerror or error}"
+
+
+def _check_header_safe(key: str) -> None:
+    """ConfigError unless the key can travel in an HTTP header as it is.
+
+    aiohttp refuses CR, LF and NUL with a ValueError, and fails on text it cannot encode,
+    deep inside the first request; a key read from a file saved on Windows ends in CR.
+    The message names the character, never the key.
+    """
+    for position, char in enumerate(key, 1):
+        if char.isascii() and char.isprintable():
+            continue
+        names = {"\r": "a carriage return (CR)", "\n": "a line break (LF)", "\t": "a tab"}
+        what = names.get(char, f"the character U+{ord(char):04X}")
+        where = "at its end" if position == len(key) else f"at position {position}"
+        raise ConfigError(f"PARTOO_API_KEY holds {what} {where}, which cannot be sent in an "
+                          "HTTP header: set the key again without it (a key copied from a "
+                          "file saved on Windows ends in CR)")
+
+
+async def _read_bounded(resp: aiohttp.ClientResponse) -> bytes:
+    # Partoo's answers are small and say their length: one read, as any client does.
+    # Only a body of unknown or large size is read in pieces, up to the cut.
+    if resp.content_length is not None and resp.content_length <= _MAX_BODY:
+        return await resp.read()
+    chunks: list[bytes] = []
+    size = 0
+    while size < _MAX_BODY:
+        chunk = await resp.content.read(_MAX_BODY - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,138 @@
+"""Turn a report's failed (and, if asked, skipped) rows back into a job file to re-run.
+
+The new job is in the job format: `conversation_id`, `status`, `assigned_user_id`, then
+the job's extra columns as the report holds them. Rows keep their order, since file
+order decides which change to a conversation wins.
+
+Two things are deliberate:
+- A failed row that a *later* row of the same conversation and the same field (status,
+  or assignee) overrode with `ok` is left out: sending it now would undo that later
+  change (`worker.report.lastok`, the rule `verify`, undo and `--resume` share).
+  `RetryPicker` learns it while the report is counted, so the report is read twice in
+  all (count, then write); memory grows with the conversations changed, not the report.
+- Formula neutralisation (a leading `'`, see `worker.report.writer`) is undone for the cells
+  that are sent, since the new run must send exactly what the first one did: the id
+  (written as plain digits) and the user id. It is *kept* in the extra columns: they are
+  only carried through, so nothing sent changes, the next report shows them as this one
+  does, and the new file, which people open in spreadsheets, gets no live formula.
+  One case is ambiguous: a user id that itself began with `'` then = + - @ loses that
+  quote. Partoo's user ids are hexadecimal, so this is accepted.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+from worker.core.errors import ConfigError, ReportError
+from worker.core.operations import Action, parse_conversation_id
+from worker.core.outcomes import Outcome
+from worker.report.lastok import LastOkRows, original, report_key
+from worker.report.reader import ReportFile, ReportRow
+
+__all__ = ["RetryPicker", "check_out_path", "write_retry_job"]
+
+class RetryPicker:
+    """Fed every row in order; knows which rows to write and which are overridden."""
+
+    def __init__(self, report: ReportFile, outcomes: frozenset[Outcome]) -> None:
+        self.report = report
+        self.outcomes = outcomes
+        self.last_row = 0  # rows after this appeared later (a run still writing): ignored
+        self.picked = 0
+        self._last_ok = LastOkRows()
+        self.overridden: set[int] = set()  # picked rows left out, found by write_retry_job
+
+    def see(self, row: ReportRow) -> None:
+        if row.row <= self.last_row:
+            raise ReportError(f"{self.report.path}: row {row.row} comes after row "
+                              f"{self.last_row}: the report is not in row order (sorted in "
+                              "a spreadsheet?), and file order decides which change wins. "
+                              "Use the report as partoo-bulk wrote it")
+        self.last_row = row.row
+        if row.outcome in self.outcomes:
+            _check_sendable(self.report, row)
+            self.picked += 1
+        self._last_ok.add(row)
+
+    def wanted(self, row: ReportRow) -> bool:
+        if row.outcome not in self.outcomes or row.row > self.last_row:
+            return False
+        # A later ok row of the same conversation and field overrode it: left out.
+        if self._last_ok.superseded(report_key(row), row.row):
+            self.overridden.add(row.row)
+            return False
+        return True
+
+
+def check_out_path(out: Path, report: Path, job: Path | None, overwrite: bool) -> None:
+    """Refuse, before reading anything, an OUT that cannot or must not be written."""
+    if out.is_dir():
+        raise ConfigError(f"--failed {out}: is a folder: name the new job file, for "
+                          f"example {out / 'retry.csv'}")
+    if not out.parent.is_dir():
+        raise ConfigError(f"--failed {out}: the folder {out.parent} does not exist: create "
+                          "it or choose another path")
+    # Never these two, not even with --overwrite: they are the record of the run.
+    taken = {report.resolve(): "the report itself"}
+    if job is not None:
+        taken[job.resolve()] = "the job file this report belongs to"
+    if out.resolve() in taken:
+        raise ConfigError(f"--failed {out}: that is {taken[out.resolve()]}: choose another "
+                          "name, such as retry.csv")
+    if out.exists() and not overwrite:
+        raise ConfigError(f"--failed {out}: a file is already there: pass --overwrite to "
+                          "replace it, or choose another name")
+
+
+def write_retry_job(picker: RetryPicker, out: Path, *, overwrite: bool) -> int:
+    """Write the picked rows to `out` (whole, or not at all). Returns how many."""
+    report = picker.report
+    header = ["conversation_id", "status", "assigned_user_id", *report.extra_columns]
+    tmp = out.with_name(f".{out.name}.partial")
+    written = 0
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(header)
+            for row in report.rows():
+                if row.row > picker.last_row:
+                    break
+                if picker.wanted(row):
+                    writer.writerow(_job_cells(report, row))
+                    written += 1
+            f.flush()
+            os.fsync(f.fileno())
+        if out.exists() and not overwrite:  # appeared while we wrote
+            raise ConfigError(f"--failed {out}: a file is already there: pass --overwrite "
+                              "to replace it, or choose another name")
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise ConfigError(f"--failed {out}: cannot write the job file ({exc.strerror}): "
+                          "check that the folder exists and is writable") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return written
+
+
+def _job_cells(report: ReportFile, row: ReportRow) -> list[str]:
+    action = row.act
+    assert action is not None  # checked by RetryPicker.see
+    cid = str(parse_conversation_id(original(row.conversation_id)))
+    target = action.target(original(row.value))
+    status, assignee = (target, "") if action in (Action.CLOSE, Action.OPEN) else ("", target)
+    return [cid, status, assignee, *row.extras]
+
+
+def _check_sendable(report: ReportFile, row: ReportRow) -> None:
+    """Refuse a picked row that could not have been sent: the report was changed."""
+    try:
+        parse_conversation_id(original(row.conversation_id))
+    except ValueError as exc:
+        raise ReportError(f"{report.path}, row {row.row}: a {row.outcome.value} row with "
+                          f"{exc}: the report was changed (a spreadsheet turns long ids into "
+                          "1.23E+15); use the file partoo-bulk wrote") from None
+    if row.act is None:
+        raise ReportError(f"{report.path}, row {row.row}: action {row.action!r} is not one "
+                          "of close, open, assign, unassign: use the file partoo-bulk wrote")

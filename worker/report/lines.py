@@ -1,0 +1,150 @@
+"""A report's lines: the one reader, with the one rule for a line cut short by a kill.
+
+A report is written in row order, one line per row, each line flushed whole. A process
+killed while writing leaves at most one damaged line, the last one. So:
+
+- A line is *whole* when it has the header's width, a row number and a known outcome
+  (`is_whole`), and, if it is the file's last, its newline reached the disk.
+- `ReportLines.all()` (for `report`, `verify`, the undo file): every whole line; a damaged
+  last line is left out and `torn` says so; a damaged line anywhere else raises
+  `ReportError`, since counts that skip rows silently would mislead.
+- `ReportLines.prefix()` (for `--resume`): the lines that can be trusted, rows 1, 2, 3...
+  in sequence, up to the first line that is not whole or not the next row; everything
+  after it is sent again. A cell the csv module refuses is such a line, which is why the
+  field-size limit is one for every reader (`worker.core.cells`).
+
+The header is checked once, by `open_lines`. Lines are `list[str]`; `Col` names the cells.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import worker.core.cells  # noqa: F401  (sets the one csv field-size limit)
+from worker.core.columns import REPORT_COLUMNS, Col
+from worker.core.errors import ReportError
+from worker.core.outcomes import Outcome
+
+__all__ = ["ReportLines", "ends_with_newline", "is_whole", "open_lines"]
+
+_OUTCOMES = frozenset(o.value for o in Outcome)
+
+
+def is_whole(cells: list[str], width: int) -> bool:
+    """A line as a report writes it: `width` cells, a row number, a known outcome."""
+    return (len(cells) == width and cells[Col.ROW].isascii() and cells[Col.ROW].isdigit()
+            and cells[Col.OUTCOME] in _OUTCOMES)
+
+
+class ReportLines:
+    def __init__(self, path: Path, header: list[str]) -> None:
+        self.path = path
+        self.header = header
+        self.width = len(header)
+        self.extra_columns = tuple(header[len(REPORT_COLUMNS):])
+        self.torn = False  # set by all(): the last line was cut short and left out
+
+    def all(self) -> Iterator[list[str]]:
+        """Every whole line, in file order. Raises `ReportError` on a damaged one."""
+        self.torn = False
+        pending: tuple[int, list[str]] | None = None
+        for number, cells in _records(self.path, skip_header=True):
+            if pending is not None:
+                if not is_whole(pending[1], self.width):
+                    raise self._damaged(pending[0])
+                yield pending[1]  # a line followed by another was written whole
+            pending = (number, cells)
+        if pending is None:
+            return
+        if ends_with_newline(self.path) and is_whole(pending[1], self.width):
+            yield pending[1]
+        else:
+            self.torn = True
+
+    def prefix(self) -> Iterator[list[str]]:
+        """The trusted lines: rows 1..k in sequence, each whole (see the module's rule)."""
+        expected, last = 1, None
+        try:
+            for _number, cells in _records(self.path, skip_header=True):
+                if last is not None:
+                    yield last
+                    last = None
+                if not is_whole(cells, self.width) or cells[Col.ROW] != str(expected):
+                    return
+                last, expected = cells, expected + 1
+        except ReportError:
+            # Unreadable from here (a quote left open by a kill): what came before stands.
+            if last is not None:
+                yield last
+            return
+        if last is not None and ends_with_newline(self.path):
+            yield last
+
+    def _damaged(self, number: int) -> ReportError:
+        return ReportError(f"{self.path}, line {number}: not a report line (it should have "
+                           f"{self.width} cells, a row number and an outcome): the report "
+                           "was edited or damaged; use the file partoo-bulk wrote")
+
+
+def open_lines(path: str | Path) -> ReportLines:
+    """Open a report and check its header. Raises `ReportError` with the fix."""
+    path = Path(path)
+    if not path.exists():
+        raise ReportError(f"{path}: no such report: check the path (a run writes "
+                          "JOB.report.csv beside the job file, or where --report said)")
+    if path.is_dir():
+        raise ReportError(f"{path}: is a folder, not a report")
+    records = _records(path, skip_header=False)
+    try:
+        header = next(records, (0, None))[1]
+    finally:
+        records.close()
+    if header is None:
+        raise ReportError(f"{path}: the file is empty, so it is not a report: a run writes "
+                          "the header line before anything else")
+    if tuple(header[: len(REPORT_COLUMNS)]) != REPORT_COLUMNS:
+        names = {h.strip().lower() for h in header}
+        if "conversation_id" in names and "outcome" not in names:
+            raise ReportError(f"{path}: this is a job file, not a report: the report of "
+                              "`partoo-bulk run JOB` is JOB.report.csv (or the --report path)")
+        raise ReportError(f"{path}, line 1: not a partoo-bulk report: its header should "
+                          f"start with {','.join(REPORT_COLUMNS)}. If a spreadsheet saved "
+                          "it again, use the file partoo-bulk wrote")
+    return ReportLines(path, header)
+
+
+def ends_with_newline(path: Path) -> bool:
+    """Every report line ends with a newline: a last line without one was cut short."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() == 0:
+            return False
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
+
+
+def _records(path: Path, *, skip_header: bool) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) per CSV record; read errors become `ReportError`."""
+    try:
+        # utf-8-sig: a report saved again with a BOM still reads; newline="" for csv.
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            reader = csv.reader(f)
+            try:
+                if skip_header:
+                    next(reader, None)
+                for cells in reader:
+                    yield reader.line_num, cells
+            except UnicodeDecodeError:
+                raise ReportError(f"{path}, near line {reader.line_num + 1}: not UTF-8 text, "
+                                  "so not a report as partoo-bulk wrote it (a spreadsheet "
+                                  "saved it again?): use the original file") from None
+            except csv.Error as exc:
+                raise ReportError(f"{path}, line {reader.line_num}: not a readable CSV "
+                                  f"({exc}): use the file partoo-bulk wrote") from None
+    except PermissionError:
+        raise ReportError(f"{path}: permission denied: make the report readable") from None
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read the report ({exc.strerror})") from None

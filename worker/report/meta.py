@@ -1,0 +1,85 @@
+"""`R.meta.json`: which job a report R belongs to, so `--resume` never mixes two jobs.
+
+Written atomically before the first request: the job file's SHA-256 and size, the
+action override (`--action`/`--assign`), the `--undo-out` path; never the key. A resume
+whose job, flags or undo file differ is refused with what differs and what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from worker.core.errors import ReportError
+from worker.core.operations import Override
+
+__all__ = ["check_same_job", "fingerprint", "meta_path", "read_meta", "write_meta"]
+
+_FORMAT = 1
+
+
+def meta_path(report: Path) -> Path:
+    return report.with_name(report.name + ".meta.json")
+
+
+def fingerprint(job_path: Path, override: Override | None) -> dict[str, object]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(job_path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return {"format": _FORMAT, "job_sha256": digest.hexdigest(), "job_size": size,
+            "override": None if override is None else [override.action.value, override.value]}
+
+
+def write_meta(report: Path, meta: dict[str, object], job_path: Path) -> None:
+    data = {**meta, "job_path": str(job_path.resolve())}
+    tmp = meta_path(report).with_suffix(".tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, meta_path(report))
+    except OSError as exc:
+        raise ReportError(f"{meta_path(report)}: cannot write ({exc.strerror}): check the "
+                          "report folder is writable") from None
+
+
+def read_meta(report: Path) -> dict[str, object]:
+    path = meta_path(report)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{report}: cannot resume: {path.name} is missing, so nothing "
+                          "says which job this report belongs to. Pass --overwrite to start "
+                          "again, or --report NEW_PATH") from None
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{path}: unreadable ({exc}): pass --overwrite to start "
+                          "again") from None
+
+
+def check_same_job(report: Path, saved: dict[str, object], now: dict[str, object]) -> None:
+    if saved.get("format") != _FORMAT:
+        raise ReportError(f"{report}: written by another version of partoo-bulk; pass "
+                          "--overwrite to start again")
+    if saved.get("job_sha256") != now["job_sha256"]:
+        raise ReportError(f"{report}: cannot resume: it belongs to another job file (or "
+                          f"the job file changed since: it was {saved.get('job_path')}). "
+                          "Resume with the job file as it was, or start a new run with "
+                          "--report NEW_PATH")
+    if saved.get("undo_out") != now.get("undo_out"):
+        raise ReportError(f"{report}: cannot resume: the run had --undo-out "
+                          f"{saved.get('undo_out') or '(none)'}; resume with the same "
+                          "--undo-out, or the undo file would miss conversations")
+    if saved.get("override") != now["override"]:
+        raise ReportError(f"{report}: cannot resume: the run used other action flags "
+                          f"({_show_override(saved.get('override'))}, now "
+                          f"{_show_override(now['override'])}): use the same flags")
+
+
+def _show_override(value: object) -> str:
+    if not value:
+        return "the file's own action columns"
+    action, user = value  # type: ignore[misc]
+    return f"--assign {user}" if action == "assign" else f"--action {action}"

@@ -1,0 +1,83 @@
+"""What to do after reading a report: the commands to copy, with this report's paths.
+
+The job a report belongs to is read from its `.meta.json` (written by `run` before the
+first request); without it, the commands say JOB.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+from worker.core.outcomes import Outcome
+from worker.report.meta import meta_path
+from worker.report.stats import ReportStats
+
+__all__ = ["job_words", "next_steps", "retry_name", "retry_written"]
+
+
+def job_words(report: Path) -> list[str] | None:
+    """`JOB [--action ...|--assign ...]` as the run that wrote `report` had them."""
+    try:
+        meta = json.loads(meta_path(report).read_text(encoding="utf-8"))
+        words = [str(meta["job_path"])]
+        if meta.get("override"):
+            action, user = meta["override"]
+            words += ["--assign", user] if action == "assign" else ["--action", action]
+        return words
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no meta (a report from elsewhere): the advice says JOB
+
+
+def retry_name(report: Path) -> Path:
+    """`x.report.csv` -> `x.retry.csv`, beside it."""
+    stem = report.name.removesuffix(".csv").removesuffix(".report")
+    return report.with_name(stem + ".retry.csv")
+
+
+def next_steps(stats: ReportStats, report: Path, job: list[str] | None) -> str:
+    o = stats.outcomes
+    job = job or ["JOB"]
+    run = ["partoo-bulk", "run", *job, "--report", str(report)]
+    steps = []
+    if o[Outcome.SKIPPED]:
+        steps.append(f"{o[Outcome.SKIPPED]} skipped: not finished, the run stopped. Finish "
+                     f"it:\n      {shlex.join([*run, '--resume'])}")
+    refused = o[Outcome.FAILED] - stats.failed_transient
+    if refused:
+        retry = str(retry_name(report))
+        write = shlex.join(["partoo-bulk", "report", str(report), "--failed", retry])
+        steps.append(f"{refused} failed because the API refused them (4xx): the error says "
+                     "why. Fix the cause (user, access, id), then send only the failed rows:"
+                     f"\n      {write}\n      {shlex.join(['partoo-bulk', 'run', retry])}")
+    if stats.failed_transient:
+        steps.append(f"{stats.failed_transient} failed on an outage (5xx, 429, timeouts): "
+                     "once the API is well, send them again in place:\n      "
+                     + shlex.join([*run, "--resume", "--retry-failed"]))
+    if o[Outcome.INVALID]:
+        steps.append(f"{o[Outcome.INVALID]} invalid: never sent. Fix them in {job[0]} (the "
+                     "error column says how; `partoo-bulk plan` lists them)")
+    if not stats.rows:
+        return "no rows yet: the run has not written any (or the job was empty)"
+    if not steps:
+        return "every row is ok: nothing to do"
+    return "next:\n" + "\n".join(f"  - {s}" for s in steps)
+
+
+def retry_written(out: Path, written: int, overridden: set[int], kinds: str) -> str:
+    lines = [f"wrote {written} {kinds} row{'s' if written != 1 else ''} to {out}, a job "
+             "file (rows in the report's order)"]
+    if overridden:
+        rows = sorted(overridden)
+        shown = ", ".join(map(str, rows[:5])) + (", …" if len(rows) > 5 else "")
+        lines.append(f"left out {len(rows)} row{'s' if len(rows) != 1 else ''} that a later "
+                     "row of the same conversation overrode with success (sending them now "
+                     f"would undo it): row{'s' if len(rows) != 1 else ''} {shown}")
+    if written:
+        quoted = shlex.quote(str(out))
+        lines.append(f"once the cause is fixed: partoo-bulk plan {quoted} && "
+                     f"partoo-bulk run {quoted}")
+    else:
+        lines.append(f"nothing to send again ({out} has the header only)")
+    return "\n".join(lines)

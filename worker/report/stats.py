@@ -1,0 +1,142 @@
+"""Counts of a report, and its errors grouped: what `partoo-bulk report R` prints.
+
+Errors are grouped by outcome and by their text with the row-specific parts taken out
+(quoted values, numbers other than the leading HTTP status), so that "conversation_id
+'abc' is not ..." and "conversation_id '-5' is not ..." count as one problem. Each group
+shows its first message in full and the first rows to look at. Memory is bounded by the
+number of distinct problems, capped at `_MAX_GROUPS`; past the cap, new kinds are
+counted together as "other errors".
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from worker.core.outcomes import Outcome
+from worker.report.reader import ReportRow
+
+__all__ = ["ReportStats", "error_kind", "printable"]
+
+_MAX_GROUPS = 10_000
+_SHOWN_ROWS = 3
+_QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")(?!\w)""")
+# Numbers, but not an HTTP status quoted after ": " or "(" ("... too: 404 Resource not
+# found", "(last: 500 Internal Server Error)"): that one names the kind of error.
+_NUMBER = re.compile(r"(?<![\w.])(?!(?<=: )[1-5]\d\d )(?!(?<=\()[1-5]\d\d )\d+(?:\.\d+)?(?![\w.])")
+_STATUS = re.compile(r"\d{3} ")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # newlines too: one group, one line
+_OTHER = "other errors (too many different messages to group them all)"
+
+
+@dataclass
+class Group:
+    outcome: Outcome
+    message: str  # the first message of the group, in full
+    count: int = 0
+    rows: list[int] = field(default_factory=list)  # the first few
+    varies: bool = False  # some messages of the group differ in their values
+
+
+@dataclass
+class ReportStats:
+    rows: int = 0
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
+    statuses: Counter[str] = field(default_factory=Counter)
+    groups: dict[tuple[Outcome, str], Group] = field(default_factory=dict)
+    failed_transient: int = 0  # failed on 5xx, 408, 429 or no answer: an outage, not the row
+    read_back_ok: int = 0  # ok rows known only by reading the conversation back
+    first_read_back_ok: int = 0
+
+    def add(self, row: ReportRow) -> None:
+        self.rows += 1
+        self.outcomes[row.outcome] += 1
+        self.statuses[row.http_status] += 1
+        if row.outcome is Outcome.OK:
+            if row.error:  # the only note an ok row carries: its answers were lost
+                self.read_back_ok += 1
+                self.first_read_back_ok = self.first_read_back_ok or row.row
+            return
+        if row.outcome is Outcome.FAILED and _transient(row.http_status):
+            self.failed_transient += 1
+        key = (row.outcome, error_kind(row.error))
+        group = self.groups.get(key)
+        if group is None:
+            if len(self.groups) >= _MAX_GROUPS:
+                key = (row.outcome, _OTHER)
+                group = self.groups.setdefault(key, Group(row.outcome, _OTHER))
+            else:
+                group = self.groups[key] = Group(row.outcome, row.error)
+        group.count += 1
+        group.varies = group.varies or row.error != group.message
+        if len(group.rows) < _SHOWN_ROWS:
+            group.rows.append(row.row)
+
+    def describe(self, top: int) -> str:
+        lines = [f"{self.rows} rows: " + ", ".join(
+            f"{self.outcomes[o]} {o.value}{_share(self.outcomes[o], self.rows)}"
+            for o in Outcome)]
+        if self.statuses:
+            lines.append("HTTP status of each row's last answer:")
+            width = max(len(str(n)) for n in self.statuses.values())
+            for status, count in sorted(self.statuses.items(), key=_status_order):
+                label = status or "none"
+                note = "  (never sent, or no answer: timeout, reset)" if not status else ""
+                lines.append(f"  {label:<5} {count:>{width}}{note}")
+        if self.read_back_ok:
+            lines.append(f"{self.read_back_ok} ok row(s) had no success answer; reading the "
+                         "conversation back showed the change in effect (first: row "
+                         f"{self.first_read_back_ok}; the error column says what came back)")
+        lines += self._describe_errors(top)
+        return "\n".join(lines)
+
+    def _describe_errors(self, top: int) -> list[str]:
+        if not self.groups:
+            return []
+        not_ok = self.rows - self.outcomes[Outcome.OK]
+        ranked = sorted(self.groups.values(), key=lambda g: -g.count)
+        lines = [f"why {not_ok} row{'s' if not_ok != 1 else ''} are not ok "
+                 f"({len(ranked)} kind{'s' if len(ranked) != 1 else ''} of error, "
+                 "most frequent first):"]
+        for group in ranked[:top]:
+            rows = ", ".join(map(str, group.rows)) + (", …" if group.count > len(group.rows)
+                                                       else "")
+            shown = printable(group.message) or "(no message)"
+            varies = "; the values differ from row to row" if group.varies else ""
+            noun = "row" if group.count == 1 else "rows"
+            lines.append(f"  {group.count} {noun} {group.outcome.value}: {shown}  "
+                         f"[row{'s' if len(group.rows) > 1 else ''} {rows}{varies}]")
+        rest = ranked[top:]
+        if rest:
+            lines.append(f"  ... and {len(rest)} more kinds ({sum(g.count for g in rest)} "
+                         "rows): see the error column of the report, or --top N")
+        return lines
+
+
+def printable(text: str) -> str:
+    """Text from the API or a job cell, safe to print on a terminal (no escape codes)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def error_kind(error: str) -> str:
+    """The error without what is particular to one row: the key its group is found by."""
+    status = _STATUS.match(error)
+    head, rest = (error[: status.end()], error[status.end():]) if status else ("", error)
+    return head + _NUMBER.sub("#", _QUOTED.sub("'…'", rest))
+
+
+def _transient(status: str) -> bool:
+    return not status or status.startswith("5") or status in ("408", "429")
+
+
+def _share(count: int, total: int) -> str:
+    if not count or not total or count == total:
+        return ""
+    percent = count / total * 100
+    return f" ({percent:.1f}%)" if percent < 10 else f" ({percent:.0f}%)"
+
+
+def _status_order(item: tuple[str, int]) -> tuple[int, str]:
+    status = item[0]
+    return (0, status.zfill(3)) if status else (1, "")

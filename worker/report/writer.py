@@ -1,0 +1,88 @@
+"""The report: one CSV line per job row, in row order, flushed as each row finishes.
+
+Columns: `REPORT_COLUMNS`, then the job's extra columns unchanged. Cells a spreadsheet
+would run as a formula (starting with = + - @, a tab or a CR) are neutralised with a
+leading apostrophe, the OWASP advice for CSV injection. Every line is flushed to the
+OS as soon as it is written, so a killed process leaves a complete, in-order prefix
+(at most one half-written last line, which `--resume` repairs).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from worker.core.cells import neutralise
+from worker.core.columns import REPORT_COLUMNS
+from worker.core.errors import ReportError
+from worker.core.outcomes import Result
+
+__all__ = ["ReportWriter", "result_line"]
+
+
+def result_line(result: Result) -> list[str]:
+    if result.line is not None:
+        return result.line
+    fixed = [
+        str(result.row),
+        neutralise(result.conversation_id),
+        result.action,
+        neutralise(result.value),
+        result.outcome.value,
+        "" if result.http_status is None else str(result.http_status),
+        str(result.attempts),
+        neutralise(result.error),
+        "" if result.duration_ms is None else str(result.duration_ms),
+        result.finished_at,
+    ]
+    return fixed + [neutralise(c) for c in result.cells]
+
+
+class ReportWriter:
+    """Append-only writer. Use as a context manager; `write()` in row order."""
+
+    def __init__(self, path: Path, extra_columns: tuple[str, ...], *, append: bool = False):
+        self.path = path
+        self._header = [*REPORT_COLUMNS, *(neutralise(c) for c in extra_columns)]
+        self._append = append
+        self._file: IO[str] | None = None
+        self.rows_written = 0
+
+    def __enter__(self) -> ReportWriter:
+        try:
+            self._file = open(self.path, "a" if self._append else "w",
+                              encoding="utf-8", newline="")
+        except OSError as exc:
+            raise ReportError(f"{self.path}: cannot write the report ({exc.strerror}): "
+                              "check that the folder exists and is writable, or pass "
+                              "--report PATH") from None
+        self._writer = csv.writer(self._file)
+        if not self._append:
+            self._writer.writerow(self._header)
+            self._file.flush()
+        return self
+
+    def write(self, result: Result) -> None:
+        """Write and flush one line. OSError (disk full, ...) propagates to the caller."""
+        assert self._file is not None
+        self._writer.writerow(result_line(result))
+        self._file.flush()
+        self.rows_written += 1
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._file is None:
+            return
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError:
+            pass  # already reported by write(); closing must not hide the first error
+        finally:
+            try:
+                self._file.close()
+            except OSError:
+                pass

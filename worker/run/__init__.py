@@ -1,0 +1,5 @@
+"""A run's lifecycle and its side files: start (`outputs`, `resume`), send (`runner` drives
+`worker.sending`), keep what is done (`ahead`, `undo`), stop (`signals`), tell (`progress`,
+`summary`); and `verify`, which reads a run's changes back."""
+
+__all__: list[str] = []

@@ -1,0 +1,134 @@
+"""Progress on stderr: a live bar on a terminal, a plain line every few seconds elsewhere.
+
+On a terminal (rich): rows done / total, ok / failed, request rate, 429s and ETA.
+Off a terminal (cron, CI, a pipe): one plain line every `every_s` seconds, which is what
+log collectors keep. `--quiet` gives `NullProgress`. Callers feed results with `add()`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from typing import Protocol, TextIO
+
+from worker.core.outcomes import Result
+from worker.run.summary import Summary
+
+__all__ = ["NullProgress", "PlainProgress", "Progress", "make_progress"]
+
+
+class Progress(Protocol):
+    def __enter__(self) -> Progress: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def add(self, result: Result) -> None: ...
+
+
+class NullProgress:
+    def __enter__(self) -> NullProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add(self, result: Result) -> None:
+        return None
+
+
+class _Rate:
+    """Requests per minute over the last `span_s` seconds."""
+
+    def __init__(self, span_s: float = 20.0) -> None:
+        self._span_s = span_s
+        self._marks: deque[tuple[float, int]] = deque()
+        self._total = 0
+
+    def add(self, requests: int, now: float) -> None:
+        self._total += requests
+        self._marks.append((now, self._total))
+        while self._marks and now - self._marks[0][0] > self._span_s:
+            self._marks.popleft()
+
+    def per_minute(self, now: float) -> float:
+        if len(self._marks) < 2:
+            return 0.0
+        t0, n0 = self._marks[0]
+        return (self._total - n0) / max(now - t0, 1e-9) * 60
+
+
+def _eta(done: int, total: int, rows_per_s: float) -> str:
+    if rows_per_s <= 0 or done >= total:
+        return "-"
+    seconds = int((total - done) / rows_per_s)
+    h, rest = divmod(seconds, 3600)
+    return f"{h}h{rest // 60:02d}m" if h else f"{rest // 60}m{rest % 60:02d}s"
+
+
+class PlainProgress:
+    def __init__(self, total: int, summary: Summary, *, every_s: float = 10.0,
+                 stream: TextIO = sys.stderr, clock=time.monotonic) -> None:
+        self._total, self._summary, self._every_s = total, summary, every_s
+        self._stream, self._clock = stream, clock
+        self._rate = _Rate()
+        self._started = self._last = clock()
+
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add(self, result: Result) -> None:
+        now = self._clock()
+        self._rate.add(result.attempts, now)
+        if now - self._last >= self._every_s:
+            self._last = now
+            print(self.line(now), file=self._stream, flush=True)
+
+    def line(self, now: float) -> str:
+        s = self._summary
+        done = s.rows
+        pct = 100 * done / self._total if self._total else 100.0
+        rows_per_s = (done - s.carried) / max(now - self._started, 1e-9)
+        return (f"progress: {done}/{self._total} rows ({pct:.1f}%), {s.outcomes['ok']} ok, "
+                f"{s.outcomes['failed']} failed, {s.outcomes['invalid']} invalid | "
+                f"{self._rate.per_minute(now):.0f} req/min | {s.throttled} x 429 | "
+                f"ETA {_eta(done, self._total, rows_per_s)}")
+
+
+class RichProgress:
+    def __init__(self, total: int, summary: Summary) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
+
+        self._summary = summary
+        self._rate = _Rate()
+        self._bar = Bar(TextColumn("[bold]partoo-bulk"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[counts]}"), TimeRemainingColumn(),
+                        console=Console(stderr=True), transient=False)
+        self._task = self._bar.add_task("run", total=total, counts="")
+
+    def __enter__(self) -> RichProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def add(self, result: Result) -> None:
+        now = time.monotonic()
+        self._rate.add(result.attempts, now)
+        s = self._summary
+        counts = (f"[green]{s.outcomes['ok']} ok[/] [red]{s.outcomes['failed']} failed[/] "
+                  f"{s.outcomes['invalid']} invalid | {self._rate.per_minute(now):.0f}/min | "
+                  f"{s.throttled} x 429")
+        self._bar.update(self._task, completed=s.rows, counts=counts)
+
+
+def make_progress(total: int, summary: Summary, *, quiet: bool) -> Progress:
+    if quiet:
+        return NullProgress()
+    if sys.stderr.isatty():
+        return RichProgress(total, summary)
+    return PlainProgress(total, summary)

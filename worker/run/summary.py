@@ -1,0 +1,87 @@
+"""Counts of a run, and the one-line summary printed at its end."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from worker.core.outcomes import Outcome, Result
+from worker.report.stats import error_kind
+
+__all__ = ["Summary", "write_summary_json"]
+
+_MAX_ERROR_KINDS = 1000
+
+
+@dataclass
+class Summary:
+    rows: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    http_statuses: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    requests: int = 0
+    throttled: int = 0
+    retries: int = 0  # requests beyond each row's first, 429s not counted
+    carried: int = 0  # rows kept from an earlier report on --resume, not sent again
+
+    def add(self, result: Result) -> None:
+        self.rows += 1
+        self.outcomes[result.outcome.value] += 1
+        if result.line is not None:
+            self.carried += 1
+            return
+        self.requests += result.attempts
+        self.throttled += result.throttled
+        self.retries += max(0, result.attempts - result.throttled - result.reads - 1)
+        if result.http_status is not None:
+            self.http_statuses[str(result.http_status)] += 1
+        if result.outcome is Outcome.FAILED:
+            # Grouped as `report` groups them (ids and counts masked), and bounded: a
+            # million distinct messages must not become a million counters.
+            kind = error_kind(result.error)
+            if kind in self.errors or len(self.errors) < _MAX_ERROR_KINDS:
+                self.errors[kind] += 1
+            else:
+                self.errors["(other errors)"] += 1
+
+    def line(self, wall_s: float, report: str) -> str:
+        o = self.outcomes
+        rate = self.requests / wall_s * 60 if wall_s > 0 else 0.0
+        kept = f" ({self.carried} kept from the earlier report)" if self.carried else ""
+        return (f"{self.rows} rows{kept}: {o['ok']} ok, {o['failed']} failed, "
+                f"{o['invalid']} invalid, {o['skipped']} skipped | {self.requests} requests, "
+                f"{self.throttled} x 429, {self.retries} retries | {_duration(wall_s)} "
+                f"({rate:.0f} req/min) | report: {report}")
+
+
+    def as_dict(self, wall_s: float) -> dict[str, Any]:
+        return {"rows": self.rows, "outcomes": {o.value: self.outcomes[o.value]
+                                                for o in Outcome},
+                "kept_from_earlier_report": self.carried,
+                "http_statuses": dict(sorted(self.http_statuses.items())),
+                "errors": dict(self.errors.most_common(50)),
+                "requests": self.requests, "http_429": self.throttled,
+                "retries": self.retries, "wall_time_s": round(wall_s, 3),
+                "achieved_rate_per_minute": round(self.requests / wall_s * 60, 1)
+                if wall_s > 0 else 0.0}
+
+
+def write_summary_json(path: Path, data: dict[str, Any]) -> None:
+    """Write atomically: a monitor never reads half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{seconds:.1f}s"

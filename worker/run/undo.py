@@ -1,0 +1,127 @@
+"""Undo files: record each conversation's state before a run first changes it, then write
+a job that puts back what the run changed.
+
+- `UndoJournal` (`UNDO.journal.csv`): one line per conversation, appended and flushed
+  *before* its first PATCH, so a kill -9 never loses a prior state, and `--resume` does
+  not read the state again (it would read the run's own change).
+- `StateCapture`: the engine's capture step, one `GET /conversations/{id}` per
+  conversation, paced, retried and classified like every other request.
+- `write_undo()`: from the journal and the final report, a job file in the normal
+  format restoring, per conversation, only the fields the run really changed (the last
+  `ok` row's value differs from the prior one). An expired conversation that the run
+  closed cannot be re-opened: it is listed in `UNDO.not-restorable.csv` with the reason
+  instead of becoming a row that must fail.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from worker.core.conversation import ConversationState, read_state
+from worker.core.errors import ReportError
+from worker.core.operations import Field, Operation
+from worker.jobfile.undojob import (
+    UNDO_HEADER,
+    not_restorable_path,
+    undo_rows,
+    write_not_restorable,
+)
+from worker.partoo.client import PartooClient
+from worker.report.lastok import last_ok
+from worker.report.reader import open_report
+
+__all__ = ["StateCapture", "UndoCounts", "UndoJournal", "journal_path", "write_undo"]
+
+_JOURNAL_HEADER = ["conversation_id", "is_solved", "is_expired", "assigned_user_id"]
+
+
+def journal_path(undo: Path) -> Path:
+    return undo.with_name(undo.name + ".journal.csv")
+
+
+class UndoJournal:
+    def __init__(self, path: Path, *, keep: bool) -> None:
+        self.path = path
+        self.prior: dict[int, ConversationState] = (_load(path) if keep and path.exists()
+                                                    else {})
+        try:
+            self._file = open(path, "a" if self.prior else "w",
+                              encoding="utf-8", newline="")
+        except OSError as exc:
+            raise ReportError(f"{path}: cannot write the undo journal ({exc.strerror})") \
+                from None
+        self._writer = csv.writer(self._file)
+        if not self.prior:
+            self._writer.writerow(_JOURNAL_HEADER)
+            self._file.flush()
+
+    def needed(self, conversation_id: int) -> bool:
+        return conversation_id not in self.prior
+
+    def record(self, conversation_id: int, prior: ConversationState) -> None:
+        self._writer.writerow([conversation_id, int(prior.is_solved), int(prior.is_expired),
+                               prior.assignee or ""])
+        self._file.flush()
+        self.prior[conversation_id] = prior
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _load(path: Path) -> dict[int, ConversationState]:
+    text = path.read_text(encoding="utf-8")
+    text = text[: text.rfind("\n") + 1]  # a torn last line (a kill) is dropped
+    prior: dict[int, ConversationState] = {}
+    for line in list(csv.reader(text.splitlines()))[1:]:
+        if len(line) == 4 and line[0].isdigit():
+            prior[int(line[0])] = ConversationState(line[1] == "1", line[2] == "1",
+                                                    line[3] or None)
+    return prior
+
+
+class StateCapture:
+    """The capture step of a row: read a conversation once, before its first change."""
+
+    def __init__(self, client: PartooClient, journal: UndoJournal) -> None:
+        self._client = client
+        self._journal = journal
+
+    def needed(self, conversation_id: int) -> bool:
+        return self._journal.needed(conversation_id)
+
+    async def __call__(self, op: Operation) -> object:
+        data = await self._client.get(f"/conversations/{op.conversation_id}")
+        self._journal.record(op.conversation_id, read_state(data))
+        return 200
+
+
+@dataclass
+class UndoCounts:
+    rows: int = 0
+    conversations: int = 0
+    not_restorable: int = 0
+
+
+def write_undo(report: Path, journal: UndoJournal, out: Path) -> UndoCounts:
+    """Write the undo job (atomically) from the final report and the journal."""
+    final = last_ok(open_report(report).rows())
+    counts = UndoCounts()
+    lost: list[list[str]] = []
+    tmp = out.with_name(out.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(UNDO_HEADER)
+        for cid, prior in journal.prior.items():
+            status, assignee = final.get((cid, Field.STATUS)), final.get((cid, Field.ASSIGNEE))
+            rows = undo_rows(cid, prior, status and status.target,
+                             assignee and assignee.target, lost)
+            writer.writerows(rows)
+            counts.rows += len(rows)
+            counts.conversations += bool(rows)
+    os.replace(tmp, out)
+    counts.not_restorable = len(lost)
+    write_not_restorable(not_restorable_path(out), lost)
+    return counts

@@ -1,0 +1,236 @@
+"""`select`, end to end: list conversations, keep those that match, write a job file.
+
+    pages (Lister: paced, retried, 429-aware) -> read_conversation (tolerant)
+    -> Funnel (filters, counted) -> Target (the action cell) -> JobWriter (atomic)
+
+Memory holds one page and a short window of recent ids, whatever the listing's size.
+The counts per filter go to stderr, one summary line to stdout. Exit codes follow `run`:
+0 the job file is written (even with no rows: `run` on it sends nothing); 2 could not
+start (`StartupError`, nothing sent); 3 the listing had to stop (`RunAborted`: 401,
+the API down, an answer that is not Partoo's) and no job file was written; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+from urllib.parse import urlsplit
+
+from worker.config import Settings
+from worker.core.conversation import ConversationState
+from worker.core.errors import ConfigError, RequestError, RunAborted, TransientError, Unauthorized
+from worker.jobfile.undojob import (
+    UNDO_HEADER,
+    not_restorable_path,
+    undo_rows,
+    write_not_restorable,
+)
+from worker.jobfile.writer import JobWriter, check_out_path
+from worker.partoo.client import PartooClient, open_session
+from worker.select.filters import Criteria, Funnel, build_funnel
+from worker.select.listed import Listed, format_date, read_conversation
+from worker.select.pager import Lister, ListingStats
+from worker.select.target import Target
+from worker.sending.ratelimit import RateLimiter
+from worker.sending.retrypolicy import RetryPolicy
+
+__all__ = ["CONTEXT_COLUMNS", "SelectRequest", "select"]
+
+# Carried through by `run` to its report, after its own columns: what each conversation
+# looked like when it was selected. None of these may be a report or action column name.
+CONTEXT_COLUMNS = ("business_id", "business_name", "last_activity", "solved_before",
+                   "assignee_before", "expired")
+EXIT_OK, EXIT_INTERRUPTED = 0, 130
+_PROGRESS_EVERY_S = 10.0
+
+
+@dataclass(frozen=True)
+class SelectRequest:
+    settings: Settings
+    criteria: Criteria
+    target: Target
+    out: Path
+    overwrite: bool = False
+    per_page: int = 100
+    quiet: bool = False
+    undo_out: Path | None = None  # also write the job that restores the listed state
+
+
+def select(req: SelectRequest) -> int:
+    """Check, list, write. Raises `StartupError` before anything is sent."""
+    if req.settings.api_key is None:
+        raise ConfigError("PARTOO_API_KEY is not set: export PARTOO_API_KEY=<key of the "
+                          "Partoo user whose conversations are listed> (it is never a flag, "
+                          "so it stays out of shell history and ps)")
+    check_out_path(req.out, req.overwrite)
+    if req.undo_out is not None:
+        check_out_path(req.undo_out, req.overwrite)
+    return asyncio.run(_main(req))
+
+
+async def _main(req: SelectRequest) -> int:
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    caught: list[str] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        caught.append(sig.name)
+        task.cancel()  # unwinds through the writer, which deletes its temporary file
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        return await _select(req)
+    except asyncio.CancelledError:
+        if not caught:
+            raise
+        print(f"partoo-bulk: interrupted ({caught[0]}): no job file was written",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def _select(req: SelectRequest) -> int:
+    s = req.settings
+    assert s.api_key is not None
+    host = urlsplit(s.base_url).netloc
+    limiter = RateLimiter(s.rate_per_minute, s.burst)
+    policy = RetryPolicy(max_attempts=s.max_attempts, max_retry_after_s=s.max_retry_after_s,
+                         rate_limit_budget_s=s.rate_limit_budget_s,
+                         backoff_base_s=s.backoff_base_s, backoff_max_s=s.backoff_max_s)
+    funnel = build_funnel(req.criteria, req.target)
+    header = ["conversation_id", req.target.column, *CONTEXT_COLUMNS]
+    listed = unreadable = 0
+    progress = _Progress(None if req.quiet else sys.stderr)
+    started = time.monotonic()
+    async with open_session(1, s.request_timeout_s) as session:
+        client = PartooClient(session, s.base_url, s.api_key, s.request_timeout_s)
+        lister = Lister(client.get, limiter, policy, per_page=req.per_page,
+                        businesses=tuple(sorted(req.criteria.businesses)))
+        with JobWriter(req.out, header, overwrite=req.overwrite) as writer, \
+                _UndoWriter(req.undo_out, req.target, req.overwrite) as undo_writer:
+            try:
+                async for page in lister.pages():
+                    listed += len(page)
+                    for raw in page:
+                        conv = read_conversation(raw)
+                        if conv is None:
+                            unreadable += 1
+                        elif funnel.admit(conv):
+                            cell = req.target.cell()
+                            writer.write(_row(conv, cell))
+                            undo_writer.add(conv, cell)
+                    progress.page(lister.stats, listed, funnel.passed)
+                writer.commit()
+                undo_writer.commit()
+            except RequestError as exc:
+                raise _aborted(exc, lister.stats, host) from None
+            except OSError as exc:
+                raise RunAborted(f"--out {req.out}: writing the job file failed "
+                                 f"({exc.strerror}); no job file was written") from None
+    _print_counts(listed, lister.stats, unreadable, funnel, req.target, host)
+    print(f"selected {funnel.passed} conversations ({req.target.describe()}) | "
+          f"{_n(lister.stats.pages, 'page')}, {_n(lister.stats.requests, 'request')}, "
+          f"{lister.stats.throttled} x 429, {lister.stats.retries} retries | "
+          f"{time.monotonic() - started:.1f}s | job: {req.out}")
+    return EXIT_OK
+
+
+def _row(conv: Listed, action_cell: str) -> list[str]:
+    def flag(value: bool | None) -> str:
+        return "" if value is None else str(value).lower()
+
+    assignee = "" if not conv.assignee_known else (conv.assignee or "unassigned")
+    last = "" if conv.last_activity is None else format_date(conv.last_activity)
+    return [str(conv.id), action_cell, conv.business_id or "", conv.business_name or "",
+            last, flag(conv.is_solved), assignee, flag(conv.is_expired)]
+
+
+class _UndoWriter:
+    """`select --undo-out`: the listing holds each conversation's state already, so the
+    job that puts it back is written from it, with no extra request."""
+
+    def __init__(self, path: Path | None, target: Target, overwrite: bool) -> None:
+        self._path, self._target = path, target
+        self._writer = None if path is None else JobWriter(path, UNDO_HEADER,
+                                                           overwrite=overwrite)
+        self._lost: list[list[str]] = []
+
+    def __enter__(self) -> _UndoWriter:
+        if self._writer is not None:
+            self._writer.__enter__()
+        return self
+
+    def add(self, conv: Listed, cell: str) -> None:
+        if self._writer is None:
+            return
+        is_status = self._target.column == "status"
+        unknown = (conv.is_solved is None) if is_status else (not conv.assignee_known)
+        if unknown:
+            self._lost.append([str(conv.id), self._target.column, "",
+                               "the listing did not say its state before"])
+            return
+        prior = ConversationState(bool(conv.is_solved), bool(conv.is_expired), conv.assignee)
+        for row in undo_rows(conv.id, prior, cell if is_status else None,
+                             None if is_status else cell, self._lost):
+            self._writer.write([str(c) for c in row])
+
+    def commit(self) -> None:
+        if self._writer is not None and self._path is not None:
+            self._writer.commit()
+            write_not_restorable(not_restorable_path(self._path), self._lost)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            self._writer.__exit__(*exc)  # type: ignore[arg-type]
+
+
+def _aborted(exc: RequestError, stats: ListingStats, host: str) -> RunAborted:
+    where = f"listing {host}, page {stats.pages + 1}"
+    if isinstance(exc, Unauthorized):
+        return RunAborted(f"{where}: the API answered {exc.message}; no job file was "
+                          "written")
+    again = ": run select again when the API answers" if isinstance(exc, TransientError) else ""
+    return RunAborted(f"{where}: {exc.message} (after {stats.requests} requests); no job "
+                      f"file was written{again}")
+
+
+def _print_counts(listed: int, stats: ListingStats, unreadable: int, funnel: Funnel,
+                  target: Target, host: str) -> None:
+    lines = [f"partoo-bulk select: {_n(listed, 'conversation')} listed from {host} in "
+             f"{_n(stats.pages, 'page')}"]
+    if unreadable:
+        lines.append(f"  without a usable id: {unreadable} dropped")
+    lines += funnel.lines()
+    lines.append(f"  selected: {funnel.passed} ({target.describe()})")
+    print("\n".join(lines), file=sys.stderr)
+
+
+class _Progress:
+    """A plain line every few seconds on stderr, for listings that take minutes."""
+
+    def __init__(self, out: TextIO | None) -> None:
+        self._out = out
+        self._last = time.monotonic()
+
+    def page(self, stats: ListingStats, listed: int, selected: int) -> None:
+        now = time.monotonic()
+        if self._out is None or now - self._last < _PROGRESS_EVERY_S:
+            return
+        self._last = now
+        of = f" of {stats.count}" if stats.count is not None else ""
+        print(f"listing: {listed}{of} conversations in {_n(stats.pages, 'page')} "
+              f"({stats.throttled} x 429), {selected} selected so far",
+              file=self._out, flush=True)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")

@@ -1,0 +1,213 @@
+"""One row's requests: the state capture, the change, the read-back; each one paced,
+retried and classified; then the row's `Result`.
+
+    [capture: GET, once per conversation, for --undo-out]
+      -> change: `send` (one PATCH), each attempt behind a rate permit, retried per
+         `RetryPolicy`; a 429 pauses every sender and tells the adaptive rate
+      -> [read-back: GET, when the change's last answer left it open whether it landed]
+      -> Result (ok / failed / skipped), and the circuit breaker told how the row went
+
+The engine decides when a row runs; `RowWork` decides what running it means. It reads
+the engine's stop reason between attempts (no retry once the run is stopping) and
+calls back `abort` for what must end the run (401, the circuit breaker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from worker.core.conversation import ConversationState
+from worker.core.errors import RateLimited, RequestError, TransientError, Unauthorized, Unexpected
+from worker.core.operations import Operation
+from worker.core.outcomes import Outcome, Result
+from worker.sending import results
+from worker.sending.aimd import Aimd
+from worker.sending.breaker import Breaker
+from worker.sending.ratelimit import RateLimiter
+from worker.sending.readback import describe_state, holds
+from worker.sending.retrypolicy import RetryPolicy, Tally
+
+__all__ = ["Capture", "ReadBack", "RowWork", "Send"]
+
+Send = Callable[[Operation], Awaitable[object]]
+ReadBack = Callable[[Operation], Awaitable[ConversationState]]
+
+
+class Capture(Protocol):
+    """Reads a conversation's state before its first change (for `--undo-out`)."""
+
+    def needed(self, conversation_id: int) -> bool: ...
+    async def __call__(self, op: Operation) -> object: ...
+
+
+class _Interrupted(Exception):
+    """Raised inside an operation's retry loop when the run stops between attempts."""
+
+
+class RowWork:
+    def __init__(self, send: Send, limiter: RateLimiter, policy: RetryPolicy, *,
+                 stop_reason: Callable[[], str | None], abort: Callable[[str], None],
+                 in_request: set[asyncio.Task[None]], aimd: Aimd | None = None,
+                 breaker: Breaker | None = None, capture: Capture | None = None,
+                 read_back: ReadBack | None = None, method: str = "PATCH") -> None:
+        self._send = send
+        self._method = method  # what `send` does, for the request log
+        self._capture = capture
+        self._read_back = read_back
+        self._limiter = limiter
+        self._policy = policy
+        # One retry at most: a read-back follows failures, and must not double the load
+        # on an API that is already failing.
+        self._read_policy = dataclasses.replace(policy,
+                                                max_attempts=min(policy.max_attempts, 2))
+        self._aimd = aimd
+        self._breaker = breaker
+        self._stop_reason = stop_reason
+        self._abort = abort
+        self._in_request = in_request  # tasks with a request out: a stop lets them finish
+
+    def _reason(self) -> str:
+        return self._stop_reason() or "interrupted"
+
+    async def run(self, op: Operation, tally: Tally) -> Result:
+        """All of one row's requests: the state capture if one is due, the change, and a
+        read-back if the change's answer was lost. Never raises but `CancelledError`."""
+        steps: list[tuple[str, Send]] = [(self._method, self._send)]
+        if self._capture is not None and self._capture.needed(op.conversation_id):
+            steps.insert(0, ("GET", self._capture))
+        send: Send = self._send
+        try:
+            for method, send in steps:
+                await self._policy.run(
+                    functools.partial(self._attempt, op, tally, method, send), tally)
+        except _Interrupted as exc:
+            return results.skipped(op, tally, self._reason(), cause=exc.__cause__)
+        except Exception as exc:
+            if not isinstance(exc, RequestError):
+                reason = f"internal error ({type(exc).__name__}: {exc})"
+                self._abort(reason)
+                return results.done(op, tally, Outcome.FAILED, None, reason)
+            if isinstance(exc, Unauthorized):
+                # The key, not the row, is wrong: the row goes back with the others, so
+                # that `--resume` with a good key sends it.
+                self._after_failure(exc)
+                return results.skipped(op, tally, self._reason(), cause=exc)
+            if self._lost_answer(exc, tally):
+                return await self._settle(op, tally, exc)
+            self._after_failure(exc)
+            text = results.failure_text(exc, tally, self._policy)
+            if send is self._capture:
+                text = f"not changed: reading its state for the undo file failed: {text}"
+            return results.done(op, tally, Outcome.FAILED, exc.http_status, text)
+        if self._breaker is not None:
+            self._breaker.record(bad=False)
+        return results.done(op, tally, Outcome.OK, 200, "")
+
+    def _lost_answer(self, exc: RequestError, tally: Tally) -> bool:
+        """Is it open whether the change landed? An answer of the change's left it open
+        (`maybe_applied`), and the last one is no verdict on the row: a refusal (4xx)
+        is one, and the row is reported with it, as it would be without the lost answer."""
+        return (tally.maybe_applied and self._read_back is not None
+                and self._stop_reason() is None
+                and (isinstance(exc, TransientError) or exc.may_have_applied))
+
+    async def _settle(self, op: Operation, tally: Tally, exc: RequestError) -> Result:
+        """The change's last answer did not say whether it landed: read the conversation."""
+        assert self._read_back is not None
+        reads = Tally()  # the read's own retry budget; its counts join the row's
+        try:
+            state = await self._read_policy.run(
+                functools.partial(self._attempt, op, reads, "GET", self._read_back), reads)
+        except (_Interrupted, Unauthorized) as stopped:
+            if isinstance(stopped, Unauthorized):
+                self._after_failure(stopped)  # the run stops; the row goes to --resume
+            tally.add_reads(reads)
+            return results.skipped(op, tally, self._reason(), cause=exc)
+        except RequestError as read_exc:
+            text = (f"{results.failure_text(exc, tally, self._policy)}; reading it back "
+                    f"failed too: {read_exc.message}")
+            outcome = Outcome.FAILED
+        except asyncio.CancelledError:
+            tally.add_reads(reads)
+            raise
+        else:
+            if holds(state, op):
+                # "In effect", not "applied": it may have been so before this row.
+                text = ("in effect, as reading it back shows; no answer to the change said "
+                        f"so (last: {exc.message})")
+                outcome = Outcome.OK
+            else:
+                text = results.failure_text(
+                    exc, tally, self._policy,
+                    settled=f"not applied: reading it back shows {describe_state(state, op)}")
+                outcome = Outcome.FAILED
+        tally.add_reads(reads)
+        if outcome is Outcome.OK:
+            if self._breaker is not None:
+                self._breaker.record(bad=False)
+            return results.done(op, tally, outcome, 200, text)
+        self._after_failure(exc)
+        return results.done(op, tally, outcome, exc.http_status, text)
+
+    async def _attempt(self, op: Operation, tally: Tally, method: str, send: Send) -> object:
+        await self._limiter.acquire()
+        loop = asyncio.get_running_loop()
+        tally.requests += 1
+        if tally.first_sent_at is None:
+            tally.first_sent_at = loop.time()
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_request.add(task)
+        sent_at = loop.time()
+        if send is not self._send:
+            tally.reads += 1
+        try:
+            answer = await send(op)
+        except asyncio.CancelledError:
+            tally.cut_in_flight = True
+            raise
+        except RequestError as exc:
+            results.log_request(method, op, tally, exc.http_status, loop.time() - sent_at,
+                                exc.message)
+            tally.last_status = exc.http_status
+            tally.last_error = exc.message
+            if send is self._send and exc.may_have_applied:
+                tally.maybe_applied = True
+            if isinstance(exc, RateLimited):
+                self._on_rate_limited(exc, tally)
+            if isinstance(exc, TransientError) and self._stop_reason() is not None:
+                raise _Interrupted() from exc  # no retry once the run is stopping
+            raise
+        finally:
+            self._in_request.discard(task)
+        tally.ok += 1
+        tally.last_status = 200
+        results.log_request(method, op, tally, 200, loop.time() - sent_at, "")
+        if self._aimd is not None:
+            self._aimd.on_success()
+        return answer
+
+    def _on_rate_limited(self, exc: RateLimited, tally: Tally) -> None:
+        """One pause for every sender, and one signal to the adaptive rate."""
+        pause = self._policy.pause_for(exc.retry_after_s)
+        tally.throttled += 1
+        tally.throttled_wait_s += pause
+        tally.asked_wait_s = max(tally.asked_wait_s, exc.retry_after_s or 0.0)
+        self._limiter.pause(pause)
+        if self._aimd is not None:
+            self._aimd.on_throttled()
+
+    def _after_failure(self, exc: RequestError) -> None:
+        if isinstance(exc, Unauthorized):
+            self._abort(f"the API answered 401 ({exc.message})")
+        elif self._breaker is not None:
+            # Rows the API refused are the rows' fault; transient failures that outlived
+            # their retries, and answers that are not Partoo's, are the server's.
+            bad = isinstance(exc, TransientError | Unexpected)
+            if self._breaker.record(bad=bad):
+                self._abort(self._breaker.explain(
+                    exc.message, throttled=isinstance(exc, RateLimited)))
