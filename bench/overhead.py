@@ -80,9 +80,9 @@ def run(quick: bool) -> str:
             bare.cpu_us.append(done.cpu_s / rows * 1e6)
             for side, env in workers:
                 worker = run_worker(job, env)
-                if worker.run.summary.get("ok") != rows:
-                    raise RuntimeError(f"worker: {worker.run.summary} (exit {worker.code})")
-                side.rates.append(worker.run.summary["rate"] / 60)
+                if worker.summary.get("ok") != rows:
+                    raise RuntimeError(f"worker: {worker.summary} (exit {worker.code})")
+                side.rates.append(worker.summary["rate"] / 60)
                 side.process.append(rows / worker.wall_s)
                 side.cpu_us.append(worker.cpu_s / rows * 1e6)
     baseline = statistics.median(bare.rates)
