@@ -10,9 +10,11 @@ import pytest
 from worker.core.operations import Action, Operation
 from worker.core.outcomes import Result
 from worker.sending.breaker import Breaker
+from worker.sending.control import RunControl
 from worker.sending.engine import Engine
 from worker.sending.ratelimit import RateLimiter
 from worker.sending.retrypolicy import RetryPolicy
+from worker.sending.rowwork import RowWork
 
 SECRET = "sk-test-5f1d9c0e-DO-NOT-LEAK"
 
@@ -53,6 +55,15 @@ def ops(n: int, *, first_id: int = 1, action: Action = Action.CLOSE) -> list[Ope
             for i in range(n)]
 
 
+def make_engine(send, limiter, policy, *, concurrency=4, window=5000, breaker=None,
+                read_back=None, capture=None, aimd=None) -> Engine:
+    """An engine doing a run's row work (`RowWork`) with `send` as the PATCH."""
+    control = RunControl()
+    work = RowWork(send, limiter, policy, control, aimd=aimd, breaker=breaker,
+                   capture=capture, read_back=read_back)
+    return Engine(work, control, concurrency=concurrency, window=window)
+
+
 async def run_engine(items, sender, *, rate_per_minute=6000.0, burst=1, concurrency=4,
                      max_attempts=3, window=5000, breaker=None, budget_s=900.0,
                      stop_after=None, read_back=None,
@@ -60,8 +71,8 @@ async def run_engine(items, sender, *, rate_per_minute=6000.0, burst=1, concurre
     limiter = RateLimiter(rate_per_minute, burst)
     policy = RetryPolicy(max_attempts=max_attempts, rate_limit_budget_s=budget_s,
                          max_retry_after_s=120.0)
-    engine = Engine(sender, limiter, policy, concurrency=concurrency, window=window,
-                    breaker=breaker, read_back=read_back, capture=capture)
+    engine = make_engine(sender, limiter, policy, concurrency=concurrency, window=window,
+                         breaker=breaker, read_back=read_back, capture=capture)
     results: list[Result] = []
     await engine.run(items, results.append)
     return engine, results

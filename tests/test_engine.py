@@ -7,10 +7,11 @@ import itertools
 
 import pytest
 
-from conftest import Breaker, FakeSender, ops, run_engine
+from conftest import Breaker, FakeSender, make_engine, ops, run_engine
 from worker.core.errors import NetworkError, RateLimited, Rejected, ServerError, Unauthorized
 from worker.core.operations import Action, Operation
 from worker.core.outcomes import Outcome, Result
+from worker.sending.control import StopReason
 
 pytestmark = pytest.mark.looptime
 
@@ -136,7 +137,7 @@ async def test_401_aborts_the_run_and_skips_the_rest(sender):
     sender.script[3] = [Unauthorized("401 authentication: User not authenticated: "
                                      "check PARTOO_API_KEY", http_status=401)]
     engine, results = await run_engine(ops(30), sender, concurrency=1)
-    assert engine.aborted
+    assert engine.control.aborted
     # The row that met the 401 is skipped too: --resume with a good key sends it.
     assert results[2].outcome is Outcome.SKIPPED and results[2].http_status == 401
     assert "401" in results[2].error and "--resume sends it again" in results[2].error
@@ -152,12 +153,12 @@ async def test_circuit_breaker_stops_a_run_against_a_broken_api():
         sender.script[cid] = [ServerError("503", http_status=503)] * 9
     engine, results = await run_engine(ops(200), sender, concurrency=4, max_attempts=2,
                                        breaker=Breaker(window=10, threshold=0.5))
-    assert engine.aborted and "circuit breaker" in (engine.stop_reason or "")
+    assert engine.control.aborted and "circuit breaker" in str(engine.control.stop or "")
     failed = [r for r in results if r.outcome is Outcome.FAILED]
     assert 5 <= len(failed) <= 5 + 4  # tripped at 5, plus at most what was in flight
     assert len(results) == 200 and results[-1].outcome is Outcome.SKIPPED
     assert len(sender.calls) <= 2 * len(failed) + 4 * 2
-    assert "the API looks down" in (engine.stop_reason or "")
+    assert "the API looks down" in str(engine.control.stop or "")
 
 
 async def test_a_quota_that_stays_used_up_trips_the_breaker_and_says_so():
@@ -166,9 +167,9 @@ async def test_a_quota_that_stays_used_up_trips_the_breaker_and_says_so():
         sender.script[cid] = [RateLimited("429 rate limited", retry_after_s=1.0)] * 50
     engine, results = await run_engine(ops(100), sender, concurrency=4, budget_s=3.0,
                                        breaker=Breaker(window=10, threshold=0.5))
-    assert engine.aborted
-    assert "quota stays used up" in (engine.stop_reason or "")
-    assert "looks down" not in (engine.stop_reason or "")
+    assert engine.control.aborted
+    assert "quota stays used up" in str(engine.control.stop or "")
+    assert "looks down" not in str(engine.control.stop or "")
     assert results[-1].outcome is Outcome.SKIPPED
 
 
@@ -178,13 +179,12 @@ async def test_stop_lets_requests_in_flight_finish_and_skips_the_rest():
 
     async def stop_soon(engine_box):
         await asyncio.sleep(2.5)
-        engine_box[0].stop("run interrupted (SIGINT)")
+        engine_box[0].control.halt(StopReason.INTERRUPTED, "run interrupted (SIGINT)")
 
-    from worker.sending.engine import Engine
     from worker.sending.ratelimit import RateLimiter
     from worker.sending.retrypolicy import RetryPolicy
 
-    engine = Engine(sender, RateLimiter(600), RetryPolicy(), concurrency=4)
+    engine = make_engine(sender, RateLimiter(600), RetryPolicy(), concurrency=4)
     results: list[Result] = []
     stopper = asyncio.create_task(stop_soon([engine]))
     await engine.run(items, results.append)
@@ -199,16 +199,15 @@ async def test_stop_lets_requests_in_flight_finish_and_skips_the_rest():
 
 async def test_cancel_records_requests_in_flight_as_skipped():
     sender = FakeSender(latency_s=30.0)
-    from worker.sending.engine import Engine
     from worker.sending.ratelimit import RateLimiter
     from worker.sending.retrypolicy import RetryPolicy
 
-    engine = Engine(sender, RateLimiter(60000), RetryPolicy(), concurrency=3)
+    engine = make_engine(sender, RateLimiter(60000), RetryPolicy(), concurrency=3)
     results: list[Result] = []
 
     async def cancel_soon():
         await asyncio.sleep(1.0)
-        engine.cancel()
+        engine.control.cancel()
 
     task = asyncio.create_task(cancel_soon())
     await engine.run(ops(10), results.append)
@@ -234,11 +233,10 @@ async def test_the_window_bounds_how_far_ahead_rows_are_read():
         if result.row == 1:
             seen_when_row1_done.append(len(read))
 
-    from worker.sending.engine import Engine
     from worker.sending.ratelimit import RateLimiter
     from worker.sending.retrypolicy import RetryPolicy
 
-    engine = Engine(sender, RateLimiter(60000), RetryPolicy(), concurrency=4, window=20)
+    engine = make_engine(sender, RateLimiter(60000), RetryPolicy(), concurrency=4, window=20)
     await engine.run(items(), emit)
     assert seen_when_row1_done[0] <= 21
 
@@ -246,18 +244,17 @@ async def test_the_window_bounds_how_far_ahead_rows_are_read():
 async def test_stop_during_a_backoff_says_the_row_was_not_finished_not_in_flight():
     sender = FakeSender(latency_s=0.01)
     sender.script[1] = [ServerError("503", http_status=503)] * 9
-    from worker.sending.engine import Engine
     from worker.sending.ratelimit import RateLimiter
     from worker.sending.retrypolicy import RetryPolicy
 
-    engine = Engine(sender, RateLimiter(60000),
+    engine = make_engine(sender, RateLimiter(60000),
                     RetryPolicy(max_attempts=9, backoff_base_s=60, backoff_max_s=60),
                     concurrency=2)
     results: list[Result] = []
 
     async def stop_soon():
         await asyncio.sleep(5)  # row 1 is sleeping in its backoff by then
-        engine.stop("run interrupted (SIGTERM)")
+        engine.control.halt(StopReason.INTERRUPTED, "run interrupted (SIGTERM)")
 
     task = asyncio.create_task(stop_soon())
     await engine.run(ops(1), results.append)
@@ -297,18 +294,17 @@ async def test_a_row_stopped_after_a_timeout_says_it_may_have_applied_once():
     sender = FakeSender(latency_s=0.01)
     sender.script[1] = [NetworkError("no answer within 30 s (timeout; it may have been "
                                      "applied)")] * 9
-    from worker.sending.engine import Engine
     from worker.sending.ratelimit import RateLimiter
     from worker.sending.retrypolicy import RetryPolicy
 
-    engine = Engine(sender, RateLimiter(60000),
+    engine = make_engine(sender, RateLimiter(60000),
                     RetryPolicy(max_attempts=9, backoff_base_s=60, backoff_max_s=60),
                     concurrency=2)
     results: list[Result] = []
 
     async def stop_soon():
         await asyncio.sleep(5)
-        engine.stop("run interrupted (SIGINT)")
+        engine.control.halt(StopReason.INTERRUPTED, "run interrupted (SIGINT)")
 
     task = asyncio.create_task(stop_soon())
     await engine.run(ops(1), results.append)

@@ -31,7 +31,8 @@ import pytest
 from aiohttp import web
 from aioresponses import aioresponses
 
-from conftest import SECRET, read_report, sim_env, write_job
+from conftest import SECRET, make_engine, read_report, sim_env, write_job
+from worker.sending.control import StopReason
 from worker.simulator import Faults
 
 API = "https://api.partoo.test/v2"
@@ -629,7 +630,6 @@ def test_an_unexpected_exception_while_sending_still_reports_every_row(tmp_path,
 
 async def test_a_stop_right_after_a_row_is_spawned_still_reports_every_row():
     from worker.core.operations import Action, Operation
-    from worker.sending.engine import Engine
     from worker.sending.ratelimit import RateLimiter
     from worker.sending.retrypolicy import RetryPolicy
 
@@ -639,12 +639,13 @@ async def test_a_stop_right_after_a_row_is_spawned_still_reports_every_row():
         await asyncio.sleep(0.01)
         return 200
 
-    engine = Engine(send, RateLimiter(60_000.0), RetryPolicy(), concurrency=4)
+    engine = make_engine(send, RateLimiter(60_000.0), RetryPolicy(), concurrency=4)
 
     def items():
         for row in range(1, 9):
             if row == 3:  # a SIGINT handled right as row 3's task is created
-                loop.call_soon(engine.stop, "run interrupted (SIGINT)")
+                loop.call_soon(engine.control.halt, StopReason.INTERRUPTED,
+                               "run interrupted (SIGINT)")
             yield Operation(row=row, conversation_id=row, action=Action.CLOSE)
 
     results = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import Breaker, ops, run_engine
+from worker.core.conversation import ConversationState, read_state
 from worker.core.errors import (
     NetworkError,
     RateLimited,
@@ -18,7 +19,6 @@ from worker.core.errors import (
 )
 from worker.core.operations import Action, Operation
 from worker.core.outcomes import Outcome
-from worker.core.conversation import ConversationState, read_state
 from worker.sending.readback import describe_state, holds
 
 pytestmark = pytest.mark.looptime
@@ -126,7 +126,7 @@ async def test_rows_confirmed_by_read_back_do_not_trip_the_breaker(sender):
     breaker = Breaker(window=20, threshold=0.5)
     engine, results = await run_engine(ops(30), sender, max_attempts=2, breaker=breaker,
                                        read_back=FakeReadBack(CLOSED))
-    assert engine.stop_reason is None
+    assert engine.control.stop is None
     assert [r.outcome for r in results] == [Outcome.OK] * 30
 
 
@@ -151,7 +151,7 @@ async def test_a_401_on_the_read_back_stops_the_run_and_leaves_the_row_to_resume
     read_back = FakeReadBack(Unauthorized("401 User not authenticated", http_status=401))
     engine, (result,) = await run_engine(ops(1), sender, max_attempts=3,
                                          read_back=read_back)
-    assert engine.aborted and "401" in (engine.stop_reason or "")
+    assert engine.control.aborted and "401" in str(engine.control.stop or "")
     assert result.outcome is Outcome.SKIPPED and result.attempts == 4
     assert "--resume sends it again" in result.error
 

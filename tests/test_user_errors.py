@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import socket
 
-from conftest import SECRET, read_report, sim_env, write_job
+from conftest import SECRET, make_engine, read_report, sim_env, write_job
 from worker.core.outcomes import Outcome
-from worker.sending.engine import Engine
 from worker.sending.ratelimit import RateLimiter
 from worker.sending.retrypolicy import RetryPolicy
 
@@ -34,13 +33,13 @@ async def test_an_unexpected_error_costs_one_row_and_stops_the_run_never_all_row
             raise ValueError("a bug")
         return 200
 
-    engine = Engine(broken, RateLimiter(60000), RetryPolicy(), concurrency=2)
+    engine = make_engine(broken, RateLimiter(60000), RetryPolicy(), concurrency=2)
     results = []
     await engine.run(ops(10), results.append)
     assert [r.row for r in results] == list(range(1, 11))
     assert results[2].outcome is Outcome.FAILED
     assert results[2].error == "internal error (ValueError: a bug)"
-    assert engine.aborted and results[-1].outcome is Outcome.SKIPPED
+    assert engine.control.aborted and results[-1].outcome is Outcome.SKIPPED
 
 
 def test_undo_reads_are_not_counted_as_retries(tmp_path, make_sim, cli):

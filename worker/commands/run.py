@@ -65,7 +65,9 @@ def handle(args: argparse.Namespace) -> int:
         _summary_json(args, started_at, {"exit_code": exc.exit_code, "error": str(exc)})
         raise
     _summary_json(args, started_at, {
-        "exit_code": outcome.exit_code, "stop_reason": outcome.stop_reason,
+        "exit_code": outcome.exit_code,
+        "stop_reason": None if outcome.stop is None else outcome.stop.detail,
+        "stop_kind": None if outcome.stop is None else outcome.stop.reason.value,
         **outcome.summary.as_dict(outcome.wall_s)})
     return outcome.exit_code
 

@@ -6,16 +6,12 @@ files of an earlier run (partial report, meta, undo journal).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from worker.core.errors import ReportError
 from worker.report import meta as runmeta
 from worker.run import undo
 from worker.run.ahead import ahead_path
+from worker.run.request import RunRequest
 from worker.run.resume import partial_path
-
-if TYPE_CHECKING:
-    from worker.run.runner import RunRequest
 
 __all__ = ["job_meta", "prepare"]
 

@@ -12,30 +12,36 @@ import asyncio
 import gc
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from worker.config import Settings
 from worker.core.columns import REPORT_COLUMNS
 from worker.core.errors import ConfigError, RunAborted, StartupError
+from worker.core.operations import Operation
 from worker.core.outcomes import Result
 from worker.jobfile.plan import Plan, make_plan
-from worker.jobfile.reader import Job
-from worker.partoo.client import PartooClient, open_session
 from worker.partoo.preflight import check_reachable
 from worker.report import meta as runmeta
 from worker.report.writer import ReportWriter
 from worker.run import ahead, outputs, resume, undo
-from worker.run.progress import make_progress
+from worker.run.progress import Progress, make_progress
+from worker.run.request import (
+    EXIT_ABORTED,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    RunRequest,
+    RunResult,
+)
 from worker.run.signals import graceful_signals
 from worker.run.summary import Summary
-from worker.sending.aimd import Aimd
-from worker.sending.breaker import Breaker
+from worker.sending.control import RunControl, StopReason
 from worker.sending.engine import Engine
-from worker.sending.ratelimit import RateLimiter
 from worker.sending.readback import ReadBack
-from worker.sending.retrypolicy import RetryPolicy
+from worker.sending.rowwork import RowWork
+from worker.sending.stack import open_client, pacing
 
 __all__ = [
     "EXIT_ABORTED",
@@ -47,35 +53,6 @@ __all__ = [
     "default_report_path",
     "run",
 ]
-
-EXIT_OK, EXIT_FAILED, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 3, 130
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    job: Job
-    settings: Settings
-    report: Path
-    resume: bool = False
-    retry_failed: bool = False
-    overwrite: bool = False
-    yes: bool = False
-    strict: bool = False
-    undo_out: Path | None = None  # write an undo job here (reads each state first)
-    quiet: bool = False
-    drain_timeout_s: float = 10.0
-    resume_hint: str = ""  # the command line that resumes this run
-
-
-@dataclass
-class RunResult:
-    """What `run()` hands back: the exit code, the counts, and why it stopped, if it did."""
-
-    exit_code: int
-    summary: Summary
-    wall_s: float
-    stop_reason: str | None = None
-
 
 def default_report_path(job_path: Path) -> Path:
     return job_path.with_name(job_path.stem + ".report.csv")
@@ -138,76 +115,112 @@ def _confirm(req: RunRequest, plan: Plan, kept: tuple[int, int]) -> None:
         raise StartupError("cancelled: nothing was sent")
 
 
-async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> RunResult:
-    s = req.settings
-    assert s.api_key is not None
+@dataclass
+class _Inputs:
+    """What the send step reads and where it writes: known before the first request."""
+
+    items: Iterable[Operation | Result]
+    out_path: Path  # the report, or R.partial while a resumed run rewrites it
+    ahead_file: Path
+
+
+def _open_inputs(req: RunRequest, resuming: bool) -> _Inputs:
+    """The job's rows, with those an earlier report already settled carried over."""
     width = len(REPORT_COLUMNS) + len(req.job.extra_columns)
-    items = req.job.items()
     ahead_file = ahead.ahead_path(req.report)
-    if resuming:
-        resume.consolidate(req.report, width)
-        old = resume.records(req.report, width) if req.report.exists() else iter(())
-        last_rows = (resume.last_row_per_field(req.job.items()) if req.retry_failed
-                     else None)
-        # Read once, then gone: this run writes its own (see worker.run.ahead).
-        finished_ahead = ahead.read_ahead(ahead_file, width)
-        ahead_file.unlink(missing_ok=True)
-        items = resume.carry_over(items, old, retry_failed=req.retry_failed,
-                                  last_rows=last_rows, ahead=finished_ahead)
-        out_path = resume.partial_path(req.report)
-    else:
+    if not resuming:
         runmeta.write_meta(req.report, outputs.job_meta(req), req.job.path)
-        out_path = req.report
-    limiter = RateLimiter(s.rate_per_minute, s.burst)
-    policy = RetryPolicy(max_attempts=s.max_attempts, max_retry_after_s=s.max_retry_after_s,
-                         rate_limit_budget_s=s.rate_limit_budget_s,
-                         backoff_base_s=s.backoff_base_s, backoff_max_s=s.backoff_max_s)
+        return _Inputs(req.job.items(), req.report, ahead_file)
+    resume.consolidate(req.report, width)
+    old = resume.records(req.report, width) if req.report.exists() else iter(())
+    last_rows = resume.last_row_per_field(req.job.items()) if req.retry_failed else None
+    # Read once, then gone: this run writes its own (see worker.run.ahead).
+    finished_ahead = ahead.read_ahead(ahead_file, width)
+    ahead_file.unlink(missing_ok=True)
+    items = resume.carry_over(req.job.items(), old, retry_failed=req.retry_failed,
+                              last_rows=last_rows, ahead=finished_ahead)
+    return _Inputs(items, resume.partial_path(req.report), ahead_file)
+
+
+class _ReportSink:
+    """Where results arrive, in row order: the report line, then the counts and progress.
+
+    A write that fails (disk full) cancels the run and is kept, to be raised once the
+    engine is done; rows after it are not written (they are re-sent on resume).
+    """
+
+    def __init__(self, report: ReportWriter, summary: Summary, progress: Progress,
+                 control: RunControl) -> None:
+        self._report = report
+        self._summary = summary
+        self._progress = progress
+        self._control = control
+        self.error: OSError | None = None
+
+    def __call__(self, result: Result) -> None:
+        if self.error is not None:
+            return
+        try:
+            self._report.write(result)
+        except OSError as exc:
+            self.error = exc
+            self._control.cancel()
+            return
+        self._summary.add(result)
+        self._progress.add(result)
+
+
+async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> RunResult:
+    inputs = _open_inputs(req, resuming)
     summary = Summary()
     started = time.monotonic()
-    write_error: list[OSError] = []
+    control = RunControl()
     journal = (undo.UndoJournal(undo.journal_path(req.undo_out), keep=resuming)
                if req.undo_out else None)
-    async with open_session(s.concurrency, s.request_timeout_s) as session:
-        client = PartooClient(session, s.base_url, s.api_key, s.request_timeout_s)
-        engine = Engine(client.update, limiter, policy, concurrency=s.concurrency,
-                        aimd=Aimd(limiter),
-                        breaker=Breaker(s.failure_window, s.failure_threshold),
-                        capture=undo.StateCapture(client, journal) if journal else None,
-                        read_back=ReadBack(client))
-        with ReportWriter(out_path, req.job.extra_columns) as report, \
-                make_progress(total_rows, summary, quiet=req.quiet) as progress:
-            def emit(result: Result) -> None:
-                if write_error:
-                    return  # the run is being cancelled; these rows are re-sent on resume
-                try:
-                    report.write(result)
-                except OSError as exc:
-                    write_error.append(exc)
-                    engine.cancel()
-                    return
-                summary.add(result)
-                progress.add(result)
+    error = await _send(req, inputs, control, summary, journal, total_rows)
+    if error is not None:
+        raise RunAborted(f"{inputs.out_path}: writing the report failed after row "
+                         f"{summary.rows} ({error.strerror}); the run was "
+                         f"stopped. Free space or fix the folder, then: {req.resume_hint}")
+    return _finish(req, resuming, inputs, control, summary, journal,
+                   time.monotonic() - started)
 
-            snapshots = asyncio.create_task(ahead.keep_ahead(ahead_file, engine.waiting))
+
+async def _send(req: RunRequest, inputs: _Inputs, control: RunControl, summary: Summary,
+                journal: undo.UndoJournal | None, total_rows: int) -> OSError | None:
+    """Every row through the engine into the report; the write error, if one stopped it."""
+    s = req.settings
+    guard = pacing(s)
+    async with open_client(s) as client:
+        work = RowWork(client.update, guard.limiter, guard.policy, control, aimd=guard.aimd,
+                       breaker=guard.breaker,
+                       capture=undo.StateCapture(client, journal) if journal else None,
+                       read_back=ReadBack(client))
+        engine = Engine(work, control, concurrency=s.concurrency)
+        with ReportWriter(inputs.out_path, req.job.extra_columns) as report, \
+                make_progress(total_rows, summary, quiet=req.quiet) as progress:
+            sink = _ReportSink(report, summary, progress, control)
+            snapshots = asyncio.create_task(ahead.keep_ahead(inputs.ahead_file,
+                                                             engine.waiting))
             try:
-                with graceful_signals(engine, req.drain_timeout_s):
-                    await engine.run(items, emit)
+                with graceful_signals(control, req.drain_timeout_s):
+                    await engine.run(inputs.items, sink)
             finally:
                 snapshots.cancel()
-    if not write_error:
-        ahead_file.unlink(missing_ok=True)  # every row is in the report now
-    if write_error:
-        raise RunAborted(f"{out_path}: writing the report failed after row "
-                         f"{report.rows_written} ({write_error[0].strerror}); the run was "
-                         f"stopped. Free space or fix the folder, then: {req.resume_hint}")
+    return sink.error
+
+
+def _finish(req: RunRequest, resuming: bool, inputs: _Inputs, control: RunControl,
+            summary: Summary, journal: undo.UndoJournal | None, wall: float) -> RunResult:
+    """Every row is in the report: put it in place, write the undo job, say how it went."""
+    inputs.ahead_file.unlink(missing_ok=True)
     if resuming:
         resume.partial_path(req.report).replace(req.report)
-    wall = time.monotonic() - started
     print(summary.line(wall, str(req.report)), flush=True)
     if journal is not None and req.undo_out is not None:
         journal.close()
         _report_undo(req.undo_out, undo.write_undo(req.report, journal, req.undo_out))
-    return RunResult(_exit_code(engine, summary, req), summary, wall, engine.stop_reason)
+    return RunResult(_exit_code(control, summary, req), summary, wall, control.stop)
 
 
 def _report_undo(path: Path, counts: undo.UndoCounts) -> None:
@@ -218,14 +231,15 @@ def _report_undo(path: Path, counts: undo.UndoCounts) -> None:
               f"conversations): {undo.not_restorable_path(path)}", file=sys.stderr)
 
 
-def _exit_code(engine: Engine, summary: Summary, req: RunRequest) -> int:
-    if engine.stop_reason is not None:
-        verb = "aborted" if engine.aborted else "stopped"
-        print(f"partoo-bulk: {verb}: {engine.stop_reason}", file=sys.stderr)
+def _exit_code(control: RunControl, summary: Summary, req: RunRequest) -> int:
+    stop = control.stop
+    if stop is not None:
+        verb = "aborted" if stop.aborted else "stopped"
+        print(f"partoo-bulk: {verb}: {stop.detail}", file=sys.stderr)
         if req.resume_hint:
-            extra = " --retry-failed" if "circuit breaker" in engine.stop_reason else ""
+            extra = " --retry-failed" if stop.reason is StopReason.BREAKER else ""
             print(f"partoo-bulk: to finish the job: {req.resume_hint}{extra}", file=sys.stderr)
-        return EXIT_ABORTED if engine.aborted else EXIT_INTERRUPTED
+        return EXIT_ABORTED if stop.aborted else EXIT_INTERRUPTED
     if summary.outcomes["failed"] or summary.outcomes["invalid"]:
         return EXIT_FAILED
     return EXIT_OK

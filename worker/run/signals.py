@@ -6,7 +6,7 @@ import asyncio
 import signal
 import sys
 
-from worker.sending.engine import Engine
+from worker.sending.control import RunControl, StopReason
 
 __all__ = ["graceful_signals"]
 
@@ -14,12 +14,12 @@ __all__ = ["graceful_signals"]
 class graceful_signals:
     """Install SIGINT/SIGTERM handlers on the running loop for the `with` block.
 
-    First signal: `engine.stop()` (no new request; in-flight ones finish) and, after
-    `drain_timeout_s`, `engine.cancel()`. Second signal: `engine.cancel()` at once.
+    First signal: `control.halt()` (no new request; in-flight ones finish) and, after
+    `drain_timeout_s`, `control.cancel()`. Second signal: `control.cancel()` at once.
     """
 
-    def __init__(self, engine: Engine, drain_timeout_s: float) -> None:
-        self._engine = engine
+    def __init__(self, control: RunControl, drain_timeout_s: float) -> None:
+        self._control = control
         self._drain_timeout_s = drain_timeout_s
         self._count = 0
 
@@ -35,10 +35,10 @@ class graceful_signals:
             print(f"\npartoo-bulk: {sig.name}: finishing the requests in flight (up to "
                   f"{self._drain_timeout_s:g} s); press Ctrl-C again to stop at once",
                   file=sys.stderr, flush=True)
-            self._engine.stop(f"run interrupted ({sig.name})")
-            asyncio.get_running_loop().call_later(self._drain_timeout_s, self._engine.cancel)
+            self._control.halt(StopReason.INTERRUPTED, f"run interrupted ({sig.name})")
+            asyncio.get_running_loop().call_later(self._drain_timeout_s, self._control.cancel)
         else:
-            self._engine.cancel()
+            self._control.cancel()
 
     def __exit__(self, *exc: object) -> None:
         loop = asyncio.get_running_loop()

@@ -15,27 +15,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from worker.config import Settings
-from worker.core.conversation import read_state
-from worker.core.errors import PermanentError
-from worker.core.operations import Action, Operation
+from worker.core.conversation import ConversationState, read_state
+from worker.core.errors import RequestError
+from worker.core.operations import Field
 from worker.core.outcomes import Outcome, Result
-from worker.partoo.client import PartooClient, open_session
+from worker.partoo.client import PartooClient
 from worker.partoo.preflight import check_reachable
+from worker.report.lastok import last_ok
 from worker.report.reader import open_report
-from worker.sending.aimd import Aimd
-from worker.sending.breaker import Breaker
+from worker.sending.control import RunControl
 from worker.sending.engine import Engine
-from worker.sending.ratelimit import RateLimiter
-from worker.sending.retrypolicy import RetryPolicy
+from worker.sending.rowwork import Interrupted, RowWork, Step
+from worker.sending.stack import open_client, pacing
+from worker.sending.tally import Tally
 
-__all__ = ["Expected", "Verdict", "expectations", "verify"]
-
-
-class Mismatch(PermanentError):
-    """The conversation does not hold what the report says was set (read with a 200)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, http_status=200)
+__all__ = ["Expected", "Findings", "expectations", "verify"]
 
 
 @dataclass(slots=True)
@@ -45,9 +39,21 @@ class Expected:
     assignee: str | None = None  # a user id or "unassigned", from the last ok assign row
     assignee_row: int = 0
 
+    def differences(self, found: ConversationState) -> list[str]:
+        differ = []
+        if self.status is not None and self.status != found.status:
+            differ.append(f"row {self.status_row}: status: expected {self.status}, "
+                          f"found {found.status}")
+        if self.assignee is not None and self.assignee != found.assigned:
+            differ.append(f"row {self.assignee_row}: assignee: expected {self.assignee}, "
+                          f"found {found.assigned}")
+        return differ
+
 
 @dataclass
-class Verdict:
+class Findings:
+    """What `verify` found: how many were read, which differ, which could not be read."""
+
     aborted: str | None = None  # why the reads stopped (401, API down), if they did
     checked: int = 0
     differences: list[str] = field(default_factory=list)
@@ -57,21 +63,17 @@ class Verdict:
 def expectations(report: Path) -> dict[int, Expected]:
     """Per conversation, the value of its last ok row per field. Raises `ReportError`."""
     expected: dict[int, Expected] = {}
-    for line in open_report(report).rows():
-        if line.outcome is not Outcome.OK:
-            continue
-        exp = expected.setdefault(int(line.conversation_id), Expected())
-        if line.action in (Action.CLOSE, Action.OPEN):
-            exp.status = "closed" if line.action == Action.CLOSE else "open"
-            exp.status_row = line.row
-        elif line.action in (Action.ASSIGN, Action.UNASSIGN):
-            exp.assignee = line.value if line.action == Action.ASSIGN else "unassigned"
-            exp.assignee_row = line.row
+    for (cid, fld), ok in last_ok(open_report(report).rows()).items():
+        exp = expected.setdefault(cid, Expected())
+        if fld is Field.STATUS:
+            exp.status, exp.status_row = ok.target, ok.row
+        else:
+            exp.assignee, exp.assignee_row = ok.target, ok.row
     return expected
 
 
 def verify(expected: dict[int, Expected], settings: Settings, *, sample: int | None = None,
-           seed: int = 0) -> Verdict:
+           seed: int = 0) -> Findings:
     ids = sorted(expected)
     if sample is not None and sample < len(ids):
         ids = sorted(random.Random(seed).sample(ids, sample))
@@ -79,49 +81,73 @@ def verify(expected: dict[int, Expected], settings: Settings, *, sample: int | N
     return asyncio.run(_check(ids, expected, settings))
 
 
-async def _check(ids: list[int], expected: dict[int, Expected], s: Settings) -> Verdict:
-    assert s.api_key is not None
-    verdict = Verdict()
-    limiter = RateLimiter(s.rate_per_minute, s.burst)
-    policy = RetryPolicy(max_attempts=s.max_attempts, max_retry_after_s=s.max_retry_after_s,
-                         rate_limit_budget_s=s.rate_limit_budget_s,
-                         backoff_base_s=s.backoff_base_s, backoff_max_s=s.backoff_max_s)
-    async with open_session(s.concurrency, s.request_timeout_s) as session:
-        client = PartooClient(session, s.base_url, s.api_key, s.request_timeout_s)
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """One conversation to read: the engine's item for `verify`."""
 
-        async def check(op: Operation) -> object:
-            prior = read_state(await client.get(f"/conversations/{op.conversation_id}"))
-            exp = expected[op.conversation_id]
-            found_status = "closed" if prior.is_solved else "open"
-            found_assignee = prior.assignee or "unassigned"
-            differ = []
-            if exp.status is not None and exp.status != found_status:
-                differ.append(f"row {exp.status_row}: status: expected {exp.status}, "
-                              f"found {found_status}")
-            if exp.assignee is not None and exp.assignee != found_assignee:
-                differ.append(f"row {exp.assignee_row}: assignee: expected "
-                              f"{exp.assignee}, found {found_assignee}")
-            if differ:
-                raise Mismatch("; ".join(differ))
-            return 200
+    row: int
+    conversation_id: int
+    expected: Expected
 
-        def collect(result: Result) -> None:
-            if result.outcome is Outcome.SKIPPED:
-                return  # not read: the run was stopped, and says why once
-            verdict.checked += 1
-            if result.outcome is Outcome.OK:
-                return
-            where = f"conversation {result.conversation_id}"
-            if result.http_status == 200:  # read fine, and it differs
-                verdict.differences.append(f"{where}, {result.error}")
-            else:
-                verdict.unreadable.append(f"{where}: could not read it: {result.error}")
 
-        engine = Engine(check, limiter, policy, concurrency=s.concurrency,
-                        aimd=Aimd(limiter), method="GET",
-                        breaker=Breaker(s.failure_window, s.failure_threshold))
-        ops = (Operation(row=i, conversation_id=cid, action=Action.CLOSE)
-               for i, cid in enumerate(ids, start=1))
-        await engine.run(ops, collect)
-    verdict.aborted = engine.stop_reason
-    return verdict
+class _Reader:
+    """`verify`'s work for one conversation: one paced, retried GET, then the comparison."""
+
+    def __init__(self, client: PartooClient, requests: RowWork, findings: Findings) -> None:
+        self._client = client
+        self._requests = requests
+        self._findings = findings
+        self._differ: dict[int, str] = {}  # row -> what differs (rows finish in any order)
+
+    async def _read(self, check: _Check) -> ConversationState:
+        return read_state(await self._client.get(f"/conversations/{check.conversation_id}"))
+
+    async def run(self, check: _Check, tally: Tally) -> Result:
+        try:
+            found = await self._requests.request(check, tally, Step.READ, self._read)
+        except Interrupted:
+            return self.skipped(check, tally, "interrupted")
+        except RequestError as exc:
+            self._requests.failed(exc)
+            return self._result(check, Outcome.FAILED, exc.message, exc.http_status)
+        self._requests.succeeded()
+        differ = check.expected.differences(found)
+        if differ:
+            self._differ[check.row] = "; ".join(differ)
+        return self._result(check, Outcome.OK, "", 200)
+
+    def skipped(self, check: _Check, tally: Tally, reason: str, *,
+                in_flight: bool = False) -> Result:
+        return self._result(check, Outcome.SKIPPED, reason, None)
+
+    def _result(self, check: _Check, outcome: Outcome, error: str,
+                status: int | None) -> Result:
+        return Result(row=check.row, conversation_id=str(check.conversation_id),
+                      action="read", value="", outcome=outcome, http_status=status,
+                      error=error)
+
+    def collect(self, result: Result) -> None:
+        """In row order: count what was read, and what differs or could not be read."""
+        if result.outcome is Outcome.SKIPPED:
+            return  # not read: the run was stopped, and says why once
+        self._findings.checked += 1
+        where = f"conversation {result.conversation_id}"
+        if result.outcome is Outcome.FAILED:
+            self._findings.unreadable.append(f"{where}: could not read it: {result.error}")
+        elif result.row in self._differ:
+            self._findings.differences.append(f"{where}, {self._differ.pop(result.row)}")
+
+
+async def _check(ids: list[int], expected: dict[int, Expected], s: Settings) -> Findings:
+    findings = Findings()
+    guard = pacing(s)
+    control = RunControl()
+    async with open_client(s) as client:
+        requests = RowWork(client.get, guard.limiter, guard.policy, control,
+                           aimd=guard.aimd, breaker=guard.breaker)
+        reader = _Reader(client, requests, findings)
+        engine = Engine(reader, control, concurrency=s.concurrency)
+        checks = (_Check(i, cid, expected[cid]) for i, cid in enumerate(ids, start=1))
+        await engine.run(checks, reader.collect)
+    findings.aborted = None if control.stop is None else control.stop.detail
+    return findings

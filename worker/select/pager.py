@@ -24,7 +24,8 @@ from typing import Any
 
 from worker.core.errors import RateLimited, Unexpected
 from worker.sending.ratelimit import RateLimiter
-from worker.sending.retrypolicy import RetryPolicy, Tally
+from worker.sending.retrypolicy import RetryPolicy
+from worker.sending.tally import Tally
 
 __all__ = ["MAX_PER_PAGE", "Lister", "ListingStats"]
 

@@ -13,7 +13,8 @@ from worker.core.errors import RateLimited, RequestError, TransientError
 from worker.core.operations import Operation
 from worker.core.outcomes import Outcome, Result
 from worker.logs import REQUEST_LOG
-from worker.sending.retrypolicy import RetryPolicy, Tally
+from worker.sending.retrypolicy import RetryPolicy
+from worker.sending.tally import Tally
 
 __all__ = ["done", "failure_text", "log_request", "skipped"]
 

@@ -7,18 +7,21 @@ retried and classified; then the row's `Result`.
       -> [read-back: GET, when the change's last answer left it open whether it landed]
       -> Result (ok / failed / skipped), and the circuit breaker told how the row went
 
-The engine decides when a row runs; `RowWork` decides what running it means. It reads
-the engine's stop reason between attempts (no retry once the run is stopping) and
-calls back `abort` for what must end the run (401, the circuit breaker).
+The engine decides when a row runs; `RowWork` decides what running it means. Both
+share one `RunControl`: `RowWork` reads it between attempts (no retry once the run is
+stopping), marks each request in flight on it, and halts it for what must end the run
+(401, the circuit breaker, a bug). `request()` is the paced, retried, classified step on
+its own, for work that is not a change (`verify`'s reads).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import enum
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from worker.core.conversation import ConversationState
 from worker.core.errors import RateLimited, RequestError, TransientError, Unauthorized, Unexpected
@@ -27,14 +30,29 @@ from worker.core.outcomes import Outcome, Result
 from worker.sending import results
 from worker.sending.aimd import Aimd
 from worker.sending.breaker import Breaker
+from worker.sending.control import RunControl, StopReason
 from worker.sending.ratelimit import RateLimiter
 from worker.sending.readback import describe_state, holds
-from worker.sending.retrypolicy import RetryPolicy, Tally
+from worker.sending.retrypolicy import RetryPolicy
+from worker.sending.tally import Tally
 
-__all__ = ["Capture", "ReadBack", "RowWork", "Send"]
+__all__ = ["Capture", "Interrupted", "ReadState", "RowWork", "Send", "Step"]
 
 Send = Callable[[Operation], Awaitable[object]]
-ReadBack = Callable[[Operation], Awaitable[ConversationState]]
+ReadState = Callable[[Any], Awaitable[ConversationState]]
+
+
+class Step(enum.Enum):
+    """Which of a row's requests an attempt is: the request log and the counts differ."""
+
+    CAPTURE = "capture"  # the state before the first change, for --undo-out
+    CHANGE = "change"  # the row's change itself (the only PATCH)
+    READ_BACK = "read-back"  # the state after a lost answer
+    READ = "read"  # a read that is the work itself (verify)
+
+    @property
+    def method(self) -> str:
+        return "PATCH" if self is Step.CHANGE else "GET"
 
 
 class Capture(Protocol):
@@ -44,18 +62,16 @@ class Capture(Protocol):
     async def __call__(self, op: Operation) -> object: ...
 
 
-class _Interrupted(Exception):
-    """Raised inside an operation's retry loop when the run stops between attempts."""
+class Interrupted(Exception):
+    """Raised inside a row's retry loop when the run stops between attempts."""
 
 
 class RowWork:
-    def __init__(self, send: Send, limiter: RateLimiter, policy: RetryPolicy, *,
-                 stop_reason: Callable[[], str | None], abort: Callable[[str], None],
-                 in_request: set[asyncio.Task[None]], aimd: Aimd | None = None,
+    def __init__(self, send: Send, limiter: RateLimiter, policy: RetryPolicy,
+                 control: RunControl, *, aimd: Aimd | None = None,
                  breaker: Breaker | None = None, capture: Capture | None = None,
-                 read_back: ReadBack | None = None, method: str = "PATCH") -> None:
+                 read_back: ReadState | None = None) -> None:
         self._send = send
-        self._method = method  # what `send` does, for the request log
         self._capture = capture
         self._read_back = read_back
         self._limiter = limiter
@@ -66,45 +82,52 @@ class RowWork:
                                                 max_attempts=min(policy.max_attempts, 2))
         self._aimd = aimd
         self._breaker = breaker
-        self._stop_reason = stop_reason
-        self._abort = abort
-        self._in_request = in_request  # tasks with a request out: a stop lets them finish
+        self._control = control
 
     def _reason(self) -> str:
-        return self._stop_reason() or "interrupted"
+        return self._control.reason_text()
+
+    def skipped(self, op: Operation, tally: Tally, reason: str, *,
+                in_flight: bool = False) -> Result:
+        return results.skipped(op, tally, reason, in_flight=in_flight)
+
+    async def request(self, op: Any, tally: Tally, step: Step,
+                      send: Callable[[Any], Awaitable[Any]]) -> Any:
+        """One request of a row, paced and retried: its answer, or the last
+        `RequestError` once out of budget; `Interrupted` if the run stops between tries."""
+        return await self._policy.run(functools.partial(self._attempt, op, tally, step, send),
+                                      tally)
 
     async def run(self, op: Operation, tally: Tally) -> Result:
         """All of one row's requests: the state capture if one is due, the change, and a
         read-back if the change's answer was lost. Never raises but `CancelledError`."""
-        steps: list[tuple[str, Send]] = [(self._method, self._send)]
+        steps: list[tuple[Step, Send]] = [(Step.CHANGE, self._send)]
         if self._capture is not None and self._capture.needed(op.conversation_id):
-            steps.insert(0, ("GET", self._capture))
-        send: Send = self._send
+            steps.insert(0, (Step.CAPTURE, self._capture))
+        step = Step.CHANGE
         try:
-            for method, send in steps:
-                await self._policy.run(
-                    functools.partial(self._attempt, op, tally, method, send), tally)
-        except _Interrupted as exc:
+            for step, send in steps:
+                await self.request(op, tally, step, send)
+        except Interrupted as exc:
             return results.skipped(op, tally, self._reason(), cause=exc.__cause__)
         except Exception as exc:
             if not isinstance(exc, RequestError):
                 reason = f"internal error ({type(exc).__name__}: {exc})"
-                self._abort(reason)
+                self._control.halt(StopReason.INTERNAL, reason)
                 return results.done(op, tally, Outcome.FAILED, None, reason)
             if isinstance(exc, Unauthorized):
                 # The key, not the row, is wrong: the row goes back with the others, so
                 # that `--resume` with a good key sends it.
-                self._after_failure(exc)
+                self.failed(exc)
                 return results.skipped(op, tally, self._reason(), cause=exc)
             if self._lost_answer(exc, tally):
                 return await self._settle(op, tally, exc)
-            self._after_failure(exc)
+            self.failed(exc)
             text = results.failure_text(exc, tally, self._policy)
-            if send is self._capture:
+            if step is Step.CAPTURE:
                 text = f"not changed: reading its state for the undo file failed: {text}"
             return results.done(op, tally, Outcome.FAILED, exc.http_status, text)
-        if self._breaker is not None:
-            self._breaker.record(bad=False)
+        self.succeeded()
         return results.done(op, tally, Outcome.OK, 200, "")
 
     def _lost_answer(self, exc: RequestError, tally: Tally) -> bool:
@@ -112,7 +135,7 @@ class RowWork:
         (`maybe_applied`), and the last one is no verdict on the row: a refusal (4xx)
         is one, and the row is reported with it, as it would be without the lost answer."""
         return (tally.maybe_applied and self._read_back is not None
-                and self._stop_reason() is None
+                and not self._control.stopping
                 and (isinstance(exc, TransientError) or exc.may_have_applied))
 
     async def _settle(self, op: Operation, tally: Tally, exc: RequestError) -> Result:
@@ -121,10 +144,11 @@ class RowWork:
         reads = Tally()  # the read's own retry budget; its counts join the row's
         try:
             state = await self._read_policy.run(
-                functools.partial(self._attempt, op, reads, "GET", self._read_back), reads)
-        except (_Interrupted, Unauthorized) as stopped:
+                functools.partial(self._attempt, op, reads, Step.READ_BACK, self._read_back),
+                reads)
+        except (Interrupted, Unauthorized) as stopped:
             if isinstance(stopped, Unauthorized):
-                self._after_failure(stopped)  # the run stops; the row goes to --resume
+                self.failed(stopped)  # the run stops; the row goes to --resume
             tally.add_reads(reads)
             return results.skipped(op, tally, self._reason(), cause=exc)
         except RequestError as read_exc:
@@ -147,46 +171,42 @@ class RowWork:
                 outcome = Outcome.FAILED
         tally.add_reads(reads)
         if outcome is Outcome.OK:
-            if self._breaker is not None:
-                self._breaker.record(bad=False)
+            self.succeeded()
             return results.done(op, tally, outcome, 200, text)
-        self._after_failure(exc)
+        self.failed(exc)
         return results.done(op, tally, outcome, exc.http_status, text)
 
-    async def _attempt(self, op: Operation, tally: Tally, method: str, send: Send) -> object:
+    async def _attempt(self, op: Any, tally: Tally, step: Step,
+                       send: Callable[[Any], Awaitable[Any]]) -> Any:
         await self._limiter.acquire()
         loop = asyncio.get_running_loop()
         tally.requests += 1
         if tally.first_sent_at is None:
             tally.first_sent_at = loop.time()
-        task = asyncio.current_task()
-        assert task is not None
-        self._in_request.add(task)
         sent_at = loop.time()
-        if send is not self._send:
+        if step is not Step.CHANGE:
             tally.reads += 1
         try:
-            answer = await send(op)
+            with self._control.requesting():
+                answer = await send(op)
         except asyncio.CancelledError:
             tally.cut_in_flight = True
             raise
         except RequestError as exc:
-            results.log_request(method, op, tally, exc.http_status, loop.time() - sent_at,
-                                exc.message)
+            results.log_request(step.method, op, tally, exc.http_status,
+                                loop.time() - sent_at, exc.message)
             tally.last_status = exc.http_status
             tally.last_error = exc.message
-            if send is self._send and exc.may_have_applied:
+            if step is Step.CHANGE and exc.may_have_applied:
                 tally.maybe_applied = True
             if isinstance(exc, RateLimited):
                 self._on_rate_limited(exc, tally)
-            if isinstance(exc, TransientError) and self._stop_reason() is not None:
-                raise _Interrupted() from exc  # no retry once the run is stopping
+            if isinstance(exc, TransientError) and self._control.stopping:
+                raise Interrupted() from exc  # no retry once the run is stopping
             raise
-        finally:
-            self._in_request.discard(task)
         tally.ok += 1
         tally.last_status = 200
-        results.log_request(method, op, tally, 200, loop.time() - sent_at, "")
+        results.log_request(step.method, op, tally, 200, loop.time() - sent_at, "")
         if self._aimd is not None:
             self._aimd.on_success()
         return answer
@@ -201,13 +221,19 @@ class RowWork:
         if self._aimd is not None:
             self._aimd.on_throttled()
 
-    def _after_failure(self, exc: RequestError) -> None:
+    def succeeded(self) -> None:
+        """A row's work went through: the breaker counts a good row."""
+        if self._breaker is not None:
+            self._breaker.record(bad=False)
+
+    def failed(self, exc: RequestError) -> None:
+        """A row's work failed with `exc`: stop the run if that is what it means."""
         if isinstance(exc, Unauthorized):
-            self._abort(f"the API answered 401 ({exc.message})")
+            self._control.halt(StopReason.UNAUTHORIZED, f"the API answered 401 ({exc.message})")
         elif self._breaker is not None:
             # Rows the API refused are the rows' fault; transient failures that outlived
             # their retries, and answers that are not Partoo's, are the server's.
             bad = isinstance(exc, TransientError | Unexpected)
             if self._breaker.record(bad=bad):
-                self._abort(self._breaker.explain(
+                self._control.halt(StopReason.BREAKER, self._breaker.explain(
                     exc.message, throttled=isinstance(exc, RateLimited)))

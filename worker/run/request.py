@@ -1,0 +1,42 @@
+"""What a run is asked to do (`RunRequest`) and what it hands back (`RunResult`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from worker.config import Settings
+from worker.jobfile.reader import Job
+from worker.run.summary import Summary
+from worker.sending.control import Stop
+
+__all__ = ["EXIT_ABORTED", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "RunRequest",
+           "RunResult"]
+
+EXIT_OK, EXIT_FAILED, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 3, 130
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    job: Job
+    settings: Settings
+    report: Path
+    resume: bool = False
+    retry_failed: bool = False
+    overwrite: bool = False
+    yes: bool = False
+    strict: bool = False
+    undo_out: Path | None = None  # write an undo job here (reads each state first)
+    quiet: bool = False
+    drain_timeout_s: float = 10.0
+    resume_hint: str = ""  # the command line that resumes this run
+
+
+@dataclass
+class RunResult:
+    """What a run hands back: the exit code, the counts, and why it stopped, if it did."""
+
+    exit_code: int
+    summary: Summary
+    wall_s: float
+    stop: Stop | None = None

@@ -1,0 +1,102 @@
+"""The run-control object: why a run stopped, and the tasks it may cancel.
+
+One `RunControl` per run, built by whoever starts the run (the runner, `verify`) and
+handed to the engine and to one row's work. It is the only state they share, and it
+flows one way: they report into it (a stop, a request going out), the signal handler
+and the runner act on it. Nothing in it calls back up.
+
+- `halt(reason, detail)`: the first stop wins and is kept as a `Stop`; no new request
+  starts; tasks that are waiting (for a permit, a backoff, a slot) are cancelled now;
+  requests in flight finish.
+- `cancel()`: the requests in flight are cancelled too (a second signal, the drain
+  deadline, a report that cannot be written).
+
+Decisions are made on `Stop.reason`, a `str` Enum, never by searching the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["RunControl", "Stop", "StopReason"]
+
+
+class StopReason(enum.StrEnum):
+    INTERRUPTED = "interrupted"  # SIGINT/SIGTERM, or the drain deadline: exit 130
+    UNAUTHORIZED = "unauthorized"  # 401: the key, not a row, is wrong
+    BREAKER = "breaker"  # the circuit breaker: the API (or the quota) looks down
+    REFUSED = "refused"  # every row so far refused the same way: the job, not the rows
+    REPORT = "report"  # the report could not be written
+    INTERNAL = "internal"  # a bug: the run stops rather than guess
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    reason: StopReason
+    detail: str  # what to tell the operator
+
+    @property
+    def aborted(self) -> bool:
+        """True when the run had to stop (exit 3), not asked to (exit 130)."""
+        return self.reason is not StopReason.INTERRUPTED
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+class RunControl:
+    def __init__(self) -> None:
+        self.stop: Stop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._in_request: set[asyncio.Task[Any]] = set()
+
+    @property
+    def stopping(self) -> bool:
+        return self.stop is not None
+
+    @property
+    def aborted(self) -> bool:
+        return self.stop is not None and self.stop.aborted
+
+    def reason_text(self) -> str:
+        """What a row left unfinished says about why."""
+        return self.stop.detail if self.stop is not None else "interrupted"
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Start a task the run may cancel; it is forgotten once done."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def tasks(self) -> set[asyncio.Task[None]]:
+        return set(self._tasks)
+
+    @contextmanager
+    def requesting(self) -> Iterator[None]:
+        """Around one request: a halt lets it finish (only `cancel()` cuts it)."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_request.add(task)
+        try:
+            yield
+        finally:
+            self._in_request.discard(task)
+
+    def halt(self, reason: StopReason, detail: str) -> None:
+        """No new request starts; idle waits end now; requests in flight finish."""
+        if self.stop is None:
+            self.stop = Stop(reason, detail)
+        for task in self._tasks - self._in_request:
+            task.cancel()
+
+    def cancel(self) -> None:
+        """Cancel the requests in flight as well."""
+        self.halt(StopReason.INTERRUPTED, "interrupted")
+        for task in self._tasks:
+            task.cancel()

@@ -1,0 +1,48 @@
+"""Settings in, the sending stack out: built in one place for `run`, `verify` and `select`.
+
+Each command gets the same pacing (one `RateLimiter` with its adaptive rate), the same
+retry rules and the same client for a given `Settings`; none of them assembles its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from worker.config import Settings
+from worker.partoo.client import PartooClient, open_session
+from worker.sending.aimd import Aimd
+from worker.sending.breaker import Breaker
+from worker.sending.ratelimit import RateLimiter
+from worker.sending.retrypolicy import RetryPolicy
+
+__all__ = ["Pacing", "open_client", "pacing"]
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """What paces and guards every request of one command, shared by all its rows."""
+
+    limiter: RateLimiter
+    aimd: Aimd
+    policy: RetryPolicy
+    breaker: Breaker
+
+
+def pacing(s: Settings) -> Pacing:
+    limiter = RateLimiter(s.rate_per_minute, s.burst)
+    policy = RetryPolicy(max_attempts=s.max_attempts, max_retry_after_s=s.max_retry_after_s,
+                         rate_limit_budget_s=s.rate_limit_budget_s,
+                         backoff_base_s=s.backoff_base_s, backoff_max_s=s.backoff_max_s)
+    return Pacing(limiter, Aimd(limiter), policy,
+                  Breaker(s.failure_window, s.failure_threshold))
+
+
+@asynccontextmanager
+async def open_client(s: Settings, *, connections: int | None = None,
+                      ) -> AsyncIterator[PartooClient]:
+    """One session and client for the command; `connections` defaults to concurrency."""
+    assert s.api_key is not None  # checked by the command before anything starts
+    async with open_session(connections or s.concurrency, s.request_timeout_s) as session:
+        yield PartooClient(session, s.base_url, s.api_key, s.request_timeout_s)
