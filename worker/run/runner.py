@@ -35,12 +35,12 @@ from worker.run.request import (
     RunRequest,
     RunResult,
 )
-from worker.run.signals import graceful_signals
 from worker.run.summary import Summary
 from worker.sending.control import RunControl, StopReason
 from worker.sending.engine import Engine
 from worker.sending.readback import ReadBack
 from worker.sending.rowwork import RowWork
+from worker.sending.signals import graceful_signals
 from worker.sending.stack import open_client, pacing
 
 __all__ = [

@@ -2,18 +2,16 @@
 
 `Lister.pages()` yields each page's `conversations` list once, in order, and holds no
 more than one page. Each page request:
-- waits for a permit from the shared `RateLimiter` (the listing spends the same
-  per-organization quota as a run);
-- on a 429, pauses the limiter for the bounded Retry-After (`RetryPolicy.pause_for`) and
-  asks for the same cursor again: a page is never skipped nor fetched into the output
-  twice; 429s do not use up attempts, only the page's `rate_limit_budget_s`;
-- on a transient error (5xx, timeout, reset), retries with the policy's backoff, up to
-  `max_attempts` requests;
-- raises the last `RequestError` when it gives up (401 and other refusals at once).
+goes through `RowWork.request`, the same step every request of a run takes: a permit
+from the `RateLimiter` (the listing spends the same per-organization quota as a run);
+on a 429, one pause for every sender and a signal to the adaptive rate, then the same
+cursor again (a page is never skipped nor fetched into the output twice; 429s do not use
+up attempts, only the page's `rate_limit_budget_s`); on a transient error (5xx, timeout,
+reset), the policy's backoff, up to `max_attempts` requests. The last `RequestError` is
+raised when it gives up (401 and other refusals at once), `Interrupted` when the run is
+stopping.
 
-Pages go one after another: cursor pagination is sequential by nature. No AIMD here: a
-single caller never queues on the meter, so AIMD would only ever cut the rate; the
-shared pause after a 429 is the feedback.
+Pages go one after another: cursor pagination is sequential by nature.
 """
 
 from __future__ import annotations
@@ -22,9 +20,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from worker.core.errors import RateLimited, Unexpected
-from worker.sending.ratelimit import RateLimiter
-from worker.sending.retrypolicy import RetryPolicy
+from worker.core.errors import Unexpected
+from worker.sending.rowwork import RowWork, Step
 from worker.sending.tally import Tally
 
 __all__ = ["MAX_PER_PAGE", "Lister", "ListingStats"]
@@ -43,13 +40,12 @@ class ListingStats:
 
 
 class Lister:
-    def __init__(self, get: Get, limiter: RateLimiter, policy: RetryPolicy, *,
-                 per_page: int = MAX_PER_PAGE, businesses: tuple[str, ...] = ()) -> None:
+    def __init__(self, get: Get, requests: RowWork, *, per_page: int = MAX_PER_PAGE,
+                 businesses: tuple[str, ...] = ()) -> None:
         if not 1 <= per_page <= MAX_PER_PAGE:
             raise ValueError(f"per_page must be in 1..{MAX_PER_PAGE}")
         self._get = get
-        self._limiter = limiter
-        self._policy = policy
+        self._requests = requests
         self._params = {"per_page": str(per_page)}
         if businesses:
             # Filtered by the API too, so unwanted businesses do not cost pages.
@@ -75,28 +71,17 @@ class Lister:
 
     async def _fetch(self, params: dict[str, str]) -> dict[str, Any]:
         tally = Tally()
-        answer: dict[str, Any] = {}
         try:
-            async for attempt in self._policy.retrying(tally):
-                with attempt:
-                    answer = await self._attempt(params, tally)
+            answer: dict[str, Any] = await self._requests.request(params, tally, Step.READ,
+                                                                  self._page)
         finally:
-            self.stats.retries += max(0, tally.failures - 1)
+            self.stats.requests += tally.requests
+            self.stats.throttled += tally.throttled
+            self.stats.retries += max(0, tally.requests - tally.throttled - 1)
         return answer
 
-    async def _attempt(self, params: dict[str, str], tally: Tally) -> dict[str, Any]:
-        await self._limiter.acquire()
-        tally.requests += 1
-        self.stats.requests += 1
-        try:
-            return await self._get("/conversations", params)
-        except RateLimited as exc:
-            pause = self._policy.pause_for(exc.retry_after_s)
-            tally.throttled += 1
-            tally.throttled_wait_s += pause
-            self.stats.throttled += 1
-            self._limiter.pause(pause)
-            raise
+    async def _page(self, params: dict[str, str]) -> dict[str, Any]:
+        return await self._get("/conversations", params)
 
 
 def _read_page(answer: dict[str, Any], number: int) -> tuple[list[Any], str | None]:

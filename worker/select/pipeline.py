@@ -13,7 +13,6 @@ the API down, an answer that is not Partoo's) and no job file was written; 130 i
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -31,13 +30,14 @@ from worker.jobfile.undojob import (
     write_not_restorable,
 )
 from worker.jobfile.writer import JobWriter, check_out_path
-from worker.partoo.client import PartooClient, open_session
 from worker.select.filters import Criteria, Funnel, build_funnel
 from worker.select.listed import Listed, format_date, read_conversation
 from worker.select.pager import Lister, ListingStats
 from worker.select.target import Target
-from worker.sending.ratelimit import RateLimiter
-from worker.sending.retrypolicy import RetryPolicy
+from worker.sending.control import RunControl
+from worker.sending.rowwork import Interrupted, RowWork
+from worker.sending.signals import graceful_signals
+from worker.sending.stack import open_client, pacing
 
 __all__ = ["CONTEXT_COLUMNS", "SelectRequest", "select"]
 
@@ -47,6 +47,7 @@ CONTEXT_COLUMNS = ("business_id", "business_name", "last_activity", "solved_befo
                    "assignee_before", "expired")
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
 _PROGRESS_EVERY_S = 10.0
+_DRAIN_TIMEOUT_S = 10.0  # a page in flight may take this long to come back after a signal
 
 
 @dataclass(frozen=True)
@@ -74,51 +75,40 @@ def select(req: SelectRequest) -> int:
 
 
 async def _main(req: SelectRequest) -> int:
-    task = asyncio.current_task()
-    assert task is not None
-    loop = asyncio.get_running_loop()
-    caught: list[str] = []
-
-    def on_signal(sig: signal.Signals) -> None:
-        caught.append(sig.name)
-        task.cancel()  # unwinds through the writer, which deletes its temporary file
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal, sig)
-    try:
-        return await _select(req)
-    except asyncio.CancelledError:
-        if not caught:
-            raise
-        print(f"partoo-bulk: interrupted ({caught[0]}): no job file was written",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+    """The listing runs as a task of the run control, so a signal stops it the way it
+    stops a run (the request in flight finishes, a second signal cuts it); unwinding goes
+    through the writer, which deletes its temporary file."""
+    control = RunControl()
+    listing = control.spawn(_select(req, control))
+    with graceful_signals(control, _DRAIN_TIMEOUT_S):
+        try:
+            return await listing
+        except (asyncio.CancelledError, Interrupted):
+            if control.stop is None:
+                raise
+    print(f"partoo-bulk: {control.stop.detail}: no job file was written", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
-async def _select(req: SelectRequest) -> int:
+async def _select(req: SelectRequest, control: RunControl) -> int:
     s = req.settings
-    assert s.api_key is not None
     host = urlsplit(s.base_url).netloc
-    limiter = RateLimiter(s.rate_per_minute, s.burst)
-    policy = RetryPolicy(max_attempts=s.max_attempts, max_retry_after_s=s.max_retry_after_s,
-                         rate_limit_budget_s=s.rate_limit_budget_s,
-                         backoff_base_s=s.backoff_base_s, backoff_max_s=s.backoff_max_s)
+    guard = pacing(s)
     funnel = build_funnel(req.criteria, req.target)
     header = ["conversation_id", req.target.column, *CONTEXT_COLUMNS]
     listed = unreadable = 0
     progress = _Progress(None if req.quiet else sys.stderr)
     started = time.monotonic()
-    async with open_session(1, s.request_timeout_s) as session:
-        client = PartooClient(session, s.base_url, s.api_key, s.request_timeout_s)
-        lister = Lister(client.get, limiter, policy, per_page=req.per_page,
+    async with open_client(s, connections=1) as client:
+        requests = RowWork(None, guard.limiter, guard.policy, control, aimd=guard.aimd)
+        lister = Lister(client.get, requests, per_page=req.per_page,
                         businesses=tuple(sorted(req.criteria.businesses)))
         with JobWriter(req.out, header, overwrite=req.overwrite) as writer, \
                 _UndoWriter(req.undo_out, req.target, req.overwrite) as undo_writer:
             try:
                 async for page in lister.pages():
+                    if control.stopping:
+                        raise Interrupted()  # the page in flight came back; stop here
                     listed += len(page)
                     for raw in page:
                         conv = read_conversation(raw)

@@ -21,9 +21,11 @@ import enum
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["RunControl", "Stop", "StopReason"]
+
+T = TypeVar("T")
 
 
 class StopReason(enum.StrEnum):
@@ -52,7 +54,7 @@ class Stop:
 class RunControl:
     def __init__(self) -> None:
         self.stop: Stop | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._in_request: set[asyncio.Task[Any]] = set()
 
     @property
@@ -67,14 +69,14 @@ class RunControl:
         """What a row left unfinished says about why."""
         return self.stop.detail if self.stop is not None else "interrupted"
 
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Start a task the run may cancel; it is forgotten once done."""
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def tasks(self) -> set[asyncio.Task[None]]:
+    def tasks(self) -> set[asyncio.Task[Any]]:
         return set(self._tasks)
 
     @contextmanager

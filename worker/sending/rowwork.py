@@ -67,7 +67,7 @@ class Interrupted(Exception):
 
 
 class RowWork:
-    def __init__(self, send: Send, limiter: RateLimiter, policy: RetryPolicy,
+    def __init__(self, send: Send | None, limiter: RateLimiter, policy: RetryPolicy,
                  control: RunControl, *, aimd: Aimd | None = None,
                  breaker: Breaker | None = None, capture: Capture | None = None,
                  read_back: ReadState | None = None) -> None:
@@ -101,6 +101,7 @@ class RowWork:
     async def run(self, op: Operation, tally: Tally) -> Result:
         """All of one row's requests: the state capture if one is due, the change, and a
         read-back if the change's answer was lost. Never raises but `CancelledError`."""
+        assert self._send is not None, "a RowWork that runs rows is given the change"
         steps: list[tuple[Step, Send]] = [(Step.CHANGE, self._send)]
         if self._capture is not None and self._capture.needed(op.conversation_id):
             steps.insert(0, (Step.CAPTURE, self._capture))

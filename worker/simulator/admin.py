@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from .faults import Faults
-
-if TYPE_CHECKING:
-    from .server import Simulator
+from .parts import SimulatorParts
 
 __all__ = ["AdminApi"]
 
 
 class AdminApi:
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: SimulatorParts) -> None:
         self.sim = sim
 
     def routes(self) -> list[web.RouteDef]:

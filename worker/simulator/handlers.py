@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -27,10 +27,8 @@ from .answers import (
     too_many_requests,
 )
 from .faults import Action
+from .parts import SimulatorParts
 from .state import ApiError
-
-if TYPE_CHECKING:
-    from .server import Simulator
 
 __all__ = ["V2Api"]
 
@@ -43,7 +41,7 @@ Work = Callable[[Any], tuple[int, Any]]  # parsed body -> (status, JSON payload)
 class V2Api:
     """Request handlers bound to one `Simulator`, whose settings are read per request."""
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: SimulatorParts) -> None:
         self.sim = sim
 
     def routes(self) -> list[web.RouteDef]:

@@ -12,10 +12,9 @@ import binascii
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .state import Conversation
+from .model import Conversation
 
 __all__ = ["conversation_json", "decode_cursor", "encode_cursor", "format_date", "page"]
 

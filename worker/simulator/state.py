@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .listing import conversation_json, decode_cursor, encode_cursor, page
+from .model import Conversation, User
 from .requestlog import RequestLog, RequestRecord
 
 __all__ = [
@@ -53,25 +53,6 @@ class ApiError(Exception):
 
 def _bad(fields: dict[str, Any]) -> ApiError:
     return ApiError(400, {"error": {"json": fields}})
-
-
-@dataclass(slots=True)
-class Conversation:
-    id: int
-    business_id: str
-    is_solved: bool
-    is_expired: bool
-    assigned_user_id: str | None
-    created_at: datetime
-    last_message_date: datetime | None = None
-
-
-@dataclass(slots=True, frozen=True)
-class User:
-    id: str
-    active: bool = True
-    human: bool = True
-    businesses: frozenset[str] | None = None  # None: access to every business
 
 
 class SimState:
