@@ -10,7 +10,7 @@ import pytest
 from aioresponses import CallbackResult, aioresponses
 from pydantic import SecretStr
 
-from conftest import SECRET
+from helpers import SECRET
 from worker.core.errors import (
     NetworkError,
     RateLimited,

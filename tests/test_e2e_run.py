@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from conftest import SECRET, read_report, sim_env, write_job
+from helpers import SECRET, read_report, sim_env, write_job
 from worker.core.columns import REPORT_COLUMNS
 from worker.simulator import ALICE, BOB, CAROL, Faults
 

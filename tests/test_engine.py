@@ -7,10 +7,11 @@ import itertools
 
 import pytest
 
-from conftest import Breaker, FakeSender, make_engine, ops, run_engine
+from helpers import FakeSender, make_engine, ops, run_engine
 from worker.core.errors import NetworkError, RateLimited, Rejected, ServerError, Unauthorized
 from worker.core.operations import Action, Operation
 from worker.core.outcomes import Outcome, Result
+from worker.sending.breaker import Breaker
 from worker.sending.control import StopReason
 
 pytestmark = pytest.mark.looptime

@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import SECRET, read_report, sim_env
+from helpers import SECRET, read_report, sim_env
 from worker.core.columns import REPORT_COLUMNS
 from worker.core.errors import JobFileError
 from worker.core.operations import Operation

@@ -31,7 +31,7 @@ import pytest
 from aiohttp import web
 from aioresponses import aioresponses
 
-from conftest import SECRET, make_engine, read_report, sim_env, write_job
+from helpers import SECRET, make_engine, read_report, sim_env, write_job
 from worker.sending.control import StopReason
 from worker.simulator import Faults
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SECRET
+from helpers import SECRET
 from worker.simulator import ALICE, Faults, Simulator, SimulatorThread, seeded_state
 
 ROWS = 100_000

@@ -3,7 +3,7 @@ that it sends nothing."""
 
 from __future__ import annotations
 
-from conftest import SECRET, sim_env, write_job
+from helpers import SECRET, sim_env, write_job
 from worker.jobfile.plan import make_plan
 from worker.jobfile.reader import open_job
 from worker.simulator import ALICE, BOB

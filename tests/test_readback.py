@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Breaker, ops, run_engine
+from helpers import ops, run_engine
 from worker.core.conversation import ConversationState, read_state
 from worker.core.errors import (
     NetworkError,
@@ -19,6 +19,7 @@ from worker.core.errors import (
 )
 from worker.core.operations import Action, Operation
 from worker.core.outcomes import Outcome
+from worker.sending.breaker import Breaker
 from worker.sending.readback import describe_state, holds
 
 pytestmark = pytest.mark.looptime

@@ -7,7 +7,7 @@ import csv
 
 import pytest
 
-from conftest import read_report, sim_env, write_job
+from helpers import read_report, sim_env, write_job
 from worker.core.columns import REPORT_COLUMNS
 from worker.simulator import ALICE, BOB, BOT_USER, INACTIVE_USER
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import SECRET, read_report, sim_env, write_job
+from helpers import SECRET, read_report, sim_env, write_job
 
 
 def run_on_a_terminal(job, env, answer: str, *args: str) -> tuple[int, str, str]:

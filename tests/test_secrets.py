@@ -32,7 +32,7 @@ from test_hostile_server import (
     mocked_api,
 )
 
-from conftest import SECRET, read_report, sim_env, write_job
+from helpers import SECRET, read_report, sim_env, write_job
 from worker.cli import main as cli_main
 from worker.config import load_settings
 from worker.core.errors import ConfigError

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from conftest import SECRET, read_report, sim_env
+from helpers import SECRET, read_report, sim_env
 from worker.simulator import ALICE, BOB, CAROL, Faults
 from worker.simulator.state import ApiError
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SECRET, read_report, sim_env
+from helpers import SECRET, read_report, sim_env
 from worker.simulator import ALICE, BOB, CAROL
 
 JOBS = Path(__file__).resolve().parent.parent / "jobs"

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import sim_env
+from helpers import sim_env
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

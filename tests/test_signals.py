@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SECRET, read_report, sim_env, write_job
+from helpers import SECRET, read_report, sim_env, write_job
 from worker.simulator import ALICE, BOB, CAROL, Faults
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from conftest import read_report, sim_env, write_job
+from helpers import read_report, sim_env, write_job
 from worker.simulator import ALICE, BOB, CAROL, Faults
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 
-from conftest import SECRET, make_engine, read_report, sim_env, write_job
+from helpers import SECRET, make_engine, read_report, sim_env, write_job
 from worker.core.outcomes import Outcome
 from worker.sending.ratelimit import RateLimiter
 from worker.sending.retrypolicy import RetryPolicy
@@ -26,7 +26,7 @@ def test_a_key_with_inner_control_characters_is_refused_without_echoing_it(tmp_p
 
 
 async def test_an_unexpected_error_costs_one_row_and_stops_the_run_never_all_rows():
-    from conftest import ops
+    from helpers import ops
 
     async def broken(op):
         if op.conversation_id == 3:

@@ -47,7 +47,7 @@ def open_session(concurrency: int, request_timeout_s: float) -> aiohttp.ClientSe
     connector = aiohttp.TCPConnector(limit=concurrency, ttl_dns_cache=300)
     # total bounds the whole exchange, a reply that trickles in included (a sock_read
     # of the same length could never fire first, and re-arms a timer per chunk). The
-    # engine takes the rate permit and the semaphore first, so no time here is spent
+    # row's work takes the rate permit (and the engine the slot) first, so no time here is spent
     # queueing for a pooled connection.
     timeout = aiohttp.ClientTimeout(total=request_timeout_s, sock_connect=request_timeout_s)
     session = aiohttp.ClientSession(connector=connector, timeout=timeout,

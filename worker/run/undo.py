@@ -4,7 +4,7 @@ a job that puts back what the run changed.
 - `UndoJournal` (`UNDO.journal.csv`): one line per conversation, appended and flushed
   *before* its first PATCH, so a kill -9 never loses a prior state, and `--resume` does
   not read the state again (it would read the run's own change).
-- `StateCapture`: the engine's capture step, one `GET /conversations/{id}` per
+- `StateCapture`: a row's capture step (`Step.CAPTURE`), one `GET /conversations/{id}` per
   conversation, paced, retried and classified like every other request.
 - `write_undo()`: from the journal and the final report, a job file in the normal
   format restoring, per conversation, only the fields the run really changed (the last

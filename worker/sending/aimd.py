@@ -38,7 +38,7 @@ class Aimd:
     """Additive-increase / multiplicative-decrease of a limiter's rate, driven by 429s.
 
     Call `on_throttled()` and `on_success()` from the task that acquired the permit for
-    that request (the engine does); see the module docstring for the rules.
+    that request (the row's work does); see the module docstring for the rules.
     """
 
     def __init__(self, limiter: RateLimiter, *, clock: Clock = loop_time,
@@ -68,7 +68,7 @@ class Aimd:
         limiter = self._limiter
         limiter.set_rate(max(self._floor, limiter.rate_per_s * self._decrease))
         self._last_cut = now
-        # The engine pauses the limiter before telling us: the new rate starts after it.
+        # The row's work pauses the limiter before telling us: the new rate starts after it.
         self._cut_effective = max(now, limiter.paused_until)
         self._last_step = self._cut_effective
         self.cuts += 1

@@ -3,7 +3,7 @@
 A 5xx can come after the server made the change; a connection can drop, or the timeout
 run out, once the request is out. When a row's last answer was of that kind
 (`RequestError.may_have_applied`) and its retries are spent (or a retry was refused,
-say 400 because the first attempt already did the job), the engine reads the
+say 400 because the first attempt already did the job), the row's work reads the
 conversation once (`GET /conversations/{id}`, paced and retried like any request) and
 asks `ReadBack` whether it holds what the row asked for:
 

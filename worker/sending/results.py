@@ -1,6 +1,6 @@
 """Building a row's `Result` from what its requests did, and logging each request.
 
-Kept apart from the engine so that the engine reads as scheduling only.
+Kept apart from `rowwork` so that it reads as the order of a row's requests only.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ instance keeps its state per thread, and every asyncio task shares the thread.
 Two budgets, kept apart:
 - transient failures (5xx, timeouts, resets) count against `max_attempts`, with full-jitter
   exponential backoff (or the server's Retry-After, whichever is longer);
-- 429s do not use up attempts: the engine pauses every sender for Retry-After, and the row
-  gives up only once its own total 429 wait passes `rate_limit_budget_s`.
+- 429s do not use up attempts: the row's work (`worker.sending.rowwork`) pauses every
+  sender for Retry-After, and the row gives up only once its own total 429 wait passes
+  `rate_limit_budget_s`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,110 @@
+"""Test helpers: a behavioural sender, engines built as a run builds them, job files
+written and reports read, settings for the simulator. Fixtures live in conftest.py."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from worker.core.operations import Action, Operation
+from worker.core.outcomes import Result
+from worker.sending.control import RunControl
+from worker.sending.engine import Engine
+from worker.sending.ratelimit import RateLimiter
+from worker.sending.retrypolicy import RetryPolicy
+from worker.sending.rowwork import RowWork
+
+SECRET = "sk-test-5f1d9c0e-DO-NOT-LEAK"
+
+
+@dataclass
+class FakeSender:
+    """Answers per conversation from a script (exceptions to raise, or 200), then 200.
+
+    Records when each request started and ended (loop time), and the most requests
+    that were ever in flight at once.
+    """
+
+    latency_s: float = 0.05
+    script: dict[int, list[object]] = field(default_factory=dict)
+    calls: list[tuple[float, float, int, dict]] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+    async def __call__(self, op: Operation) -> int:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.latency_s)
+            steps = self.script.get(op.conversation_id)
+            answer = steps.pop(0) if steps else 200
+            if isinstance(answer, BaseException):
+                raise answer
+            return 200
+        finally:
+            self.in_flight -= 1
+            self.calls.append((start, loop.time(), op.conversation_id, op.body()))
+
+
+def ops(n: int, *, first_id: int = 1, action: Action = Action.CLOSE) -> list[Operation]:
+    return [Operation(row=i + 1, conversation_id=first_id + i, action=action)
+            for i in range(n)]
+
+
+def make_engine(send, limiter, policy, *, concurrency=4, window=5000, breaker=None,
+                read_back=None, capture=None, aimd=None) -> Engine:
+    """An engine doing a run's row work (`RowWork`) with `send` as the PATCH."""
+    control = RunControl()
+    work = RowWork(send, limiter, policy, control, aimd=aimd, breaker=breaker,
+                   capture=capture, read_back=read_back)
+    return Engine(work, control, concurrency=concurrency, window=window)
+
+
+async def run_engine(items, sender, *, rate_per_minute=6000.0, burst=1, concurrency=4,
+                     max_attempts=3, window=5000, breaker=None, budget_s=900.0,
+                     stop_after=None, read_back=None,
+                     capture=None) -> tuple[Engine, list[Result]]:
+    limiter = RateLimiter(rate_per_minute, burst)
+    policy = RetryPolicy(max_attempts=max_attempts, rate_limit_budget_s=budget_s,
+                         max_retry_after_s=120.0)
+    engine = make_engine(sender, limiter, policy, concurrency=concurrency, window=window,
+                         breaker=breaker, read_back=read_back, capture=capture)
+    results: list[Result] = []
+    await engine.run(items, results.append)
+    return engine, results
+
+
+
+import csv  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from worker.simulator import SimulatorThread  # noqa: E402
+
+
+def sim_env(sim: SimulatorThread, **extra: str) -> dict[str, str]:
+    env = {"PARTOO_API_KEY": SECRET, "PARTOO_BASE_URL": sim.base_url,
+           "PARTOO_RATE_PER_MINUTE": "60000", "PARTOO_CONCURRENCY": "8",
+           "PARTOO_REQUEST_TIMEOUT_S": "1", "PARTOO_BACKOFF_BASE_S": "0.02",
+           "PARTOO_BACKOFF_MAX_S": "0.2"}
+    env.update(extra)
+    return env
+
+
+def read_report(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_job(path: Path, rows: list[tuple], header=("conversation_id", "status",
+                                                     "assigned_user_id")) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+__all__ = ["SECRET", "FakeSender", "make_engine", "ops", "read_report", "run_engine",
+           "sim_env", "write_job"]
