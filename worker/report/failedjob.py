@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 
 from worker.core.errors import ConfigError, ReportError
-from worker.core.operations import Action, parse_conversation_id
+from worker.core.operations import Field, parse_conversation_id
 from worker.core.outcomes import Outcome
 from worker.report.lastok import LastOkRows, original, report_key
 from worker.report.reader import ReportFile, ReportRow
@@ -121,7 +121,7 @@ def _job_cells(report: ReportFile, row: ReportRow) -> list[str]:
     assert action is not None  # checked by RetryPicker.see
     cid = str(parse_conversation_id(original(row.conversation_id)))
     target = action.target(original(row.value))
-    status, assignee = (target, "") if action in (Action.CLOSE, Action.OPEN) else ("", target)
+    status, assignee = (target, "") if action.field is Field.STATUS else ("", target)
     return [cid, status, assignee, *row.extras]
 
 

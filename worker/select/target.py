@@ -38,7 +38,7 @@ class Target:
     @property
     def column(self) -> str:
         """The job file's action column: the API's own field name."""
-        return "status" if self.action in (Action.CLOSE, Action.OPEN) else "assigned_user_id"
+        return self.action.field.value
 
     @property
     def fixed_user(self) -> str | None:
@@ -51,8 +51,7 @@ class Target:
             value = self.team[self._next % len(self.team)]
             self._next += 1
         else:
-            value = {Action.CLOSE: "closed", Action.OPEN: "open",
-                     Action.UNASSIGN: "unassigned"}.get(self.action, self.value)
+            value = self.action.target(self.value)
         self.dealt[value] += 1
         return value
 
