@@ -56,13 +56,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from worker.core.errors import StartupError
+    from worker.core.errors import RunAborted, StartupError
+    from worker.run.paths import PathClash, check_distinct
 
     started_at = _now()
     try:
+        # Before anything is written, even the summary of an error: no output is the
+        # job or another output.
+        check_distinct(args.job, _report(args), args.undo_out, args.summary_json)
         outcome = _run(args)
-    except StartupError as exc:
-        _summary_json(args, started_at, {"exit_code": exc.exit_code, "error": str(exc)})
+    except (StartupError, RunAborted) as exc:
+        if not (isinstance(exc, PathClash) and exc.summary_json_clash):
+            _summary_json(args, started_at, {"exit_code": exc.exit_code, "error": str(exc)})
         raise
     _summary_json(args, started_at, {
         "exit_code": outcome.exit_code,
@@ -74,9 +79,9 @@ def handle(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace):  # -> RunResult
     from worker.core.errors import ConfigError
-    from worker.jobfile.reader import open_job
     from worker.logs import setup_logging
-    from worker.run.runner import RunRequest, default_report_path, run
+    from worker.run.pinned import JobSource, resume_name
+    from worker.run.runner import RunRequest, run
 
     settings = settings_from(args)
     secret = settings.api_key.get_secret_value() if settings.api_key else None
@@ -90,19 +95,35 @@ def _run(args: argparse.Namespace):  # -> RunResult
                           "the report's rows, --overwrite throws them away; pick one")
     if args.summary_json is not None:
         _check_writable(args.summary_json, "--summary-json")
-    job = open_job(args.job, override)
-    report = args.report or default_report_path(args.job)
-    hint = ["partoo-bulk", "run", str(args.job), "--report", str(report), "--resume"]
+    report = _report(args)
+    hint = ["partoo-bulk", "run", str(resume_name(args.job, report)), "--report",
+            str(report), "--resume"]
     if args.undo_out is not None:
         hint += ["--undo-out", str(args.undo_out)]
     if override is not None:
         hint += (["--assign", override.value] if override.value
                  else ["--action", override.action.value])
-    return run(RunRequest(job=job, settings=settings, report=report, resume=args.resume,
+    return run(RunRequest(job=JobSource(args.job, override), settings=settings,
+                          report=report, resume=args.resume,
                           retry_failed=args.retry_failed, overwrite=args.overwrite,
                           yes=args.yes, strict=args.strict, quiet=args.quiet,
                           undo_out=args.undo_out,
                           resume_hint=shlex.join(hint)))
+
+
+def _report(args: argparse.Namespace) -> Path:
+    """--report, or JOB.report.csv beside the job; a job read from a stream needs it."""
+    from worker.core.errors import ConfigError
+    from worker.run.pinned import is_stream
+    from worker.run.runner import default_report_path
+
+    if args.report is not None:
+        return args.report
+    if is_stream(args.job):
+        raise ConfigError(f"{args.job}: a job read from a pipe or stdin needs --report PATH "
+                          "(there is no job file to put the report beside); its copy is "
+                          "kept beside the report, for --resume")
+    return default_report_path(args.job)
 
 
 def _check_writable(path: Path, flag: str) -> None:

@@ -31,10 +31,17 @@ __all__ = ["Job", "open_job"]
 
 
 class Job:
-    """An opened job file. `items()` can be called more than once (plan, then run)."""
+    """An opened job file. `items()` can be called more than once (plan, then run).
 
-    def __init__(self, path: Path, layout: Layout, override: Override | None) -> None:
+    `path` is the job as the operator named it (in messages, the report's meta); `data`
+    is the file read, the same one unless a run pinned the job to a private copy
+    (`worker.run.pinned`).
+    """
+
+    def __init__(self, path: Path, layout: Layout, override: Override | None,
+                 data: Path | None = None) -> None:
         self.path = path
+        self.data = data or path
         self.override = override
         self._layout = layout
 
@@ -45,7 +52,7 @@ class Job:
     def items(self) -> Iterator[Operation | Result]:
         """Every data row in file order: an `Operation`, or an invalid `Result`."""
         lay = self._layout
-        records = (cells for _line, cells in _records(self.path, lay.delimiter)
+        records = (cells for _line, cells in _records(self.data, lay.delimiter, self.path)
                    if not _blank(cells))
         if lay.has_header:
             next(records, None)
@@ -83,28 +90,32 @@ class Job:
                          value=value, cells=extras)
 
 
-def open_job(path: str | Path, override: Override | None = None) -> Job:
-    """Open and check a job file's shape (not its rows). Raises `JobFileError`."""
+def open_job(path: str | Path, override: Override | None = None, *,
+             shown: Path | None = None) -> Job:
+    """Open and check a job file's shape (not its rows). Raises `JobFileError`.
+
+    `shown`: the name messages give the file, when `path` is a copy of it."""
     path = Path(path)
+    name = shown or path
     if not path.exists():
-        raise JobFileError(f"{path}: no such job file: check the path")
+        raise JobFileError(f"{name}: no such job file: check the path")
     if path.is_dir():
-        raise JobFileError(f"{path}: is a folder, not a job file")
-    delimiter = _delimiter(path)
-    first = None if delimiter is None else _first_record(path, delimiter)
+        raise JobFileError(f"{name}: is a folder, not a job file")
+    delimiter = _delimiter(path, name)
+    first = None if delimiter is None else _first_record(path, delimiter, name)
     if delimiter is None or first is None:
-        raise JobFileError(f"{path}: the file is empty: a job needs a header line "
+        raise JobFileError(f"{name}: the file is empty: a job needs a header line "
                            "(conversation_id,status or conversation_id,assigned_user_id) "
                            "and at least one row")
     line, header = first
     if override is not None and "conversation_id" not in (h.strip().lower() for h in header):
-        return Job(path, plain_layout(delimiter), override)
-    return Job(path, header_layout(path, line, delimiter, header, override), override)
+        return Job(name, plain_layout(delimiter), override, path)
+    return Job(name, header_layout(name, line, delimiter, header, override), override, path)
 
 
-def _first_record(path: Path, delimiter: str) -> tuple[int, list[str]] | None:
+def _first_record(path: Path, delimiter: str, name: Path) -> tuple[int, list[str]] | None:
     """The first record that is not blank (the header), with the line it starts on."""
-    records = _records(path, delimiter)
+    records = _records(path, delimiter, name)
     try:
         return next(((line, cells) for line, cells in records if not _blank(cells)), None)
     finally:
@@ -119,7 +130,7 @@ def _cell(cells: list[str], index: int | None) -> str:
     return cells[index] if index is not None and index < len(cells) else ""
 
 
-def _delimiter(path: Path) -> str | None:
+def _delimiter(path: Path, name: Path) -> str | None:
     """`;` when the header line has more semicolons than commas outside quotes, else `,`.
 
     The header line is the first one with more than separators and spaces on it; None
@@ -134,15 +145,16 @@ def _delimiter(path: Path) -> str | None:
             else:
                 return None
         except UnicodeDecodeError as exc:
-            raise _not_utf8(path, number + 1, exc) from None
+            raise _not_utf8(path, name, number + 1, exc) from None
     outside = line.split('"')[::2]  # the parts between quoted sections
     commas = sum(p.count(",") for p in outside)
     semicolons = sum(p.count(";") for p in outside)
     return ";" if semicolons > commas else ","
 
 
-def _records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """(line number, cells) for each CSV record; translates read errors to JobFileError."""
+def _records(path: Path, delimiter: str, name: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) for each CSV record; translates read errors to JobFileError
+    (naming the file `name`)."""
     try:
         with _open(path) as f:
             # strict: a quote still open at the end of the file is an error, not a cell
@@ -158,13 +170,13 @@ def _records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
                     yield start, cells
                     start = reader.line_num + 1
             except UnicodeDecodeError as exc:
-                raise _not_utf8(path, reader.line_num + 1, exc) from None
+                raise _not_utf8(path, name, reader.line_num + 1, exc) from None
             except csv.Error as exc:
-                raise _unreadable(path, start, reader.line_num, exc) from None
+                raise _unreadable(name, start, reader.line_num, exc) from None
     except PermissionError:
-        raise JobFileError(f"{path}: permission denied: make the job file readable") from None
+        raise JobFileError(f"{name}: permission denied: make the job file readable") from None
     except OSError as exc:
-        raise JobFileError(f"{path}: cannot read the job file ({exc.strerror})") from None
+        raise JobFileError(f"{name}: cannot read the job file ({exc.strerror})") from None
 
 
 def _unreadable(path: Path, start: int, end: int, exc: csv.Error) -> JobFileError:
@@ -196,10 +208,10 @@ def _open(path: Path):
     return open(path, encoding="utf-8-sig", newline="")
 
 
-def _not_utf8(path: Path, line: int, exc: UnicodeDecodeError) -> JobFileError:
+def _not_utf8(path: Path, name: Path, line: int, exc: UnicodeDecodeError) -> JobFileError:
     # The text layer decodes in chunks, so `line` is only near; find the real one.
     line, byte = _first_bad_line(path) or (line, exc.object[exc.start])
-    return JobFileError(f"{path}, line {line}: the file is not UTF-8 text (byte "
+    return JobFileError(f"{name}, line {line}: the file is not UTF-8 text (byte "
                         f"0x{byte:02x}). Save it as UTF-8 (in Excel: 'CSV UTF-8'), or "
                         "convert it: iconv -f latin1 -t utf-8")
 

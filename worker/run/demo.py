@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from worker.config import Settings
 from worker.core.errors import JobFileError
-from worker.jobfile.reader import open_job
+from worker.run.pinned import JobSource
 from worker.run.runner import RunRequest, run
 
 __all__ = ["DEMO_JOB", "demo"]
@@ -38,7 +38,7 @@ def demo(report: Path, job_path: Path = DEMO_JOB) -> int:
         settings = Settings(api_key=SecretStr(DEMO_API_KEY), base_url=sim.base_url,
                             rate_per_minute=_DEMO_RATE_PER_MINUTE, concurrency=4,
                             request_timeout_s=5)
-        code = run(RunRequest(job=open_job(job_path), settings=settings, report=report,
+        code = run(RunRequest(job=JobSource(job_path), settings=settings, report=report,
                               overwrite=True, yes=True)).exit_code
     print(f"demo: the report is {report.resolve()}")
     print(f"demo: the run's exit code was {code} (1: some rows failed or were invalid, "

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from worker.config import Settings
-from worker.jobfile.reader import Job
+from worker.run.pinned import JobSource
 from worker.run.summary import Summary
 from worker.sending.control import Stop
 
@@ -18,7 +18,7 @@ EXIT_OK, EXIT_FAILED, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 @dataclass(frozen=True)
 class RunRequest:
-    job: Job
+    job: JobSource  # read once, under the report's lock (`worker.run.pinned`)
     settings: Settings
     report: Path
     resume: bool = False

@@ -22,10 +22,12 @@ from worker.core.errors import ConfigError, RunAborted, StartupError
 from worker.core.operations import Operation
 from worker.core.outcomes import Result
 from worker.jobfile.plan import Plan, make_plan
+from worker.jobfile.reader import Job
 from worker.partoo.preflight import check_reachable
 from worker.report import meta as runmeta
 from worker.report.writer import ReportWriter
-from worker.run import ahead, outputs, resume, undo
+from worker.run import ahead, lock, outputs, resume, undo
+from worker.run.pinned import pinned
 from worker.run.progress import Progress, make_progress
 from worker.run.request import (
     EXIT_ABORTED,
@@ -65,30 +67,39 @@ def run(req: RunRequest) -> RunResult:
                           "the changes are made as, without typing it on the command line "
                           "(e.g. `read -rs PARTOO_API_KEY && export PARTOO_API_KEY`); it is "
                           "never a flag, so it stays out of shell history and ps")
-    resuming = outputs.prepare(req)
+    outputs.check_folders(req)
+    # One run per report, from before any output is touched until its last rename; the
+    # job read once, under that lock, and only that copy read after.
+    with lock.hold(req.report, req.undo_out), \
+            pinned(req.job, req.report, resume=req.resume) as job:
+        return _run(req, job)
+
+
+def _run(req: RunRequest, job: Job) -> RunResult:
+    resuming = outputs.prepare(req, job)
     # Reads the whole file: a bad byte at row 90,000 stops us here. Without a prompt to
     # show, only the counts (flat memory for a million rows).
-    plan = make_plan(req.job, counts_only=req.yes)
+    plan = make_plan(job, counts_only=req.yes)
     if req.strict and plan.invalid:
-        raise StartupError(f"{req.job.path}: {plan.invalid} invalid row(s) and --strict: "
+        raise StartupError(f"{job.path}: {plan.invalid} invalid row(s) and --strict: "
                            f"nothing was sent. First: {plan.invalid_examples[0]}. Fix them "
                            "(see `partoo-bulk plan JOB`) or drop --strict")
     asyncio.run(check_reachable(req.settings.base_url, req.settings.request_timeout_s))
     if not req.yes:
-        _confirm(req, plan, _kept(req) if resuming else (0, 0))
+        _confirm(req, plan, _kept(req, job) if resuming else (0, 0))
     # Long-lived objects out of the collector's full passes (~10 ms stalls otherwise,
     # which at high rates bunch requests together).
     gc.collect()
     gc.freeze()
     try:
-        return asyncio.run(_execute(req, resuming, plan.rows))
+        return asyncio.run(_execute(req, job, resuming, plan.rows))
     finally:
         gc.unfreeze()
 
 
-def _kept(req: RunRequest) -> tuple[int, int]:
+def _kept(req: RunRequest, job: Job) -> tuple[int, int]:
     """On --resume: (rows the report already has and keeps, of them rows sent)."""
-    width = len(REPORT_COLUMNS) + len(req.job.extra_columns)
+    width = len(REPORT_COLUMNS) + len(job.extra_columns)
     resume.consolidate(req.report, width)
     return resume.count_kept(req.report, width, retry_failed=req.retry_failed)
 
@@ -124,20 +135,20 @@ class _Inputs:
     ahead_file: Path
 
 
-def _open_inputs(req: RunRequest, resuming: bool) -> _Inputs:
+def _open_inputs(req: RunRequest, job: Job, resuming: bool) -> _Inputs:
     """The job's rows, with those an earlier report already settled carried over."""
-    width = len(REPORT_COLUMNS) + len(req.job.extra_columns)
+    width = len(REPORT_COLUMNS) + len(job.extra_columns)
     ahead_file = ahead.ahead_path(req.report)
     if not resuming:
-        runmeta.write_meta(req.report, outputs.job_meta(req), req.job.path)
-        return _Inputs(req.job.items(), req.report, ahead_file)
+        runmeta.write_meta(req.report, outputs.job_meta(req, job), job.path)
+        return _Inputs(job.items(), req.report, ahead_file)
     resume.consolidate(req.report, width)
     old = resume.records(req.report, width) if req.report.exists() else iter(())
-    last_rows = resume.last_row_per_field(req.job.items()) if req.retry_failed else None
+    last_rows = resume.last_row_per_field(job.items()) if req.retry_failed else None
     # Read once, then gone: this run writes its own (see worker.run.ahead).
     finished_ahead = ahead.read_ahead(ahead_file, width)
     ahead_file.unlink(missing_ok=True)
-    items = resume.carry_over(req.job.items(), old, retry_failed=req.retry_failed,
+    items = resume.carry_over(job.items(), old, retry_failed=req.retry_failed,
                               last_rows=last_rows, ahead=finished_ahead)
     return _Inputs(items, resume.partial_path(req.report), ahead_file)
 
@@ -170,14 +181,14 @@ class _ReportSink:
         self._progress.add(result)
 
 
-async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> RunResult:
-    inputs = _open_inputs(req, resuming)
+async def _execute(req: RunRequest, job: Job, resuming: bool, total_rows: int) -> RunResult:
+    inputs = _open_inputs(req, job, resuming)
     summary = Summary()
     started = time.monotonic()
     control = RunControl()
     journal = (undo.UndoJournal(undo.journal_path(req.undo_out), keep=resuming)
                if req.undo_out else None)
-    error = await _send(req, inputs, control, summary, journal, total_rows)
+    error = await _send(req, job, inputs, control, summary, journal, total_rows)
     if error is not None:
         raise RunAborted(f"{inputs.out_path}: writing the report failed after row "
                          f"{summary.rows} ({error.strerror}); the run was "
@@ -186,7 +197,8 @@ async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> RunResul
                    time.monotonic() - started)
 
 
-async def _send(req: RunRequest, inputs: _Inputs, control: RunControl, summary: Summary,
+async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
+                summary: Summary,
                 journal: undo.UndoJournal | None, total_rows: int) -> OSError | None:
     """Every row through the engine into the report; the write error, if one stopped it."""
     s = req.settings
@@ -197,7 +209,7 @@ async def _send(req: RunRequest, inputs: _Inputs, control: RunControl, summary: 
                        capture=undo.StateCapture(client, journal) if journal else None,
                        read_back=ReadBack(client))
         engine = Engine(work, control, concurrency=s.concurrency)
-        with ReportWriter(inputs.out_path, req.job.extra_columns) as report, \
+        with ReportWriter(inputs.out_path, job.extra_columns) as report, \
                 make_progress(total_rows, summary, quiet=req.quiet) as progress:
             sink = _ReportSink(report, summary, progress, control)
             snapshots = asyncio.create_task(ahead.keep_ahead(inputs.ahead_file,

@@ -1,0 +1,157 @@
+"""The job a run sends is the job it planned: its bytes, read once into `R.job.csv`.
+
+A job file read lazily changes under the reader: rewritten in place (`cat other > job`
+keeps the inode), an open file reads the new bytes from its old offset and a row made of
+two files is sent; appended to, rows nobody confirmed are sent. So a run reads the
+operator's file once, into a private copy beside the report, and everything after (the
+plan shown, the hash in `R.meta.json`, the rows sent) reads that copy. The copy is
+written under the report's lock (`worker.run.lock`), so no other run touches it.
+
+A job given as a stream (`-` for stdin, `/dev/stdin`, a FIFO) can be read only once:
+its copy is all there is, so it is kept for `--resume` and named as the job (in the
+report's meta, the resume command, messages). A regular file stays the job's name; its
+copy is rewritten by each run. On `--resume` an existing copy is never replaced: if the
+bytes read now differ, they are read from a temporary copy, and the report's meta check
+refuses them (`worker.report.meta.check_same_job`), leaving the copy as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from worker.core.errors import JobFileError, ReportError
+from worker.core.operations import Override
+from worker.jobfile.reader import Job, open_job
+
+__all__ = ["STDIN", "JobSource", "is_stream", "pinned", "resume_name", "spool_path"]
+
+STDIN = "-"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class JobSource:
+    """A job as given on the command line, not yet read."""
+
+    path: Path
+    override: Override | None = None
+
+
+def spool_path(report: Path) -> Path:
+    return report.with_name(report.name + ".job.csv")
+
+
+def is_stream(path: Path) -> bool:
+    """`-`, a pipe, /dev/stdin, a device: bytes that can be read only once."""
+    if str(path) == STDIN:
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False  # missing: open_job says so
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def resume_name(job: Path, report: Path) -> Path:
+    """The job a resume command names: the kept copy for a stream, else the job."""
+    return spool_path(report) if is_stream(job) else job
+
+
+@contextlib.contextmanager
+def pinned(source: JobSource, report: Path, *, resume: bool) -> Iterator[Job]:
+    """The job, opened from its copy beside `report`. Hold the report's lock first.
+
+    Raises `JobFileError` when the job cannot be read, `ReportError` when the copy cannot
+    be written (nothing was sent either way)."""
+    spool = spool_path(report)
+    stream = is_stream(source.path)
+    if not stream and _same_file(source.path, spool):
+        # `run R.job.csv --report R --resume`: the copy is the job; read it as it is.
+        yield open_job(spool, source.override)
+        return
+    tmp = spool.with_name(spool.name + ".tmp")
+    digest = _copy(source.path, tmp)
+    keep_old = resume and spool.exists() and _sha256(spool) != digest
+    if not keep_old:
+        os.replace(tmp, spool)
+    data = tmp if keep_old else spool
+    try:
+        yield open_job(data, source.override, shown=spool if stream else source.path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _copy(source: Path, to: Path) -> str:
+    """Copy the job's bytes to `to` (private: 0600); their SHA-256."""
+    digest = hashlib.sha256()
+    with _open_source(source) as src:
+        try:
+            fd = os.open(to, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as exc:
+            raise ReportError(f"{to}: cannot write the job's copy ({exc.strerror}): check "
+                              "the report's folder") from None
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), 0o600)  # it may be left from another run
+            while True:
+                try:
+                    chunk = src.read(_CHUNK)
+                except OSError as exc:
+                    raise JobFileError(f"{_name(source)}: cannot read the job file "
+                                       f"({exc.strerror})") from None
+                if not chunk:
+                    break
+                digest.update(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as exc:
+                    raise ReportError(f"{to}: cannot write the job's copy ({exc.strerror}): "
+                                      "free space in the report's folder; nothing was "
+                                      "sent") from None
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def _open_source(source: Path) -> Iterator[BinaryIO]:
+    if str(source) == STDIN:
+        yield sys.stdin.buffer
+        return
+    if source.is_dir():
+        raise JobFileError(f"{source}: is a folder, not a job file")
+    try:
+        f = open(source, "rb")  # noqa: SIM115 (closed below)
+    except FileNotFoundError:
+        raise JobFileError(f"{source}: no such job file: check the path") from None
+    except PermissionError:
+        raise JobFileError(f"{source}: permission denied: make the job file "
+                           "readable") from None
+    except OSError as exc:
+        raise JobFileError(f"{source}: cannot read the job file ({exc.strerror})") from None
+    with f:
+        yield f
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _name(source: Path) -> str:
+    return "stdin" if str(source) == STDIN else str(source)
