@@ -20,15 +20,17 @@ from pathlib import Path
 
 from worker.core.columns import REPORT_COLUMNS, Col
 from worker.core.errors import ReportError
-from worker.core.operations import Action, Operation
+from worker.core.operations import Operation
 from worker.core.outcomes import FINAL_OUTCOMES, Outcome, Result
+from worker.report.lastok import LastOkRows
 from worker.report.lines import open_lines
+from worker.report.reader import ReportRow
 
 __all__ = [
     "carry_over",
     "consolidate",
     "count_kept",
-    "last_row_per_field",
+    "last_ok_rows",
     "partial_path",
     "records",
 ]
@@ -54,34 +56,41 @@ def consolidate(report: Path, width: int) -> None:
     if not partial.exists():
         return
     tmp = report.with_name(report.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out)
-        with open(partial, encoding="utf-8", newline="") as f:
-            writer.writerow(next(csv.reader(f)))
-        last = 0
-        for line in records(partial, width):
-            writer.writerow(line)
-            last = int(line[Col.ROW])
-        if report.exists():
-            for line in records(report, width):
-                if int(line[Col.ROW]) > last:
-                    writer.writerow(line)
-    os.replace(tmp, report)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            with open(partial, encoding="utf-8", newline="") as f:
+                writer.writerow(next(csv.reader(f)))
+            last = 0
+            for line in records(partial, width):
+                writer.writerow(line)
+                last = int(line[Col.ROW])
+            if report.exists():
+                for line in records(report, width):
+                    if int(line[Col.ROW]) > last:
+                        writer.writerow(line)
+        os.replace(tmp, report)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ReportError(f"{report}: cannot bring {partial.name} and the report together "
+                          f"({exc.strerror}); both are kept as they were. Free space, then "
+                          "resume again") from None
     partial.unlink()
 
 
 def carry_over(items: Iterable[Operation | Result], old: Iterator[list[str]], *,
                retry_failed: bool,
-               last_rows: dict[tuple[int, bool], int] | None = None,
+               last_ok: LastOkRows | None = None,
                ahead: dict[int, list[str]] | None = None,
                ) -> Iterator[Operation | Result]:
     """Job items, with rows already final in the old report replaced by their old line.
 
     `ahead` (row -> line, from `worker.run.ahead`): rows the killed run had finished but not
     yet written; newer than the report's line for the same row, so they win.
-    With `retry_failed`, a failed row is sent again unless a later row sets the same
-    field of the same conversation (`last_rows`, from `last_row_per_field`): that later
-    row decides the final state, and sending the earlier one now would undo it.
+    With `retry_failed`, a failed row is sent again unless a later row set the same field
+    of the same conversation *with success* (`last_ok`, from `last_ok_rows`): the server
+    holds that later change, and sending the earlier row now would undo it. A later row
+    that failed too supersedes nothing: the field still holds neither.
     """
     keep = FINAL_OUTCOMES - ({Outcome.FAILED} if retry_failed else set())
     ahead = ahead or {}
@@ -97,8 +106,9 @@ def carry_over(items: Iterable[Operation | Result], old: Iterator[list[str]], *,
             continue
         outcome = Outcome(found[Col.OUTCOME])
         superseded = (outcome is Outcome.FAILED and isinstance(item, Operation)
-                      and last_rows is not None
-                      and last_rows.get(_field(item), item.row) > item.row)
+                      and last_ok is not None
+                      and last_ok.superseded((item.conversation_id, item.action.field),
+                                             item.row))
         if outcome in keep or superseded:
             yield Result(row=item.row, conversation_id=found[Col.CONVERSATION_ID],
                          action=found[Col.ACTION], value=found[Col.VALUE], outcome=outcome,
@@ -122,15 +132,20 @@ def count_kept(report: Path, width: int, *, retry_failed: bool) -> tuple[int, in
     return kept, sent
 
 
-def last_row_per_field(items: Iterable[Operation | Result]) -> dict[tuple[int, bool], int]:
-    """(conversation, is-a-status-row) -> the last row that sets it. One pass, for
-    `--retry-failed` only: it holds an entry per conversation and field."""
-    last: dict[tuple[int, bool], int] = {}
-    for item in items:
-        if isinstance(item, Operation):
-            last[_field(item)] = item.row
-    return last
-
-
-def _field(op: Operation) -> tuple[int, bool]:
-    return op.conversation_id, op.action in (Action.CLOSE, Action.OPEN)
+def last_ok_rows(report: Path, width: int, ahead: dict[int, list[str]]) -> LastOkRows:
+    """Per conversation and field, its last ok row: the report's lines in row order, each
+    replaced by the line ahead for the same row if there is one (it is newer). One pass,
+    for `--retry-failed` only: an entry per conversation and field set with success."""
+    tracker = LastOkRows()
+    pending = sorted(ahead)  # rows only ahead, merged in at their place
+    i = 0
+    for line in records(report, width) if report.exists() else iter(()):
+        row = int(line[Col.ROW])
+        while i < len(pending) and pending[i] <= row:
+            if pending[i] < row:
+                tracker.add(ReportRow.of(ahead[pending[i]]))
+            i += 1
+        tracker.add(ReportRow.of(ahead.get(row, line)))
+    for row in pending[i:]:
+        tracker.add(ReportRow.of(ahead[row]))
+    return tracker

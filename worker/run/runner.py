@@ -144,12 +144,13 @@ def _open_inputs(req: RunRequest, job: Job, resuming: bool) -> _Inputs:
         return _Inputs(job.items(), req.report, ahead_file)
     resume.consolidate(req.report, width)
     old = resume.records(req.report, width) if req.report.exists() else iter(())
-    last_rows = resume.last_row_per_field(job.items()) if req.retry_failed else None
     # Read once, then gone: this run writes its own (see worker.run.ahead).
     finished_ahead = ahead.read_ahead(ahead_file, width)
     ahead_file.unlink(missing_ok=True)
+    last_ok = (resume.last_ok_rows(req.report, width, finished_ahead) if req.retry_failed
+               else None)
     items = resume.carry_over(job.items(), old, retry_failed=req.retry_failed,
-                              last_rows=last_rows, ahead=finished_ahead)
+                              last_ok=last_ok, ahead=finished_ahead)
     return _Inputs(items, resume.partial_path(req.report), ahead_file)
 
 
@@ -231,7 +232,13 @@ def _finish(req: RunRequest, resuming: bool, inputs: _Inputs, control: RunContro
     print(summary.line(wall, str(req.report)), flush=True)
     if journal is not None and req.undo_out is not None:
         journal.close()
-        _report_undo(req.undo_out, undo.write_undo(req.report, journal, req.undo_out))
+        try:
+            counts = undo.write_undo(req.report, journal, req.undo_out)
+        except OSError as exc:
+            raise RunAborted(f"{req.undo_out}: writing the undo job failed ({exc.strerror}); "
+                             "the report is complete and the journal kept. Free space, "
+                             f"then write it with: {req.resume_hint}") from None
+        _report_undo(req.undo_out, counts)
     return RunResult(_exit_code(control, summary, req), summary, wall, control.stop)
 
 
@@ -249,7 +256,10 @@ def _exit_code(control: RunControl, summary: Summary, req: RunRequest) -> int:
         verb = "aborted" if stop.aborted else "stopped"
         print(f"partoo-bulk: {verb}: {stop.detail}", file=sys.stderr)
         if req.resume_hint:
-            extra = " --retry-failed" if stop.reason is StopReason.BREAKER else ""
+            # The rows a breaker or a refusal stopped on failed for the run, not for
+            # themselves: once the cause is fixed they go again.
+            again = stop.reason in (StopReason.BREAKER, StopReason.REFUSED)
+            extra = " --retry-failed" if again else ""
             print(f"partoo-bulk: to finish the job: {req.resume_hint}{extra}", file=sys.stderr)
         return EXIT_ABORTED if stop.aborted else EXIT_INTERRUPTED
     if summary.outcomes["failed"] or summary.outcomes["invalid"]:

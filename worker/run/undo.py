@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from worker.core.conversation import ConversationState, read_state
-from worker.core.errors import ReportError
+from worker.core.errors import ReportError, RunAborted
 from worker.core.operations import Field, Operation
 from worker.jobfile.undojob import (
     UNDO_HEADER,
@@ -43,11 +43,17 @@ def journal_path(undo: Path) -> Path:
 
 
 class UndoJournal:
+    """A write that fails (disk full) raises `RunAborted`: the row whose state could not
+    be kept is not changed, and the run stops; every later `record` fails the same way."""
+
     def __init__(self, path: Path, *, keep: bool) -> None:
         self.path = path
         self.prior: dict[int, ConversationState] = (_load(path) if keep and path.exists()
                                                     else {})
+        self._broken: str | None = None
         try:
+            if self.prior:
+                _drop_torn_line(path)  # or the next line would be glued to it
             self._file = open(path, "a" if self.prior else "w",
                               encoding="utf-8", newline="")
         except OSError as exc:
@@ -62,13 +68,30 @@ class UndoJournal:
         return conversation_id not in self.prior
 
     def record(self, conversation_id: int, prior: ConversationState) -> None:
-        self._writer.writerow([conversation_id, int(prior.is_solved), int(prior.is_expired),
-                               prior.assignee or ""])
-        self._file.flush()
+        if self._broken is not None:
+            raise RunAborted(self._broken)
+        try:
+            self._writer.writerow([conversation_id, int(prior.is_solved),
+                                   int(prior.is_expired), prior.assignee or ""])
+            self._file.flush()
+        except OSError as exc:
+            self._broken = f"{self.path}: writing the undo journal failed ({exc.strerror})"
+            raise RunAborted(self._broken) from None
         self.prior[conversation_id] = prior
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError:
+            pass  # a failed write was reported when it happened; what is on disk is kept
+
+
+def _drop_torn_line(path: Path) -> None:
+    with open(path, "rb+") as f:
+        data = f.read()
+        whole = data.rfind(b"\n") + 1
+        if whole != len(data):
+            f.truncate(whole)
 
 
 def _load(path: Path) -> dict[int, ConversationState]:
@@ -111,17 +134,22 @@ def write_undo(report: Path, journal: UndoJournal, out: Path) -> UndoCounts:
     counts = UndoCounts()
     lost: list[list[str]] = []
     tmp = out.with_name(out.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(UNDO_HEADER)
-        for cid, prior in journal.prior.items():
-            status, assignee = final.get((cid, Field.STATUS)), final.get((cid, Field.ASSIGNEE))
-            rows = undo_rows(cid, prior, status and status.target,
-                             assignee and assignee.target, lost)
-            writer.writerows(rows)
-            counts.rows += len(rows)
-            counts.conversations += bool(rows)
-    os.replace(tmp, out)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(UNDO_HEADER)
+            for cid, prior in journal.prior.items():
+                status = final.get((cid, Field.STATUS))
+                assignee = final.get((cid, Field.ASSIGNEE))
+                rows = undo_rows(cid, prior, status and status.target,
+                                 assignee and assignee.target, lost)
+                writer.writerows(rows)
+                counts.rows += len(rows)
+                counts.conversations += bool(rows)
+        os.replace(tmp, out)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
     counts.not_restorable = len(lost)
     write_not_restorable(not_restorable_path(out), lost)
     return counts

@@ -24,7 +24,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from worker.core.conversation import ConversationState
-from worker.core.errors import RateLimited, RequestError, TransientError, Unauthorized, Unexpected
+from worker.core.errors import (
+    RateLimited,
+    RequestError,
+    RunAborted,
+    TransientError,
+    Unauthorized,
+    Unexpected,
+)
 from worker.core.operations import Operation
 from worker.core.outcomes import Outcome, Result
 from worker.sending import results
@@ -111,6 +118,9 @@ class RowWork:
                 await self.request(op, tally, step, send)
         except Interrupted as exc:
             return results.skipped(op, tally, self._reason(), cause=exc.__cause__)
+        except RunAborted as exc:  # a file of ours (the undo journal) cannot be written
+            self._control.halt(StopReason.REPORT, str(exc))
+            return results.skipped(op, tally, self._reason())
         except Exception as exc:
             if not isinstance(exc, RequestError):
                 reason = f"internal error ({type(exc).__name__}: {exc})"
