@@ -30,6 +30,10 @@ from worker.core.errors import ConfigError
 __all__ = ["DEFAULT_BASE_URL", "Settings", "load_settings"]
 
 DEFAULT_BASE_URL = "https://api.partoo.co/v2"
+# Settings that have a flag (`worker.commands._flags`); the others are set in the
+# environment or the file only, and a message must not name a flag that does not exist.
+_FLAGS = frozenset({"base_url", "rate_per_minute", "concurrency", "max_attempts",
+                    "request_timeout_s"})
 _FILE_VALUES: ContextVar[dict[str, Any]] = ContextVar("file_values", default={})  # noqa: B039
 
 
@@ -51,6 +55,8 @@ class Settings(BaseSettings):
     rate_limit_budget_s: float = Field(900.0, gt=0)  # one row's total wait on 429s
     failure_window: int = Field(50, ge=1, le=10_000)  # recent rows the breaker looks at
     failure_threshold: float = Field(0.5, gt=0, le=1)  # share of them failing that aborts
+    # The first rows sent all refused the same way stop the run (0: never).
+    same_refusal_rows: int = Field(20, ge=0, le=100_000)
 
     @field_validator("base_url")
     @classmethod
@@ -59,8 +65,17 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError("must be an http(s) URL such as https://api.partoo.co/v2")
-        if parts.username or parts.password or parts.query or parts.fragment:
-            raise ValueError("must not hold credentials, a query or a fragment")
+        if parts.username or parts.password:
+            raise ValueError("must not hold a user or a password (user:password@): the "
+                             "API takes its key from PARTOO_API_KEY only")
+        if parts.query or parts.fragment:
+            raise ValueError("must not hold a query or a fragment")
+        try:
+            port = parts.port
+        except ValueError:
+            port = 0
+        if port == 0 and parts.netloc.rpartition("]")[2].count(":"):  # given, but not 1-65535
+            raise ValueError("its port must be a number from 1 to 65535")
         if parts.scheme == "http" and not is_loopback(parts.hostname):
             raise ValueError("plain http is only allowed to a loopback address (the "
                              "simulator); the API key would travel unencrypted: use https")
@@ -133,7 +148,9 @@ def _explain(exc: ValidationError, config_file: str | Path | None) -> str:
     lines = ["invalid settings:"]
     for err in exc.errors():
         name = str(err["loc"][0]) if err["loc"] else "?"
-        where = f"--{name.replace('_', '-')}, PARTOO_{name.upper()}"
+        where = f"PARTOO_{name.upper()}"
+        if name in _FLAGS:
+            where = f"--{name.replace('_', '-')}, {where}"
         if config_file:
             where += f" or {name!r} in {config_file}"
         if err["type"] == "extra_forbidden":
@@ -142,6 +159,21 @@ def _explain(exc: ValidationError, config_file: str | Path | None) -> str:
             lines.append(f"  {name!r} in {config_file}: unknown setting; {hint}"
                          "see config.example.toml for the known ones")
             continue
-        shown = "" if name == "api_key" else f" (got {err.get('input')!r})"
-        lines.append(f"  {name} ({where}): {err['msg']}{shown}")
+        shown = _shown(name, err.get("input"))
+        lines.append(f"  {name} ({where}): {err['msg'].removeprefix('Value error, ')}{shown}")
     return "\n".join(lines)
+
+
+def _shown(name: str, value: Any) -> str:
+    """The value given, for the message; never a secret: not the key, and a URL without
+    what may hold one (a password, a query)."""
+    if name == "api_key":
+        return ""
+    if name == "base_url" and isinstance(value, str):
+        parts = urlsplit(value.strip())
+        host = parts.netloc.rpartition("@")[2]
+        hidden = "***@" if "@" in parts.netloc else ""
+        rest = "?…" if parts.query or parts.fragment else ""
+        value = f"{parts.scheme}://{hidden}{host}{parts.path}{rest}" if parts.scheme \
+            else "(not a URL)"
+    return f" (got {value!r})"

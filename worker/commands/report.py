@@ -42,6 +42,7 @@ def handle(args: argparse.Namespace) -> int:
     from worker.core.errors import ConfigError
     from worker.core.outcomes import Outcome
     from worker.report.failedjob import RetryPicker, check_out_path, write_retry_job
+    from worker.report.meta import stopped_by
     from worker.report.nextsteps import job_words, next_steps, retry_written
     from worker.report.reader import open_report
     from worker.report.stats import ReportStats
@@ -72,7 +73,7 @@ def handle(args: argparse.Namespace) -> int:
               file=sys.stderr)
     print(f"{args.report}: {stats.describe(args.top)}")
     if picker is None:
-        print(next_steps(stats, args.report, job))
+        print(next_steps(stats, args.report, job, stop=stopped_by(args.report)))
     else:
         written = write_retry_job(picker, args.failed, overwrite=args.overwrite)
         kinds = "failed or skipped" if args.skipped else "failed"

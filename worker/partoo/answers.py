@@ -1,9 +1,10 @@
 """What an HTTP answer from Partoo means: a status and a body in, a `RequestError` out.
 
-Pure functions, no I/O: the client reads the answer, these decide. Partoo writes its
-errors under `"errors"` or `"error"` (both occur); anything that is not Partoo's JSON is
-described briefly (an HTML page, an empty body, the start of the text) so a row's error
-says what came back without quoting a whole page.
+Pure functions, no I/O: the client reads the answer, these decide. A JSON answer's
+reason (Partoo's `errors`/`error`, RFC 9457 problem+json) is quoted whole
+(`worker.partoo.reason`); anything else is described briefly (an HTML page, an empty
+body, the start of the text) so a row's error says what came back without quoting a
+whole page.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from worker.core.errors import RateLimited, Rejected, ServerError, Unauthorized, Unexpected
+from worker.partoo.reason import reason
 
 __all__ = ["api_message", "describe", "parse_json", "parse_retry_after", "raise_for_status"]
 
@@ -60,23 +62,8 @@ def parse_json(body: bytes) -> Any:
 
 
 def api_message(parsed: Any) -> str:
-    """The API's own error text, from `{"errors": ...}` or `{"error": ...}` (both occur)."""
-    if not isinstance(parsed, dict):
-        return ""
-    detail = parsed.get("errors", parsed.get("error"))
-    return _flatten(detail) if detail is not None else ""
-
-
-def _flatten(detail: Any) -> str:
-    if isinstance(detail, dict):
-        parts = []
-        for key, value in detail.items():
-            text = _flatten(value)
-            parts.append(text if key == "json" else f"{key}: {text}")
-        return "; ".join(parts)
-    if isinstance(detail, list):
-        return "; ".join(_flatten(v) for v in detail)
-    return str(detail)
+    """The server's own reason in a JSON answer, whole; "" when it gives none."""
+    return reason(parsed)
 
 
 def describe(body: bytes, parsed: Any) -> str:

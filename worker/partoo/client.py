@@ -171,17 +171,23 @@ def _check_header_safe(key: str) -> None:
 
     aiohttp refuses CR, LF and NUL with a ValueError, and fails on text it cannot encode,
     deep inside the first request; a key read from a file saved on Windows ends in CR.
-    The message names the character, never the key.
+    The message says where and what kind of character, never which: that is the key's.
     """
     for position, char in enumerate(key, 1):
         if char.isascii() and char.isprintable():
             continue
-        names = {"\r": "a carriage return (CR)", "\n": "a line break (LF)", "\t": "a tab"}
-        what = names.get(char, f"the character U+{ord(char):04X}")
         where = "at its end" if position == len(key) else f"at position {position}"
-        raise ConfigError(f"PARTOO_API_KEY holds {what} {where}, which cannot be sent in an "
-                          "HTTP header: set the key again without it (a key copied from a "
-                          "file saved on Windows ends in CR)")
+        if char == "\r":
+            why = "a carriage return (CR): a key copied from a file saved on Windows ends so"
+        elif char.isascii():
+            why = "a control character (a line break, a tab?): it was pasted with the key"
+        elif 0xD800 <= ord(char) <= 0xDFFF:  # how Python keeps a byte that is not UTF-8
+            why = "a byte that is not UTF-8 text (the variable was set in another encoding)"
+        else:
+            why = ("a character that is not ASCII (a typographic or invisible one, copied "
+                   "from a web page or a document?): Partoo's keys are plain ASCII")
+        raise ConfigError(f"PARTOO_API_KEY cannot be sent in an HTTP header: {where} it "
+                          f"holds {why}. Set the key again, copied from Partoo")
 
 
 async def _read_bounded(resp: aiohttp.ClientResponse) -> bytes:

@@ -3,6 +3,8 @@
 Written atomically before the first request: the job file's SHA-256 and size, the
 action override (`--action`/`--assign`), the `--undo-out` path; never the key. A resume
 whose job, flags or undo file differ is refused with what differs and what to do.
+At the end of each run, `stop` records why it stopped (a `StopReason` value, or null
+when it finished), so `report` can advise for the run, not only for its rows.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from pathlib import Path
 from worker.core.errors import ReportError
 from worker.core.operations import Override
 
-__all__ = ["check_same_job", "fingerprint", "meta_path", "read_meta", "write_meta"]
+__all__ = ["check_same_job", "fingerprint", "meta_path", "read_meta", "record_stop",
+           "stopped_by", "write_meta"]
 
 _FORMAT = 1
 
@@ -36,7 +39,28 @@ def fingerprint(job_path: Path, override: Override | None) -> dict[str, object]:
 
 
 def write_meta(report: Path, meta: dict[str, object], job_path: Path) -> None:
-    data = {**meta, "job_path": str(job_path.resolve())}
+    _write(report, {**meta, "job_path": str(job_path.resolve())})
+
+
+def record_stop(report: Path, stop: str | None) -> None:
+    """Note why the run that just ended stopped (None: it finished). Best effort: the
+    advice of `report` is all that depends on it."""
+    try:
+        _write(report, {**read_meta(report), "stop": stop})
+    except ReportError:
+        pass
+
+
+def stopped_by(report: Path) -> str | None:
+    """Why the last run on `report` stopped, as `record_stop` noted it; None if unknown."""
+    try:
+        stop = read_meta(report).get("stop")
+    except (ReportError, AttributeError):
+        return None
+    return stop if isinstance(stop, str) else None
+
+
+def _write(report: Path, data: dict[str, object]) -> None:
     tmp = meta_path(report).with_suffix(".tmp")
     try:
         tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -16,6 +16,8 @@ from worker.report.stats import ReportStats
 
 __all__ = ["job_words", "next_steps", "retry_name", "retry_written"]
 
+_REFUSED = "refused"  # worker.sending.control.StopReason.REFUSED, as the meta holds it
+
 
 def job_words(report: Path) -> list[str] | None:
     """`JOB [--action ...|--assign ...]` as the run that wrote `report` had them."""
@@ -36,15 +38,26 @@ def retry_name(report: Path) -> Path:
     return report.with_name(stem + ".retry.csv")
 
 
-def next_steps(stats: ReportStats, report: Path, job: list[str] | None) -> str:
+def next_steps(stats: ReportStats, report: Path, job: list[str] | None, *,
+               stop: str | None = None) -> str:
+    """`stop`: why the run stopped, as its meta says (`worker.report.meta.stopped_by`)."""
     o = stats.outcomes
     job = job or ["JOB"]
     run = ["partoo-bulk", "run", *job, "--report", str(report)]
     steps = []
-    if o[Outcome.SKIPPED]:
+    refused = o[Outcome.FAILED] - stats.failed_transient
+    if stop == _REFUSED and refused:
+        # Its rows were all refused alike: the job is wrong, fixing rows one by one is not
+        # the way (nor is --failed, which would leave the skipped ones behind).
+        steps.append(f"the run stopped: the {refused} rows it sent were all refused "
+                     "the same way, so the job (the base URL, the key's access, the "
+                     "action), not each row, is what to fix: the error says what came "
+                     "back. Once fixed, send them again with the rest:\n      "
+                     + shlex.join([*run, "--resume", "--retry-failed"]))
+        refused = 0
+    elif o[Outcome.SKIPPED]:
         steps.append(f"{o[Outcome.SKIPPED]} skipped: not finished, the run stopped. Finish "
                      f"it:\n      {shlex.join([*run, '--resume'])}")
-    refused = o[Outcome.FAILED] - stats.failed_transient
     if refused:
         retry = str(retry_name(report))
         write = shlex.join(["partoo-bulk", "report", str(report), "--failed", retry])

@@ -96,7 +96,7 @@ class ReportStats:
             return []
         not_ok = self.rows - self.outcomes[Outcome.OK]
         ranked = sorted(self.groups.values(), key=lambda g: -g.count)
-        lines = [f"why {not_ok} row{'s' if not_ok != 1 else ''} are not ok "
+        lines = [f"why {not_ok} {'row is' if not_ok == 1 else 'rows are'} not ok "
                  f"({len(ranked)} kind{'s' if len(ranked) != 1 else ''} of error, "
                  "most frequent first):"]
         for group in ranked[:top]:

@@ -126,7 +126,7 @@ def _open_source(source: Path) -> Iterator[BinaryIO]:
     if source.is_dir():
         raise JobFileError(f"{source}: is a folder, not a job file")
     try:
-        f = open(source, "rb")  # noqa: SIM115 (closed below)
+        f = open(source, "rb")  # closed below, once read
     except FileNotFoundError:
         raise JobFileError(f"{source}: no such job file: check the path") from None
     except PermissionError:

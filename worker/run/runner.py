@@ -206,7 +206,7 @@ async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
     guard = pacing(s)
     async with open_client(s) as client:
         work = RowWork(client.update, guard.limiter, guard.policy, control, aimd=guard.aimd,
-                       breaker=guard.breaker,
+                       breaker=guard.breaker, refusals=guard.refusals,
                        capture=undo.StateCapture(client, journal) if journal else None,
                        read_back=ReadBack(client))
         engine = Engine(work, control, concurrency=s.concurrency)
@@ -229,6 +229,7 @@ def _finish(req: RunRequest, resuming: bool, inputs: _Inputs, control: RunContro
     inputs.ahead_file.unlink(missing_ok=True)
     if resuming:
         resume.partial_path(req.report).replace(req.report)
+    runmeta.record_stop(req.report, control.stop and control.stop.reason.value)
     print(summary.line(wall, str(req.report)), flush=True)
     if journal is not None and req.undo_out is not None:
         journal.close()

@@ -52,9 +52,10 @@ class Summary:
         o = self.outcomes
         rate = self.requests / wall_s * 60 if wall_s > 0 else 0.0
         kept = f" ({self.carried} kept from the earlier report)" if self.carried else ""
-        return (f"{self.rows} rows{kept}: {o['ok']} ok, {o['failed']} failed, "
-                f"{o['invalid']} invalid, {o['skipped']} skipped | {self.requests} requests, "
-                f"{self.throttled} x 429, {self.retries} retries | {_duration(wall_s)} "
+        return (f"{_n(self.rows, 'row')}{kept}: {o['ok']} ok, {o['failed']} failed, "
+                f"{o['invalid']} invalid, {o['skipped']} skipped | "
+                f"{_n(self.requests, 'request')}, {self.throttled} x 429, "
+                f"{_n(self.retries, 'retry', 'retries')} | {_duration(wall_s)} "
                 f"({rate:.0f} req/min) | report: {report}")
 
 
@@ -75,6 +76,10 @@ def write_summary_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _n(count: int, noun: str, plural: str = "") -> str:
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def _duration(seconds: float) -> str:

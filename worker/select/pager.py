@@ -12,10 +12,17 @@ raised when it gives up (401 and other refusals at once), `Interrupted` when the
 stopping.
 
 Pages go one after another: cursor pagination is sequential by nature.
+
+A listing that would never end stops with `Unexpected` (nothing is written): a cursor
+given back that was used before (A -> B -> A), or `_IDLE_PAGES` pages in a row that
+bring no conversation not seen on the pages just before (an empty page with a next
+cursor, the same page under new cursors). It would otherwise list on the
+organization's quota forever.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +34,8 @@ from worker.sending.tally import Tally
 __all__ = ["MAX_PER_PAGE", "Lister", "ListingStats"]
 
 MAX_PER_PAGE = 100  # the API's maximum: the fewest requests for a given listing
+_IDLE_PAGES = 5  # pages in a row with nothing new: a listing going round, not one ending
+_RECENT_PAGES = 10  # pages whose ids a new page is compared with (bounded memory)
 Get = Callable[[str, dict[str, str]], Awaitable[dict[str, Any]]]
 
 
@@ -54,6 +63,7 @@ class Lister:
 
     async def pages(self) -> AsyncIterator[list[Any]]:
         cursor: str | None = None
+        endless = _Endless()
         while True:
             params = dict(self._params) if cursor is None else {**self._params, "cursor": cursor}
             answer = await self._fetch(params)
@@ -64,9 +74,7 @@ class Lister:
             yield conversations
             if next_cursor is None:
                 return
-            if next_cursor == cursor:
-                raise Unexpected(f"page {self.stats.pages} gave back the cursor that asked "
-                                 "for it: the listing would never end")
+            endless.check(self.stats.pages, next_cursor, conversations)
             cursor = next_cursor
 
     async def _fetch(self, params: dict[str, str]) -> dict[str, Any]:
@@ -82,6 +90,33 @@ class Lister:
 
     async def _page(self, params: dict[str, str]) -> dict[str, Any]:
         return await self._get("/conversations", params)
+
+
+class _Endless:
+    """Tells a listing that goes round from one that ends (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._cursors: dict[str, int] = {}  # cursor -> the page it was given on
+        self._recent: deque[set[object]] = deque(maxlen=_RECENT_PAGES)
+        self._idle = 0
+
+    def check(self, page: int, cursor: str, conversations: list[Any]) -> None:
+        """Raise `Unexpected` if the listing, now at `page` with `cursor` next, loops."""
+        earlier = self._cursors.setdefault(cursor, page)
+        if earlier != page:
+            again = ("the cursor that asked for it" if earlier == page - 1 else
+                     f"a cursor it already gave on page {earlier}")
+            raise Unexpected(f"page {page} gave back {again} (the cursors go round in a "
+                             "loop): the listing would never end; stopped")
+        ids = {c.get("id") for c in conversations if isinstance(c, dict)}
+        # An item without an id cannot be told apart: it counts as new, not as a repeat.
+        new = ids - set().union(*self._recent) or None in ids or len(ids) < len(conversations)
+        self._recent.append(ids)
+        self._idle = 0 if new else self._idle + 1
+        if self._idle >= _IDLE_PAGES:
+            raise Unexpected(f"pages {page - _IDLE_PAGES + 1} to {page} brought no "
+                             "conversation that was not listed before, each with a next "
+                             "cursor: the listing goes round and would never end; stopped")
 
 
 def _read_page(answer: dict[str, Any], number: int) -> tuple[list[Any], str | None]:

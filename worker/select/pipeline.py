@@ -189,7 +189,7 @@ def _aborted(exc: RequestError, stats: ListingStats, host: str) -> RunAborted:
         return RunAborted(f"{where}: the API answered {exc.message}; no job file was "
                           "written")
     again = ": run select again when the API answers" if isinstance(exc, TransientError) else ""
-    return RunAborted(f"{where}: {exc.message} (after {stats.requests} requests); no job "
+    return RunAborted(f"{where}: {exc.message} (after {_n(stats.requests, 'request')}); no job "
                       f"file was written{again}")
 
 

@@ -43,11 +43,12 @@ def skipped(op: Operation, tally: Tally, reason: str, *, in_flight: bool = False
                 "the server: --resume sends it again")
     else:
         said = str(cause) if cause is not None else tally.last_error
-        last = f" (last: {said})" if said else ""
+        # A stop for this row's own answer (a 401) names it already: say it once.
+        last = f" (last: {said})" if said and said not in reason else ""
         maybe = ("; it may have been applied" if tally.maybe_applied
                  and "may have been applied" not in said else "")
-        text = (f"not finished after {tally.requests} attempt(s){last}{maybe}: {reason}; "
-                "--resume sends it again")
+        tries = f"{tally.requests} attempt{'s' if tally.requests != 1 else ''}"
+        text = f"not finished after {tries}{last}{maybe}: {reason}; --resume sends it again"
     return Result(row=op.row, conversation_id=str(op.conversation_id),
                   action=op.action.value, value=op.value, outcome=Outcome.SKIPPED,
                   http_status=tally.last_status, attempts=tally.requests, error=text,

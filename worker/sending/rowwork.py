@@ -5,13 +5,13 @@ retried and classified; then the row's `Result`.
       -> change: `send` (one PATCH), each attempt behind a rate permit, retried per
          `RetryPolicy`; a 429 pauses every sender and tells the adaptive rate
       -> [read-back: GET, when the change's last answer left it open whether it landed]
-      -> Result (ok / failed / skipped), and the circuit breaker told how the row went
+      -> Result (ok / failed / skipped); the breaker and the refusal rule told how it went
 
 The engine decides when a row runs; `RowWork` decides what running it means. Both
 share one `RunControl`: `RowWork` reads it between attempts (no retry once the run is
 stopping), marks each request in flight on it, and halts it for what must end the run
-(401, the circuit breaker, a bug). `request()` is the paced, retried, classified step on
-its own, for work that is not a change (`verify`'s reads).
+(401, the breaker, the first rows all refused alike, a bug). `request()` is the paced,
+retried, classified step on its own, for work that is not a change (`verify`'s reads).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from worker.sending.breaker import Breaker
 from worker.sending.control import RunControl, StopReason
 from worker.sending.ratelimit import RateLimiter
 from worker.sending.readback import describe_state, holds
+from worker.sending.refusals import SameRefusals
 from worker.sending.retrypolicy import RetryPolicy
 from worker.sending.tally import Tally
 
@@ -76,23 +77,20 @@ class Interrupted(Exception):
 class RowWork:
     def __init__(self, send: Send | None, limiter: RateLimiter, policy: RetryPolicy,
                  control: RunControl, *, aimd: Aimd | None = None,
-                 breaker: Breaker | None = None, capture: Capture | None = None,
-                 read_back: ReadState | None = None) -> None:
+                 breaker: Breaker | None = None, refusals: SameRefusals | None = None,
+                 capture: Capture | None = None, read_back: ReadState | None = None) -> None:
         self._send = send
         self._capture = capture
         self._read_back = read_back
         self._limiter = limiter
         self._policy = policy
-        # One retry at most: a read-back follows failures, and must not double the load
-        # on an API that is already failing.
+        # One retry at most: a read-back must not double the load on a failing API.
         self._read_policy = dataclasses.replace(policy,
                                                 max_attempts=min(policy.max_attempts, 2))
         self._aimd = aimd
         self._breaker = breaker
+        self._refusals = refusals or SameRefusals(0)  # 0: never stops
         self._control = control
-
-    def _reason(self) -> str:
-        return self._control.reason_text()
 
     def skipped(self, op: Operation, tally: Tally, reason: str, *,
                 in_flight: bool = False) -> Result:
@@ -117,10 +115,10 @@ class RowWork:
             for step, send in steps:
                 await self.request(op, tally, step, send)
         except Interrupted as exc:
-            return results.skipped(op, tally, self._reason(), cause=exc.__cause__)
+            return results.skipped(op, tally, self._control.reason_text(), cause=exc.__cause__)
         except RunAborted as exc:  # a file of ours (the undo journal) cannot be written
             self._control.halt(StopReason.REPORT, str(exc))
-            return results.skipped(op, tally, self._reason())
+            return results.skipped(op, tally, self._control.reason_text())
         except Exception as exc:
             if not isinstance(exc, RequestError):
                 reason = f"internal error ({type(exc).__name__}: {exc})"
@@ -130,7 +128,7 @@ class RowWork:
                 # The key, not the row, is wrong: the row goes back with the others, so
                 # that `--resume` with a good key sends it.
                 self.failed(exc)
-                return results.skipped(op, tally, self._reason(), cause=exc)
+                return results.skipped(op, tally, self._control.reason_text(), cause=exc)
             if self._lost_answer(exc, tally):
                 return await self._settle(op, tally, exc)
             self.failed(exc)
@@ -142,9 +140,8 @@ class RowWork:
         return results.done(op, tally, Outcome.OK, 200, "")
 
     def _lost_answer(self, exc: RequestError, tally: Tally) -> bool:
-        """Is it open whether the change landed? An answer of the change's left it open
-        (`maybe_applied`), and the last one is no verdict on the row: a refusal (4xx)
-        is one, and the row is reported with it, as it would be without the lost answer."""
+        """Is it open whether the change landed? An answer left it open (`maybe_applied`)
+        and the last one is no verdict on the row (a 4xx is one: the row is reported so)."""
         return (tally.maybe_applied and self._read_back is not None
                 and not self._control.stopping
                 and (isinstance(exc, TransientError) or exc.may_have_applied))
@@ -161,7 +158,7 @@ class RowWork:
             if isinstance(stopped, Unauthorized):
                 self.failed(stopped)  # the run stops; the row goes to --resume
             tally.add_reads(reads)
-            return results.skipped(op, tally, self._reason(), cause=exc)
+            return results.skipped(op, tally, self._control.reason_text(), cause=exc)
         except RequestError as read_exc:
             text = (f"{results.failure_text(exc, tally, self._policy)}; reading it back "
                     f"failed too: {read_exc.message}")
@@ -236,12 +233,16 @@ class RowWork:
         """A row's work went through: the breaker counts a good row."""
         if self._breaker is not None:
             self._breaker.record(bad=False)
+        self._refusals.record(None)
 
     def failed(self, exc: RequestError) -> None:
         """A row's work failed with `exc`: stop the run if that is what it means."""
         if isinstance(exc, Unauthorized):
-            self._control.halt(StopReason.UNAUTHORIZED, f"the API answered 401 ({exc.message})")
-        elif self._breaker is not None:
+            self._control.halt(StopReason.UNAUTHORIZED, f"the API answered {exc.message}")
+            return
+        if self._refusals.record(exc):
+            self._control.halt(StopReason.REFUSED, self._refusals.explain())
+        if self._breaker is not None:
             # Rows the API refused are the rows' fault; transient failures that outlived
             # their retries, and answers that are not Partoo's, are the server's.
             bad = isinstance(exc, TransientError | Unexpected)

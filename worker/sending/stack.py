@@ -15,6 +15,7 @@ from worker.partoo.client import PartooClient, open_session
 from worker.sending.aimd import Aimd
 from worker.sending.breaker import Breaker
 from worker.sending.ratelimit import RateLimiter
+from worker.sending.refusals import SameRefusals
 from worker.sending.retrypolicy import RetryPolicy
 
 __all__ = ["Pacing", "open_client", "pacing"]
@@ -28,6 +29,7 @@ class Pacing:
     aimd: Aimd
     policy: RetryPolicy
     breaker: Breaker
+    refusals: SameRefusals
 
 
 def pacing(s: Settings) -> Pacing:
@@ -36,7 +38,8 @@ def pacing(s: Settings) -> Pacing:
                          rate_limit_budget_s=s.rate_limit_budget_s,
                          backoff_base_s=s.backoff_base_s, backoff_max_s=s.backoff_max_s)
     return Pacing(limiter, Aimd(limiter), policy,
-                  Breaker(s.failure_window, s.failure_threshold))
+                  Breaker(s.failure_window, s.failure_threshold),
+                  SameRefusals(s.same_refusal_rows))
 
 
 @asynccontextmanager

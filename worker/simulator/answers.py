@@ -17,7 +17,7 @@ from .faults import Action, Decision
 from .state import FORBIDDEN, NOT_FOUND
 
 __all__ = ["NOT_FOUND", "SERVER_ERROR", "UNAUTHENTICATED", "drop_connection", "fault_answer",
-           "json_answer", "too_many_requests"]
+           "json_answer", "problem_answer", "too_many_requests"]
 
 UNAUTHENTICATED = {"errors": {"authentication": "User not authenticated"}}
 SERVER_ERROR = {"errors": {"server": "Internal server error"}}
@@ -33,6 +33,21 @@ def json_answer(status: int, payload: Any) -> web.Response:
     return web.Response(status=status, text=json.dumps(payload), content_type="application/json")
 
 
+def problem_answer(status: int) -> web.Response:
+    """An RFC 9457 problem, as a gateway answers: the reason comes after a long `type`."""
+    payload = {
+        "type": "https://gateway.example.com/problems/request-validation-failed/"
+                + "x" * 80,
+        "title": "Invalid request",
+        "status": status,
+        "detail": "Your request parameters did not validate against the API's schema.",
+        "validation": [{"in": "body", "path": "/status",
+                        "message": "must be one of: open, closed (injected refusal)"}],
+    }
+    return web.Response(status=status, text=json.dumps(payload),
+                        content_type="application/problem+json")
+
+
 def too_many_requests(wait_s: int, header: str | None) -> web.Response:
     """429 with `Retry-After: wait_s`, or with `header` verbatim; "" sends no Retry-After."""
     response = json_answer(429, _RATE_LIMITED)
@@ -43,7 +58,8 @@ def too_many_requests(wait_s: int, header: str | None) -> web.Response:
     return response
 
 
-def fault_answer(decision: Decision, retry_after_header: str | None) -> web.Response | None:
+def fault_answer(decision: Decision, retry_after_header: str | None,
+                 problem_json: bool = False) -> web.Response | None:
     """The answer an injected "before" fault sends; None means drop the connection."""
     if decision.action is Action.RESET:
         return None
@@ -52,6 +68,8 @@ def fault_answer(decision: Decision, retry_after_header: str | None) -> web.Resp
     status = decision.status or 500
     if status == 429:
         return too_many_requests(1, retry_after_header)
+    if problem_json and 400 <= status < 500 and status != 401:
+        return problem_answer(status)
     if status == 503:  # what a load balancer sends: no body at all
         return web.Response(status=503)
     canned = {401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND}

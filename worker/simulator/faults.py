@@ -42,6 +42,13 @@ class Faults:
     retry_after_header: the Retry-After value sent with every 429, verbatim (garbage,
         negative, an HTTP date); "" sends a 429 with no Retry-After at all.
     on_get: apply the same faults to GET requests too.
+    problem_json: refusals injected by `force_status` or a script (4xx) are answered as
+        RFC 9457 problem+json, as an API gateway or a mock server does, with the reason
+        in `detail` and `validation[]` after a long `type` URL.
+    json_404: routes that do not exist (a base URL without /v2) answer a JSON 404, as a
+        gateway in front of an API does, instead of aiohttp's text page.
+    list_loop: the listing goes round: "cursor" gives cursors A -> B -> A; "same_page"
+        gives the first page again under a new cursor each time.
     """
 
     error_before: float = 0.0
@@ -54,6 +61,9 @@ class Faults:
     force_status: int | None = None
     retry_after_header: str | None = None
     on_get: bool = False
+    problem_json: bool = False
+    json_404: bool = False
+    list_loop: str | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -66,6 +76,8 @@ class Faults:
             raise ValueError("slow_s must be >= 0")
         if self.force_status is not None and not 100 <= self.force_status <= 599:
             raise ValueError("force_status must be an HTTP status")
+        if self.list_loop not in (None, "cursor", "same_page"):
+            raise ValueError("list_loop must be null, 'cursor' or 'same_page'")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Faults:

@@ -27,6 +27,7 @@ from .answers import (
     too_many_requests,
 )
 from .faults import Action
+from .listing import looping
 from .parts import SimulatorParts
 from .state import ApiError
 
@@ -43,6 +44,21 @@ class V2Api:
 
     def __init__(self, sim: SimulatorParts) -> None:
         self.sim = sim
+
+    def middleware(self) -> Any:
+        """With `Faults.json_404`, a route that does not exist answers a JSON 404 (and is
+        logged), as a gateway in front of an API does; else aiohttp's text page."""
+
+        @web.middleware
+        async def json_404(request: web.Request, handler: Any) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except web.HTTPNotFound:
+                if not self.sim.faults.json_404 or request.path.startswith("/_sim/"):
+                    raise
+                return self._refuse(request, None, json_answer(404, NOT_FOUND))
+
+        return json_404
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -79,11 +95,14 @@ class V2Api:
                 business_in = {b.strip() for b in query["business__in"].split(",") if b.strip()}
                 if not business_in:  # refuse rather than silently list everything
                     return 400, {"error": {"json": {"business__in": ["Field may not be empty."]}}}
+            loop = self.sim.faults.list_loop
+            cursor = query.get("cursor")
             try:
-                return 200, self.sim.state.list_conversations(
-                    business_in, per_page, query.get("cursor"))
+                answer = self.sim.state.list_conversations(
+                    business_in, per_page, None if loop else cursor)
             except ApiError as exc:
                 return exc.status, exc.body
+            return 200, looping(answer, cursor, loop) if loop else answer
 
         return await self._serve(request, None, work, is_get=True)
 
@@ -112,7 +131,8 @@ class V2Api:
         applied = False
         response: web.Response | None
         if decision.action in _BEFORE:
-            response = fault_answer(decision, sim.faults.retry_after_header)
+            response = fault_answer(decision, sim.faults.retry_after_header,
+                                    sim.faults.problem_json)
         else:
             status, payload = work(body)
             applied = status == 200 and not is_get

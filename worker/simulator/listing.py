@@ -16,7 +16,8 @@ from typing import Any
 
 from .model import Conversation
 
-__all__ = ["conversation_json", "decode_cursor", "encode_cursor", "format_date", "page"]
+__all__ = ["conversation_json", "decode_cursor", "encode_cursor", "format_date", "looping",
+           "page"]
 
 # Channel values include ones a client may not know: Partoo adds enum values unannounced.
 _CHANNELS = ("whatsapp", "sms", "messenger", "google_business_messages", "instagram")
@@ -79,3 +80,13 @@ def page(
                 return found, True, count
             found.append(conv)
     return found, False, count
+
+
+def looping(first_page: dict[str, Any], cursor: str | None, mode: str) -> dict[str, Any]:
+    """The first page, with the next cursor of a listing that goes round (`list_loop`):
+    "cursor": A, then B, then A again; "same_page": a new cursor every time."""
+    if mode == "cursor":
+        following = {None: "loop-A", "loop-A": "loop-B"}.get(cursor, "loop-A")
+    else:
+        following = f"again-{int(cursor.rpartition('-')[2]) + 1 if cursor else 1}"
+    return {**first_page, "next_cursor": following}

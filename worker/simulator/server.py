@@ -73,8 +73,9 @@ class Simulator:
             self.limiter = KeyedRateLimiter(rate_per_minute, burst, self.clock)
 
     def make_app(self) -> web.Application:
-        app = web.Application()
-        app.add_routes(V2Api(self).routes())
+        api = V2Api(self)
+        app = web.Application(middlewares=[api.middleware()])
+        app.add_routes(api.routes())
         app.add_routes(AdminApi(self).routes())
         return app
 
