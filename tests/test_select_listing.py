@@ -133,3 +133,48 @@ def test_per_page_is_bounded():
     for bad in (0, 101):
         with pytest.raises(ValueError):
             make(FakeApi(1), per_page=bad)
+
+
+class LoopingApi:
+    """A listing that goes round: cursors A -> B -> A, or the same page under new cursors.
+    It gives up after 50 pages, so a pager that never notices fails instead of hanging."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.calls = 0
+
+    async def __call__(self, path: str, params: dict[str, str]) -> dict:
+        self.calls += 1
+        if self.calls > 50:
+            raise AssertionError("the pager kept listing a listing that goes round")
+        cursor = params.get("cursor")
+        if self.mode == "cursor":
+            following = {None: "A", "A": "B"}.get(cursor, "A")
+            ids = {None: [1, 2], "A": [3, 4], "B": [5, 6]}[cursor]
+        else:
+            following, ids = f"page-{self.calls}", [1, 2]
+        return {"conversations": [{"id": i} for i in ids], "next_cursor": following}
+
+
+@pytest.mark.parametrize("mode, said", [
+    ("cursor", "page 3 gave back a cursor it already gave on page 1"),
+    ("same_page", "pages 2 to 6 brought no conversation that was not listed before"),
+])
+async def test_a_listing_that_goes_round_stops_with_a_clear_message(mode, said):
+    api = LoopingApi(mode)
+    lister, _ = make(api)
+    with pytest.raises(Unexpected, match=said):
+        await collect(lister)
+    assert api.calls <= 6
+
+
+async def test_empty_pages_in_a_row_that_end_do_not_stop_a_listing():
+    pages = [[], [], [], [{"id": 1}], []]
+
+    async def get(path, params):
+        n = int(params.get("cursor", "0"))
+        return {"conversations": pages[n],
+                "next_cursor": str(n + 1) if n + 1 < len(pages) else None}
+
+    lister, _ = make(get)
+    assert await collect(lister) == [1]
