@@ -190,3 +190,29 @@ def test_a_401_row_says_what_happened_once(tmp_path, make_sim, cli):
     first = read_report(tmp_path / "job.report.csv")[0]["error"]
     assert first.count("401") == 1 and first.count("not authenticated") == 1, first
     assert "after 1 attempt:" in first and "attempt(s)" not in first
+
+
+def test_a_full_disk_when_writing_the_undo_job_says_so_and_resume_writes_it(
+        tmp_path, make_sim, cli, monkeypatch):
+    from worker.run import undo as undo_mod
+
+    real = undo_mod.undo_rows
+
+    def full(*args, **kwargs):  # while the undo job's rows are written
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(undo_mod, "undo_rows", full)
+    sim = make_sim()
+    job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 6)])
+    undo = tmp_path / "undo.csv"
+    result = cli("run", job, "--yes", "--undo-out", undo, env=sim_env(sim))
+    assert result.code == 3
+    assert f"{undo}: writing the undo job failed (No space left on device)" in result.err
+    assert "--resume --undo-out" in result.err and "internal error" not in result.err
+    assert not undo.exists() and not (tmp_path / "undo.csv.tmp").exists()
+
+    monkeypatch.setattr(undo_mod, "undo_rows", real)
+    before = len(patches(sim))
+    again = cli("run", job, "--yes", "--resume", "--undo-out", undo, env=sim_env(sim))
+    assert again.code == 0 and undo.exists()
+    assert len(patches(sim)) == before  # every row was final: nothing sent again

@@ -143,6 +143,7 @@ def _open_inputs(req: RunRequest, job: Job, resuming: bool) -> _Inputs:
         runmeta.write_meta(req.report, outputs.job_meta(req, job), job.path)
         return _Inputs(job.items(), req.report, ahead_file)
     resume.consolidate(req.report, width)
+    runmeta.record_stop(req.report, None)  # until this run says otherwise (a kill -9)
     old = resume.records(req.report, width) if req.report.exists() else iter(())
     # Read once, then gone: this run writes its own (see worker.run.ahead).
     finished_ahead = ahead.read_ahead(ahead_file, width)
