@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import SECRET, read_report, sim_env, write_job
+from helpers import SECRET, read_report, sim_env, write_job
 from worker.simulator import ALICE, BOB, INACTIVE_USER, Faults
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from test_signals import start_worker, wait_for_lines
 
-from conftest import read_report, sim_env, write_job
+from helpers import read_report, sim_env, write_job
 
 
 def second_run(job: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:

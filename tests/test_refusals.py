@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import read_report, sim_env, write_job
+from helpers import read_report, sim_env, write_job
 from worker.core.errors import Rejected, ServerError
 from worker.sending.refusals import SameRefusals
 from worker.simulator import Faults

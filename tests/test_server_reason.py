@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import read_report, sim_env, write_job
+from helpers import read_report, sim_env, write_job
 from worker.core.errors import Rejected
 from worker.partoo.answers import parse_json, raise_for_status
 from worker.simulator import Faults

@@ -118,9 +118,11 @@ def carry_over(items: Iterable[Operation | Result], old: Iterator[list[str]], *,
 
 
 def count_kept(report: Path, width: int, *, retry_failed: bool) -> tuple[int, int]:
-    """(rows a resume keeps, of them rows that were sent): for the confirmation prompt.
-    Run `consolidate` first. Failed rows that `--retry-failed` would keep (superseded by
-    a later row) are counted as sent again: the prompt says "up to"."""
+    """(rows a resume keeps, of them rows that were sent): for the confirmation prompt;
+    (0, 0) without a report. Consolidates it first (`consolidate`). Failed rows that
+    `--retry-failed` would keep (superseded by a later row) are counted as sent again:
+    the prompt says "up to"."""
+    consolidate(report, width)
     if not report.exists():
         return 0, 0
     keep = FINAL_OUTCOMES - ({Outcome.FAILED} if retry_failed else set())

@@ -86,7 +86,9 @@ def _run(req: RunRequest, job: Job) -> RunResult:
                            "(see `partoo-bulk plan JOB`) or drop --strict")
     asyncio.run(check_reachable(req.settings.base_url, req.settings.request_timeout_s))
     if not req.yes:
-        _confirm(req, plan, _kept(req, job) if resuming else (0, 0))
+        width = len(REPORT_COLUMNS) + len(job.extra_columns)
+        _confirm(req, plan, resume.count_kept(req.report, width, retry_failed=req.retry_failed)
+                 if resuming else (0, 0))
     # Long-lived objects out of the collector's full passes (~10 ms stalls otherwise,
     # which at high rates bunch requests together).
     gc.collect()
@@ -95,13 +97,6 @@ def _run(req: RunRequest, job: Job) -> RunResult:
         return asyncio.run(_execute(req, job, resuming, plan.rows))
     finally:
         gc.unfreeze()
-
-
-def _kept(req: RunRequest, job: Job) -> tuple[int, int]:
-    """On --resume: (rows the report already has and keeps, of them rows sent)."""
-    width = len(REPORT_COLUMNS) + len(job.extra_columns)
-    resume.consolidate(req.report, width)
-    return resume.count_kept(req.report, width, retry_failed=req.retry_failed)
 
 
 def _confirm(req: RunRequest, plan: Plan, kept: tuple[int, int]) -> None:
@@ -233,23 +228,8 @@ def _finish(req: RunRequest, resuming: bool, inputs: _Inputs, control: RunContro
     runmeta.record_stop(req.report, control.stop and control.stop.reason.value)
     print(summary.line(wall, str(req.report)), flush=True)
     if journal is not None and req.undo_out is not None:
-        journal.close()
-        try:
-            counts = undo.write_undo(req.report, journal, req.undo_out)
-        except OSError as exc:
-            raise RunAborted(f"{req.undo_out}: writing the undo job failed ({exc.strerror}); "
-                             "the report is complete and the journal kept. Free space, "
-                             f"then write it with: {req.resume_hint}") from None
-        _report_undo(req.undo_out, counts)
+        undo.finish(req.report, journal, req.undo_out, req.resume_hint)
     return RunResult(_exit_code(control, summary, req), summary, wall, control.stop)
-
-
-def _report_undo(path: Path, counts: undo.UndoCounts) -> None:
-    print(f"undo: {counts.rows} rows restore {counts.conversations} conversations: {path}",
-          flush=True)
-    if counts.not_restorable:
-        print(f"undo: {counts.not_restorable} change(s) cannot be undone (expired "
-              f"conversations): {undo.not_restorable_path(path)}", file=sys.stderr)
 
 
 def _exit_code(control: RunControl, summary: Summary, req: RunRequest) -> int:

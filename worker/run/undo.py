@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from worker.partoo.client import PartooClient
 from worker.report.lastok import last_ok
 from worker.report.reader import open_report
 
-__all__ = ["StateCapture", "UndoCounts", "UndoJournal", "journal_path", "write_undo"]
+__all__ = ["StateCapture", "UndoCounts", "UndoJournal", "finish", "journal_path", "write_undo"]
 
 _JOURNAL_HEADER = ["conversation_id", "is_solved", "is_expired", "assigned_user_id"]
 
@@ -126,6 +127,23 @@ class UndoCounts:
     rows: int = 0
     conversations: int = 0
     not_restorable: int = 0
+
+
+def finish(report: Path, journal: UndoJournal, out: Path, resume_hint: str) -> None:
+    """At the end of a run: write the undo job and say what it restores. A write that
+    fails (disk full) raises `RunAborted`: the journal is kept, and a resume writes it."""
+    journal.close()
+    try:
+        counts = write_undo(report, journal, out)
+    except OSError as exc:
+        raise RunAborted(f"{out}: writing the undo job failed ({exc.strerror}); the report "
+                         "is complete and the journal kept. Free space, then write it "
+                         f"with: {resume_hint}") from None
+    print(f"undo: {counts.rows} rows restore {counts.conversations} conversations: {out}",
+          flush=True)
+    if counts.not_restorable:
+        print(f"undo: {counts.not_restorable} change(s) cannot be undone (expired "
+              f"conversations): {not_restorable_path(out)}", file=sys.stderr)
 
 
 def write_undo(report: Path, journal: UndoJournal, out: Path) -> UndoCounts:

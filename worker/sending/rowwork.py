@@ -140,8 +140,7 @@ class RowWork:
         return results.done(op, tally, Outcome.OK, 200, "")
 
     def _lost_answer(self, exc: RequestError, tally: Tally) -> bool:
-        """Is it open whether the change landed? An answer left it open (`maybe_applied`)
-        and the last one is no verdict on the row (a 4xx is one: the row is reported so)."""
+        """Did the change land? Open if an answer left it so and the last is no 4xx verdict."""
         return (tally.maybe_applied and self._read_back is not None
                 and not self._control.stopping
                 and (isinstance(exc, TransientError) or exc.may_have_applied))
