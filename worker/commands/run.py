@@ -30,7 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Send one PATCH per job row, paced and retried, and "
                        "write one report line per row.", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("job", type=Path, metavar="JOB", help="job file (CSV, or ids with --action)")
+    p.add_argument("job", type=Path, metavar="JOB",
+                   help="job file (CSV, or ids with --action); - reads it from stdin (with "
+                   "--report), once")
     p.add_argument("--report", type=Path, help="report path (default: JOB.report.csv)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run that wrote --report; rows already final are kept")

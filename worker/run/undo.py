@@ -139,8 +139,9 @@ def finish(report: Path, journal: UndoJournal, out: Path, resume_hint: str) -> N
         raise RunAborted(f"{out}: writing the undo job failed ({exc.strerror}); the report "
                          "is complete and the journal kept. Free space, then write it "
                          f"with: {resume_hint}") from None
-    print(f"undo: {counts.rows} rows restore {counts.conversations} conversations: {out}",
-          flush=True)
+    rows = f"{counts.rows} row{'s' if counts.rows != 1 else ''}"
+    convs = f"{counts.conversations} conversation{'s' if counts.conversations != 1 else ''}"
+    print(f"undo: {rows} restore{'s' if counts.rows == 1 else ''} {convs}: {out}", flush=True)
     if counts.not_restorable:
         print(f"undo: {counts.not_restorable} change(s) cannot be undone (expired "
               f"conversations): {not_restorable_path(out)}", file=sys.stderr)
