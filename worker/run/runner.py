@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
+from worker import logs
 from worker.core.columns import REPORT_COLUMNS
 from worker.core.errors import ConfigError, RunAborted, StartupError
 from worker.core.operations import Operation
 from worker.core.outcomes import Result
-from worker.jobfile.plan import Plan, make_plan
+from worker.jobfile.plan import make_plan
 from worker.partoo.preflight import check_reachable
 from worker.report import meta as runmeta
 from worker.report.writer import ReportWriter
 from worker.run import ahead, outputs, resume, undo
+from worker.run.ask import confirm_run
 from worker.run.progress import Progress, make_progress
 from worker.run.request import (
     EXIT_ABORTED,
@@ -36,12 +36,14 @@ from worker.run.request import (
     RunResult,
 )
 from worker.run.summary import Summary
+from worker.sending import results
 from worker.sending.control import RunControl, StopReason
 from worker.sending.engine import Engine
 from worker.sending.readback import ReadBack
 from worker.sending.rowwork import RowWork
 from worker.sending.signals import graceful_signals
 from worker.sending.stack import open_client, pacing
+from worker.sending.tally import Tally
 
 __all__ = [
     "EXIT_ABORTED",
@@ -75,7 +77,7 @@ def run(req: RunRequest) -> RunResult:
                            "(see `partoo-bulk plan JOB`) or drop --strict")
     asyncio.run(check_reachable(req.settings.base_url, req.settings.request_timeout_s))
     if not req.yes:
-        _confirm(req, plan, _kept(req) if resuming else (0, 0))
+        confirm_run(req, plan, _kept(req) if resuming else (0, 0))
     # Long-lived objects out of the collector's full passes (~10 ms stalls otherwise,
     # which at high rates bunch requests together).
     gc.collect()
@@ -93,28 +95,6 @@ def _kept(req: RunRequest) -> tuple[int, int]:
     return resume.count_kept(req.report, width, retry_failed=req.retry_failed)
 
 
-def _confirm(req: RunRequest, plan: Plan, kept: tuple[int, int]) -> None:
-    host = urlsplit(req.settings.base_url).netloc
-    undo = req.undo_out is not None
-    kept_rows, kept_sent = kept
-    to_send = max(0, plan.total_requests(undo=undo) - kept_sent)
-    up_to = "up to " if kept_rows else ""
-    if not sys.stdin.isatty():
-        raise StartupError(f"refusing to send {up_to}{to_send} requests to {host} without "
-                           "confirmation: no terminal to ask on. Pass --yes (check the job "
-                           "first with `partoo-bulk plan JOB`)")
-    print(plan.describe(req.settings.rate_per_minute, undo=undo), file=sys.stderr)
-    if kept_rows:
-        print(f"resuming: {kept_rows} of these rows are done in {req.report} and are kept, "
-              "not sent again", file=sys.stderr)
-    try:
-        answer = input(f"Send {up_to}{to_send} requests to {host}? [y/N] ")
-    except EOFError:
-        answer = ""
-    if answer.strip().lower() not in ("y", "yes"):
-        raise StartupError("cancelled: nothing was sent")
-
-
 @dataclass
 class _Inputs:
     """What the send step reads and where it writes: known before the first request."""
@@ -130,7 +110,7 @@ def _open_inputs(req: RunRequest, resuming: bool) -> _Inputs:
     ahead_file = ahead.ahead_path(req.report)
     if not resuming:
         runmeta.write_meta(req.report, outputs.job_meta(req), req.job.path)
-        return _Inputs(req.job.items(), req.report, ahead_file)
+        return _Inputs(_hold_back(req.job.items(), req.canary), req.report, ahead_file)
     resume.consolidate(req.report, width)
     old = resume.records(req.report, width) if req.report.exists() else iter(())
     last_rows = resume.last_row_per_field(req.job.items()) if req.retry_failed else None
@@ -139,7 +119,23 @@ def _open_inputs(req: RunRequest, resuming: bool) -> _Inputs:
     ahead_file.unlink(missing_ok=True)
     items = resume.carry_over(req.job.items(), old, retry_failed=req.retry_failed,
                               last_rows=last_rows, ahead=finished_ahead)
-    return _Inputs(items, resume.partial_path(req.report), ahead_file)
+    return _Inputs(_hold_back(items, req.canary), resume.partial_path(req.report), ahead_file)
+
+
+def _hold_back(items: Iterable[Operation | Result],
+               canary: int) -> Iterable[Operation | Result]:
+    """With a canary, the first `canary` rows to send go; the later ones are reported
+    `skipped` unsent, for the run's second part (a resume) to send."""
+    if not canary:
+        yield from items
+        return
+    for item in items:
+        if isinstance(item, Operation):
+            if canary <= 0:
+                item = results.skipped(item, Tally(), "held back by --canary until its rows "
+                                       "are checked; --resume sends it")
+            canary -= 1
+        yield item
 
 
 class _ReportSink:
@@ -156,6 +152,7 @@ class _ReportSink:
         self._progress = progress
         self._control = control
         self.error: OSError | None = None
+        self.sent: list[Result] | None = None  # with a canary: the rows it sent
 
     def __call__(self, result: Result) -> None:
         if self.error is not None:
@@ -168,6 +165,8 @@ class _ReportSink:
             return
         self._summary.add(result)
         self._progress.add(result)
+        if self.sent is not None and result.line is None and result.attempts:
+            self.sent.append(result)
 
 
 async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> RunResult:
@@ -177,17 +176,21 @@ async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> RunResul
     control = RunControl()
     journal = (undo.UndoJournal(undo.journal_path(req.undo_out), keep=resuming)
                if req.undo_out else None)
-    error = await _send(req, inputs, control, summary, journal, total_rows)
+    sent: list[Result] = []
+    error = await _send(req, inputs, control, summary, journal, total_rows, sent)
     if error is not None:
         raise RunAborted(f"{inputs.out_path}: writing the report failed after row "
                          f"{summary.rows} ({error.strerror}); the run was "
                          f"stopped. Free space or fix the folder, then: {req.resume_hint}")
-    return _finish(req, resuming, inputs, control, summary, journal,
-                   time.monotonic() - started)
+    result = _finish(req, resuming, inputs, control, summary, journal,
+                     time.monotonic() - started)
+    result.canary = sent
+    return result
 
 
 async def _send(req: RunRequest, inputs: _Inputs, control: RunControl, summary: Summary,
-                journal: undo.UndoJournal | None, total_rows: int) -> OSError | None:
+                journal: undo.UndoJournal | None, total_rows: int,
+                sent: list[Result]) -> OSError | None:
     """Every row through the engine into the report; the write error, if one stopped it."""
     s = req.settings
     guard = pacing(s)
@@ -200,6 +203,7 @@ async def _send(req: RunRequest, inputs: _Inputs, control: RunControl, summary: 
         with ReportWriter(inputs.out_path, req.job.extra_columns) as report, \
                 make_progress(total_rows, summary, quiet=req.quiet) as progress:
             sink = _ReportSink(report, summary, progress, control)
+            sink.sent = sent if req.canary else None
             snapshots = asyncio.create_task(ahead.keep_ahead(inputs.ahead_file,
                                                              engine.waiting))
             try:
@@ -216,10 +220,18 @@ def _finish(req: RunRequest, resuming: bool, inputs: _Inputs, control: RunContro
     inputs.ahead_file.unlink(missing_ok=True)
     if resuming:
         resume.partial_path(req.report).replace(req.report)
-    print(summary.line(wall, str(req.report)), flush=True)
+    if req.earlier is not None:  # the canary's rows and requests belong to this run too
+        summary.absorb(req.earlier.summary)
+        wall += req.earlier.wall_s
+    # A canary that went through says how it went itself, before the rest is sent.
+    said_later = bool(req.canary) and control.stop is None
+    if not said_later:
+        print(summary.line(wall, str(req.report)), flush=True)
     if journal is not None and req.undo_out is not None:
         journal.close()
-        _report_undo(req.undo_out, undo.write_undo(req.report, journal, req.undo_out))
+        counts = undo.write_undo(req.report, journal, req.undo_out)
+        if not said_later:
+            _report_undo(req.undo_out, counts)
     return RunResult(_exit_code(control, summary, req), summary, wall, control.stop)
 
 
@@ -227,18 +239,25 @@ def _report_undo(path: Path, counts: undo.UndoCounts) -> None:
     print(f"undo: {counts.rows} rows restore {counts.conversations} conversations: {path}",
           flush=True)
     if counts.not_restorable:
-        print(f"undo: {counts.not_restorable} change(s) cannot be undone (expired "
-              f"conversations): {undo.not_restorable_path(path)}", file=sys.stderr)
+        logs.event("not_restorable", f"undo: {counts.not_restorable} change(s) cannot be "
+                   f"undone (expired conversations): {undo.not_restorable_path(path)}",
+                   level=logs.WARNING, rows=counts.not_restorable)
 
 
 def _exit_code(control: RunControl, summary: Summary, req: RunRequest) -> int:
     stop = control.stop
     if stop is not None:
         verb = "aborted" if stop.aborted else "stopped"
-        print(f"partoo-bulk: {verb}: {stop.detail}", file=sys.stderr)
+        command = ""
         if req.resume_hint:
             extra = " --retry-failed" if stop.reason is StopReason.BREAKER else ""
-            print(f"partoo-bulk: to finish the job: {req.resume_hint}{extra}", file=sys.stderr)
+            command = f"{req.resume_hint}{extra}"
+        logs.event(verb, f"partoo-bulk: {verb}: {stop.detail}",
+                   level=logs.ERROR if stop.aborted else logs.WARNING,
+                   stop_kind=stop.reason.value, resume_command=command or None)
+        if command:
+            logs.event("resume_hint", f"partoo-bulk: to finish the job: {command}",
+                       level=logs.INFO, resume_command=command)
         return EXIT_ABORTED if stop.aborted else EXIT_INTERRUPTED
     if summary.outcomes["failed"] or summary.outcomes["invalid"]:
         return EXIT_FAILED
