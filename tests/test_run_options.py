@@ -62,6 +62,7 @@ def test_a_resume_on_a_terminal_says_what_is_kept_and_asks_for_what_is_left(tmp_
     assert returncode == 0, err
     assert "resuming: 7 of these rows are done in" in err
     assert f"Send up to 3 requests to {sim.base_url.split('/')[2]}? [y/N]" in err
+    assert "Send" not in out
     assert sim.state.log.stats()["requests"] == 13
 
 
