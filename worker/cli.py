@@ -64,6 +64,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
         module = importlib.import_module(f"worker.commands.{name}")
         module.add_parser(sub)
         modules[name] = module
+    parser.set_defaults(root_parser=parser)  # for `completion`, which describes them all
     return parser, modules
 
 

@@ -113,6 +113,8 @@ class V2Api:
         response: web.Response | None
         if decision.action in _BEFORE:
             response = fault_answer(decision, sim.faults.retry_after_header)
+        elif decision.action is Action.LOSE:
+            response = json_answer(200, {"status": "success"})
         else:
             status, payload = work(body)
             applied = status == 200 and not is_get
