@@ -71,7 +71,7 @@ def test_an_abort_is_an_error_line_with_the_command_that_resumes(tmp_path, make_
     (aborted,) = [r for r in records if r["event"] == "aborted"]
     assert aborted["level"] == "error" and aborted["stop_kind"] == "unauthorized"
     assert "--resume" in aborted["resume_command"]
-    assert [r for r in records if r["event"] == "summary"][0]["level"] == "error"
+    assert next(r for r in records if r["event"] == "summary")["level"] == "error"
 
 
 def test_could_not_start_and_usage_errors_are_json_lines_too(tmp_path, cli):
