@@ -26,7 +26,7 @@ from worker.report import meta as runmeta
 from worker.report.writer import ReportWriter
 from worker.run import ahead, outputs, resume, undo
 from worker.run.ask import confirm_run
-from worker.run.progress import Progress, make_progress
+from worker.run.progress import make_progress
 from worker.run.request import (
     EXIT_ABORTED,
     EXIT_FAILED,
@@ -35,15 +35,14 @@ from worker.run.request import (
     RunRequest,
     RunResult,
 )
+from worker.run.sink import ReportSink, hold_back
 from worker.run.summary import Summary
-from worker.sending import results
 from worker.sending.control import RunControl, StopReason
 from worker.sending.engine import Engine
 from worker.sending.readback import ReadBack
 from worker.sending.rowwork import RowWork
 from worker.sending.signals import graceful_signals
 from worker.sending.stack import open_client, pacing
-from worker.sending.tally import Tally
 
 __all__ = [
     "EXIT_ABORTED",
@@ -110,7 +109,7 @@ def _open_inputs(req: RunRequest, resuming: bool) -> _Inputs:
     ahead_file = ahead.ahead_path(req.report)
     if not resuming:
         runmeta.write_meta(req.report, outputs.job_meta(req), req.job.path)
-        return _Inputs(_hold_back(req.job.items(), req.canary), req.report, ahead_file)
+        return _Inputs(hold_back(req.job.items(), req.canary), req.report, ahead_file)
     resume.consolidate(req.report, width)
     old = resume.records(req.report, width) if req.report.exists() else iter(())
     last_rows = resume.last_row_per_field(req.job.items()) if req.retry_failed else None
@@ -119,54 +118,7 @@ def _open_inputs(req: RunRequest, resuming: bool) -> _Inputs:
     ahead_file.unlink(missing_ok=True)
     items = resume.carry_over(req.job.items(), old, retry_failed=req.retry_failed,
                               last_rows=last_rows, ahead=finished_ahead)
-    return _Inputs(_hold_back(items, req.canary), resume.partial_path(req.report), ahead_file)
-
-
-def _hold_back(items: Iterable[Operation | Result],
-               canary: int) -> Iterable[Operation | Result]:
-    """With a canary, the first `canary` rows to send go; the later ones are reported
-    `skipped` unsent, for the run's second part (a resume) to send."""
-    if not canary:
-        yield from items
-        return
-    for item in items:
-        if isinstance(item, Operation):
-            if canary <= 0:
-                item = results.skipped(item, Tally(), "held back by --canary until its rows "
-                                       "are checked; --resume sends it")
-            canary -= 1
-        yield item
-
-
-class _ReportSink:
-    """Where results arrive, in row order: the report line, then the counts and progress.
-
-    A write that fails (disk full) cancels the run and is kept, to be raised once the
-    engine is done; rows after it are not written (they are re-sent on resume).
-    """
-
-    def __init__(self, report: ReportWriter, summary: Summary, progress: Progress,
-                 control: RunControl) -> None:
-        self._report = report
-        self._summary = summary
-        self._progress = progress
-        self._control = control
-        self.error: OSError | None = None
-        self.sent: list[Result] | None = None  # with a canary: the rows it sent
-
-    def __call__(self, result: Result) -> None:
-        if self.error is not None:
-            return
-        try:
-            self._report.write(result)
-        except OSError as exc:
-            self.error = exc
-            self._control.cancel()
-            return
-        self._summary.add(result)
-        self._progress.add(result)
-        if self.sent is not None and result.line is None and result.attempts:
-            self.sent.append(result)
+    return _Inputs(hold_back(items, req.canary), resume.partial_path(req.report), ahead_file)
 
 
 async def _execute(req: RunRequest, resuming: bool, total_rows: int) -> RunResult:
@@ -202,7 +154,7 @@ async def _send(req: RunRequest, inputs: _Inputs, control: RunControl, summary: 
         engine = Engine(work, control, concurrency=s.concurrency)
         with ReportWriter(inputs.out_path, req.job.extra_columns) as report, \
                 make_progress(total_rows, summary, quiet=req.quiet) as progress:
-            sink = _ReportSink(report, summary, progress, control)
+            sink = ReportSink(report, summary, progress, control)
             sink.sent = sent if req.canary else None
             snapshots = asyncio.create_task(ahead.keep_ahead(inputs.ahead_file,
                                                              engine.waiting))
