@@ -9,7 +9,7 @@ import pty
 import subprocess
 import sys
 
-from conftest import read_report, sim_env, write_job
+from helpers import read_report, sim_env, write_job
 
 
 def closing_job(folder, n=12):

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from conftest import read_report, sim_env, write_job
+from helpers import read_report, sim_env, write_job
 from worker import __version__
 
 
