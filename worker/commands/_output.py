@@ -14,10 +14,10 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 __all__ = ["SCHEMA_VERSION", "STDIO", "absolute", "add_json_flag", "document", "print_json",
-           "spool_stdin"]
+           "private_folder", "spool_stdin"]
 
 SCHEMA_VERSION = 1
 STDIO = "-"
@@ -58,9 +58,3 @@ def spool_stdin(folder: Path) -> Path:
 def private_folder() -> tempfile.TemporaryDirectory[str]:
     """A folder only we can read (mode 700), removed when done."""
     return tempfile.TemporaryDirectory(prefix="partoo-bulk-")
-
-
-def copy_to_stdout(f: IO[bytes]) -> None:
-    f.seek(0)
-    shutil.copyfileobj(f, sys.stdout.buffer)
-    sys.stdout.buffer.flush()
