@@ -13,6 +13,8 @@
 #                 or the creation date for a conversation without messages
 #   BUSINESS      only these businesses, comma-separated (default: all the key can see)
 #   OUT_DIR       where dated jobs, reports and summaries go (default ./close-stale)
+#   METRICS_OUT   also write the run's metrics there, for node_exporter's textfile
+#                 collector (a path ending in .prom; README: Metrics)
 #   PARTOO_BULK   the command to call (default partoo-bulk)
 #
 # Output: none when every row was closed (cron mails only the nights that need a look);
@@ -62,7 +64,10 @@ if (( status != 0 )); then
     echo "close-stale: select failed (exit $status): nothing was sent" >&2
     exit "$status"
 fi
-output="$("${bulk[@]}" run "$job" --yes --quiet \
-    --summary-json "${job%.csv}.summary.json" 2>&1)" || status=$?
+run_args=(run "$job" --yes --quiet --summary-json "${job%.csv}.summary.json")
+if [[ -n "${METRICS_OUT:-}" ]]; then
+    run_args+=(--metrics-out "$METRICS_OUT")
+fi
+output="$("${bulk[@]}" "${run_args[@]}" 2>&1)" || status=$?
 say "$status" "$output"
 exit "$status"

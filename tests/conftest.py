@@ -20,6 +20,13 @@ def sender() -> FakeSender:
     return FakeSender()
 
 
+@pytest.fixture(autouse=True)
+def no_default_config(tmp_path_factory, monkeypatch) -> None:
+    """No test reads the developer's own ~/.config/partoo-bulk/config.toml (subprocesses
+    inherit this too)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+
+
 @pytest.fixture
 def make_sim() -> Iterator:
     """Start simulators in threads (their own loops); the CLI runs in the test's thread."""

@@ -132,7 +132,7 @@ def test_a_settings_error_names_only_flags_that_exist(tmp_path, make_sim, cli):
     assert bad_key.code == burst.code == rate.code == 2
     assert "--api-key" not in bad_key.err and "PARTOO_API_KEY" in bad_key.err
     assert "--burst" not in burst.err and "PARTOO_BURST" in burst.err
-    assert "--rate-per-minute, PARTOO_RATE_PER_MINUTE" in rate.err
+    assert "--rate-per-minute or PARTOO_RATE_PER_MINUTE" in rate.err
 
 
 def test_a_key_with_an_accent_is_not_blamed_on_windows(tmp_path, make_sim, cli):

@@ -14,13 +14,14 @@ from helpers import SECRET, read_report, sim_env, write_job
 
 
 def run_on_a_terminal(job, env, answer: str, *args: str) -> tuple[int, str, str]:
-    """The worker with a pseudo-terminal on stdin, answering the confirmation prompt."""
+    """The worker with a pseudo-terminal on stdin (and no controlling terminal: its own
+    session, so a developer's terminal is never asked), answering the prompt."""
     master, slave = pty.openpty()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PARTOO_")}
     full_env.update(env)
     proc = subprocess.Popen([sys.executable, "-m", "worker", "run", str(job), "--quiet", *args],
                             stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=full_env, text=True)
+                            env=full_env, text=True, start_new_session=True)
     os.close(slave)
     os.write(master, answer.encode() + b"\n")
     try:
@@ -40,7 +41,8 @@ def test_on_a_terminal_the_plan_is_shown_and_confirmation_asked(tmp_path, make_s
     assert returncode == (1 if code == 0 else code)  # the invalid row makes a full run 1
     assert "3 rows: 1 close, 1 unassign, 1 invalid" in err
     assert "row 3" in err and "conversation_id 'zz'" in err
-    assert f"Send 2 requests to {sim.base_url.split('/')[2]}? [y/N]" in out
+    question = f"Send 2 requests to {sim.base_url.split('/')[2]}? [y/N]"
+    assert question in err and "Send" not in out  # stdout is for the summary only
     sent = sim.state.log.stats()["requests"]
     if code == 0:
         assert sent == 2
@@ -59,7 +61,8 @@ def test_a_resume_on_a_terminal_says_what_is_kept_and_asks_for_what_is_left(tmp_
     returncode, out, err = run_on_a_terminal(job, sim_env(sim), "y", "--resume")
     assert returncode == 0, err
     assert "resuming: 7 of these rows are done in" in err
-    assert f"Send up to 3 requests to {sim.base_url.split('/')[2]}? [y/N]" in out
+    assert f"Send up to 3 requests to {sim.base_url.split('/')[2]}? [y/N]" in err
+    assert "Send" not in out
     assert sim.state.log.stats()["requests"] == 13
 
 
@@ -121,6 +124,7 @@ def test_json_logs_for_log_shippers(tmp_path, make_sim, cli):
     result = cli("run", job, "--yes", "-v", "--log-format", "json", env=sim_env(sim))
     records = [json.loads(line) for line in result.err.splitlines() if line.startswith("{")]
     (rec,) = [r for r in records if r.get("path") == "/conversations/7"]
-    assert (rec["method"], rec["status"], rec["attempt"], rec["row"]) == ("PATCH", 200, 1, 1)
+    assert (rec["method"], rec["http_status"], rec["attempt"], rec["row"]) == ("PATCH", 200, 1, 1)
+    assert "status" not in rec and rec["conversation_id"] == 7
     assert rec["level"] == "info" and "duration_ms" in rec
     assert read_report(tmp_path / "job.report.csv")[0]["outcome"] == "ok"

@@ -29,9 +29,12 @@ def test_close_stale_selects_then_runs_and_exits_0(tmp_path, make_sim):
     sim = make_sim(n_conversations=120)
     unsolved = sim.call(lambda s: sorted(c.id for c in s.state.conversations.values()
                                          if not c.is_solved))
+    prom = tmp_path / "partoo_close_stale.prom"
     done = script("close-stale.sh", cwd=tmp_path,
-                  env=sim_env(sim, STALE_DAYS="30", OUT_DIR=str(tmp_path / "out")))
+                  env=sim_env(sim, STALE_DAYS="30", OUT_DIR=str(tmp_path / "out"),
+                              METRICS_OUT=str(prom)))
     assert done.returncode == 0, done.stderr
+    assert 'partoo_bulk_exit_code{bulk_job="partoo_close_stale"} 0.0' in prom.read_text()
     (job,) = (tmp_path / "out").glob("close-stale-*Z.csv")
     report = read_report(job.with_name(job.stem + ".report.csv"))
     # The seeded conversations are from 2023: every unsolved one is stale today.

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
 
-from worker import __version__
+from worker import __version__, logs
 from worker.commands import COMMANDS
 
 __all__ = ["main"]
@@ -21,15 +22,38 @@ _EPILOG = """\
 start with: partoo-bulk demo          (a run against the bundled simulator)
 then:       partoo-bulk run --help
 
-environment: PARTOO_API_KEY (required to send), PARTOO_BASE_URL, PARTOO_RATE_PER_MINUTE,
-PARTOO_CONCURRENCY, PARTOO_MAX_ATTEMPTS, PARTOO_REQUEST_TIMEOUT_S (README: Configuration).
+environment: PARTOO_API_KEY or PARTOO_API_KEY_FILE (required to send), PARTOO_CONFIG,
+PARTOO_BASE_URL, PARTOO_RATE_PER_MINUTE, PARTOO_CONCURRENCY, PARTOO_MAX_ATTEMPTS,
+PARTOO_REQUEST_TIMEOUT_S (README: Configuration), PARTOO_DEBUG=1 (tracebacks).
+config file: --config FILE, else $PARTOO_CONFIG, over $XDG_CONFIG_HOME/partoo-bulk/config.toml.
+shell completion: partoo-bulk completion bash|zsh (see its --help).
 exit codes: 0 all ok, 1 some rows failed or invalid, 2 could not start (nothing sent),
 3 aborted (bad key, API down), 130 interrupted.
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors are JSON lines under `--log-format json`
+    (subcommands' parsers are of the same class)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        if not logs.json_mode():
+            super().error(message)
+        logs.event("usage_error", f"{self.prog}: {message}", level=logs.ERROR, exit_code=2)
+        self.exit(2)
+
+
+def _wants_json_logs(argv: list[str]) -> bool:
+    """`--log-format json` among the arguments: known before parsing, so that even a
+    usage error is a JSON line."""
+    for i, arg in enumerate(argv):
+        if arg == "--log-format=json" or (arg == "--log-format" and argv[i + 1:i + 2] == ["json"]):
+            return True
+    return False
+
+
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="partoo-bulk", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Change thousands of Partoo conversations at once, safely.",
         epilog=_EPILOG)
@@ -40,27 +64,43 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
         module = importlib.import_module(f"worker.commands.{name}")
         module.add_parser(sub)
         modules[name] = module
+    parser.set_defaults(root_parser=parser)  # for `completion`, which describes them all
     return parser, modules
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    logs.start("json" if _wants_json_logs(argv) else "text")
     parser, modules = _parser()
     args = parser.parse_args(argv)
     try:
         return modules[args.command].handle(args)
     except KeyboardInterrupt:
-        print("partoo-bulk: interrupted", file=sys.stderr)
+        logs.event("interrupted", "partoo-bulk: interrupted", level=logs.ERROR,
+                   exit_code=130)
         return 130
     except Exception as exc:
         from worker.core.errors import RunAborted, StartupError
 
         if isinstance(exc, StartupError | RunAborted):
-            print(f"partoo-bulk: {exc}", file=sys.stderr)
+            name = "aborted" if isinstance(exc, RunAborted) else "could_not_start"
+            logs.event(name, f"partoo-bulk: {exc}", level=logs.ERROR,
+                       exit_code=exc.exit_code)
+            _json_error(args, exc.exit_code, str(exc))
             return exc.exit_code
         if os.environ.get("PARTOO_DEBUG"):
             raise
-        print(f"partoo-bulk: internal error ({type(exc).__name__}): {exc}\n"
-              "This is a bug; set PARTOO_DEBUG=1 for details. If a run was under way, "
-              "its report is valid up to its last line: finish with --resume.",
-              file=sys.stderr)
+        logs.event("internal_error", f"partoo-bulk: internal error ({type(exc).__name__}): "
+                   f"{exc}\nThis is a bug; set PARTOO_DEBUG=1 for details. If a run was "
+                   "under way, its report is valid up to its last line: finish with --resume.",
+                   level=logs.ERROR, exit_code=3)
+        _json_error(args, 3, f"internal error ({type(exc).__name__}): {exc}")
         return 3
+
+
+def _json_error(args: argparse.Namespace, code: int, error: str) -> None:
+    """Under --json, stdout holds one JSON document whatever happens: this one on error."""
+    if getattr(args, "json", False):
+        from worker.commands._output import document
+
+        print(json.dumps(document(args.command, exit_code=code, error=error), indent=2))

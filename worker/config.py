@@ -1,16 +1,22 @@
-"""Settings: typed, frozen, from flags > environment (PARTOO_*) > a TOML file > defaults.
+"""Settings: typed, frozen, from flags > environment (PARTOO_*) > the config file
+(`--config`, else `$PARTOO_CONFIG`) > the default config file
+(`$XDG_CONFIG_HOME/partoo-bulk/config.toml`, else `~/.config/...`) > defaults.
 
-Only this module and the CLI read the environment or files; everything else receives a
-`Settings` (or the values it needs) through its constructor. The API key is a `SecretStr`
-from the moment it is read, so reprs and errors print `**********`.
+The two files are layered: the default file gives values the named file does not. The
+key comes from PARTOO_API_KEY or from a file named by PARTOO_API_KEY_FILE (or `api_key`
+/ `api_key_file` in a config file), which must be readable by its owner only
+(`worker.keyfile`). Only this module, `worker.keyfile` and the CLI read the environment
+or files; everything else receives a `Settings` (or the values it needs) through its
+constructor. The API key is a `SecretStr` from the moment it is read, so reprs and
+errors print `**********`.
 """
 
 from __future__ import annotations
 
 import difflib
 import ipaddress
+import logging
 import os
-import sys
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
@@ -26,14 +32,16 @@ from pydantic_settings import (
 )
 
 from worker.core.errors import ConfigError
+from worker.keyfile import read_key_file
 
-__all__ = ["DEFAULT_BASE_URL", "Settings", "load_settings"]
+__all__ = ["DEFAULT_BASE_URL", "Settings", "default_config_path", "load_settings"]
 
 DEFAULT_BASE_URL = "https://api.partoo.co/v2"
-# Settings that have a flag (`worker.commands._flags`); the others are set in the
-# environment or the file only, and a message must not name a flag that does not exist.
-_FLAGS = frozenset({"base_url", "rate_per_minute", "concurrency", "max_attempts",
-                    "request_timeout_s"})
+# The settings that have a command-line flag (worker.commands._flags): an error names
+# the flag only for these.
+FLAGGED = frozenset({"base_url", "rate_per_minute", "concurrency", "max_attempts",
+                     "request_timeout_s"})
+_LOG = logging.getLogger("partoo_bulk.config")
 _FILE_VALUES: ContextVar[dict[str, Any]] = ContextVar("file_values", default={})  # noqa: B039
 
 
@@ -116,51 +124,113 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def default_config_path() -> Path:
+    """`$XDG_CONFIG_HOME/partoo-bulk/config.toml`, or under ~/.config (the XDG default,
+    also when XDG_CONFIG_HOME is relative, which the specification says to ignore)."""
+    base = os.environ.get("XDG_CONFIG_HOME", "")
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".config"
+    return root / "partoo-bulk" / "config.toml"
+
+
 def load_settings(config_file: str | Path | None = None, **flags: Any) -> Settings:
-    """Settings from the flags given (None means "not given"), the environment and the file."""
-    file_values = _read_toml(Path(config_file)) if config_file else {}
+    """Settings from the flags given (None means "not given"), the environment and the
+    config files."""
+    named, flag = (Path(config_file), "--config") if config_file else (None, "")
+    if named is None and os.environ.get("PARTOO_CONFIG"):
+        named, flag = Path(os.environ["PARTOO_CONFIG"]), "PARTOO_CONFIG"
+    layers: list[tuple[Path, dict[str, Any]]] = []
+    default = default_config_path()
+    if default.is_file() and (named is None or not _same(default, named)):
+        layers.append((default, _read_toml(default, "the default config file")))
+    if named is not None:
+        layers.append((named, _read_toml(named, flag)))
+    origin: dict[str, Path] = {}  # key -> the file its value comes from
+    file_values: dict[str, Any] = {}
+    for path, values in layers:
+        file_values.update(values)
+        origin.update(dict.fromkeys(values, path))
+    init = {k: v for k, v in flags.items() if v is not None}
+    init.update(_key_from_file(file_values, origin, layers))
     token = _FILE_VALUES.set(file_values)
     try:
-        return Settings(**{k: v for k, v in flags.items() if v is not None})
+        return Settings(**init)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, config_file)) from None
+        raise ConfigError(_explain(exc, origin)) from None
     finally:
         _FILE_VALUES.reset(token)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _key_from_file(file_values: dict[str, Any], origin: dict[str, Path],
+                   layers: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+    """The key read from a key file, when that is where the key comes from: as a value
+    that wins (PARTOO_API_KEY_FILE), or in place of the config files' `api_key`."""
+    named_file = file_values.pop("api_key_file", None)
+    env_file = os.environ.get("PARTOO_API_KEY_FILE", "")
+    if env_file:
+        if os.environ.get("PARTOO_API_KEY", "").strip():
+            raise ConfigError("both PARTOO_API_KEY and PARTOO_API_KEY_FILE are set: unset "
+                              "one of them (the file is the safer: it stays out of the "
+                              "environment of every child process)")
+        return {"api_key": read_key_file(Path(env_file), "PARTOO_API_KEY_FILE")}
+    if named_file is None or os.environ.get("PARTOO_API_KEY", "").strip():
+        return {}
+    source = origin["api_key_file"]
+    if "api_key" in file_values:
+        if origin["api_key"] == source:
+            raise ConfigError(f"{source}: both api_key and api_key_file are set: keep one")
+        if [p for p, _ in layers].index(origin["api_key"]) > [p for p, _ in layers].index(
+                source):
+            return {}  # the named file's api_key wins over the default file's key file
+    if not isinstance(named_file, str) or not named_file.strip():
+        raise ConfigError(f"{source}: api_key_file must be a path (a string)")
+    path = Path(named_file).expanduser()
+    file_values["api_key"] = read_key_file(source.parent / path, f"api_key_file in {source}")
+    return {}
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _read_toml(path: Path, flag: str) -> dict[str, Any]:
     try:
         with path.open("rb") as f:
             values = tomllib.load(f)
             if "api_key" in values and os.fstat(f.fileno()).st_mode & 0o077:
-                print(f"partoo-bulk: warning: {path} holds api_key and other users can read "
-                      f"it: chmod 600 {path}", file=sys.stderr)
+                _LOG.warning("partoo-bulk: warning: %s holds api_key and other users can "
+                             "read it: chmod 600 %s (or keep the key in api_key_file)",
+                             path, path)
             return values
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file: check --config") from None
+        raise ConfigError(f"{path}: no such config file: check {flag}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}): see config.example.toml") from None
 
 
-def _explain(exc: ValidationError, config_file: str | Path | None) -> str:
+def _explain(exc: ValidationError, origin: dict[str, Path]) -> str:
     lines = ["invalid settings:"]
     for err in exc.errors():
         name = str(err["loc"][0]) if err["loc"] else "?"
-        where = f"PARTOO_{name.upper()}"
-        if name in _FLAGS:
-            where = f"--{name.replace('_', '-')}, {where}"
-        if config_file:
-            where += f" or {name!r} in {config_file}"
+        places = [f"--{name.replace('_', '-')}"] if name in FLAGGED else []
+        places.append(f"PARTOO_{name.upper()}")
+        if name in origin:
+            places.append(f"{name!r} in {origin[name]}")
         if err["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(name, list(Settings.model_fields), n=1)
+            close = difflib.get_close_matches(name, [*Settings.model_fields, "api_key_file"],
+                                              n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            lines.append(f"  {name!r} in {config_file}: unknown setting; {hint}"
-                         "see config.example.toml for the known ones")
+            lines.append(f"  {name!r} in {origin.get(name, 'the config file')}: unknown "
+                         f"setting; {hint}see config.example.toml for the known ones")
             continue
         shown = _shown(name, err.get("input"))
-        lines.append(f"  {name} ({where}): {err['msg'].removeprefix('Value error, ')}{shown}")
+        lines.append(f"  {name} ({', '.join(places[:-1])} or {places[-1]})" if len(places) > 1
+                     else f"  {name} ({places[0]})")
+        lines[-1] += f": {err['msg'].removeprefix('Value error, ')}{shown}"
     return "\n".join(lines)
 
 

@@ -1,7 +1,20 @@
-"""Logging set-up: `-v` for one line per request, `--log-format json` for log shippers.
+"""What a command tells its operator on stderr: plain text for people, or, with
+`--log-format json`, one JSON object per line for log shippers.
 
-Nothing we log carries a header, but a filter also masks the key's value in every record
-(ours and the libraries'), so a log line cannot leak it even by accident.
+Two kinds of lines, both on stderr:
+- events (`event()`): progress, a stop, the run's summary, an error. As text, the message
+  alone, as people have always read it; as JSON, `{"ts", "level", "event", "run_id",
+  "message", ...fields}`.
+- request lines (`-v`, the `partoo_bulk.requests` logger): one per HTTP request, with
+  method, path, conversation_id, row, attempt, http_status, duration_ms and error.
+
+Levels say whether to look: `info` all is well; `warning` the run goes on but something
+went wrong (a 5xx, a 429, a lost connection, a refused row); `error` the command stopped
+(an abort, could not start). The HTTP status is `http_status`, never `status`: log
+pipelines read `status` as the level. Every line of one command carries one `run_id`.
+
+The key is masked (`**********`) in every line, ours and the libraries', even if some
+message were to carry it by accident.
 """
 
 from __future__ import annotations
@@ -9,45 +22,111 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-__all__ = ["REQUEST_LOG", "setup_logging"]
+__all__ = ["ERROR", "INFO", "REQUEST_LOG", "WARNING", "event", "json_mode", "run_id",
+           "setup_logging", "start"]
 
+INFO, WARNING, ERROR = logging.INFO, logging.WARNING, logging.ERROR
 REQUEST_LOG = logging.getLogger("partoo_bulk.requests")
-_FIELDS = ("method", "path", "status", "attempt", "duration_ms", "row", "error")
+_FIELDS = ("method", "path", "conversation_id", "row", "attempt", "http_status",
+           "duration_ms", "error")
+_MASK = "**********"
+
+
+class _State:
+    fmt = "text"
+    run_id = uuid.uuid4().hex
+    secret: str | None = None
+
+
+def start(fmt: str = "text") -> str:
+    """A new command: its output format and a fresh run id (returned)."""
+    _State.fmt, _State.run_id, _State.secret = fmt, uuid.uuid4().hex, None
+    return _State.run_id
+
+
+def json_mode() -> bool:
+    return _State.fmt == "json"
+
+
+def run_id() -> str:
+    return _State.run_id
+
+
+def event(name: str, message: str, *, level: int = INFO, **fields: Any) -> None:
+    """Tell the operator something, on stderr: `message` as text, or a JSON line."""
+    if _State.fmt == "json":
+        data = {"ts": _now(), "level": logging.getLevelName(level).lower(), "event": name,
+                "run_id": _State.run_id, "message": _plain(message)}
+        data.update(fields)
+        line = _mask(json.dumps(data, ensure_ascii=False, default=str))
+    else:
+        line = _mask(message)
+    print(line, file=sys.stderr, flush=True)
+
+
+def _plain(message: str) -> str:
+    # Text lines carry the tool's name for a person reading a mixed terminal; a JSON
+    # record says it with its fields.
+    return message.strip().removeprefix("partoo-bulk: ")
+
+
+def _mask(text: str) -> str:
+    secret = _State.secret
+    return text.replace(secret, _MASK) if secret and secret in text else text
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class _MaskSecret(logging.Filter):
-    def __init__(self, secret: str) -> None:
-        super().__init__()
-        self._secret = secret
-
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
-        if self._secret in text:
-            record.msg, record.args = text.replace(self._secret, "**********"), None
+        masked = _mask(text)
+        if masked != text:
+            record.msg, record.args = masked, None
         return True
+
+
+class _TextFormatter(logging.Formatter):
+    """Request lines with their time and level; anything else (a warning) as it is said."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name == REQUEST_LOG.name:
+            return super().format(record)
+        return record.getMessage()
 
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         when = datetime.fromtimestamp(record.created, UTC)
+        ours = record.name == REQUEST_LOG.name
         data = {"ts": when.isoformat(timespec="milliseconds"),
-                "level": record.levelname.lower(), "logger": record.name,
-                "message": record.getMessage()}
+                "level": record.levelname.lower(), "event": "request" if ours else "log",
+                "run_id": _State.run_id, "logger": record.name,
+                "message": _plain(record.getMessage())}
         data.update({k: getattr(record, k) for k in _FIELDS if hasattr(record, k)})
-        return json.dumps(data, ensure_ascii=False)
+        return _mask(json.dumps(data, ensure_ascii=False, default=str))
 
 
 def setup_logging(*, verbose: bool, fmt: str, secret: str | None) -> None:
+    """Where log records go (stderr, as `fmt`); `verbose` turns the request lines on."""
+    _State.fmt, _State.secret = fmt, secret or None
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    if secret:
-        handler.addFilter(_MaskSecret(secret))
+        handler.setFormatter(_TextFormatter())
+    handler.addFilter(_MaskSecret())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
-    logging.getLogger("partoo_bulk").setLevel(logging.INFO if verbose else logging.WARNING)
+    # Without -v no request line at all, not even the warnings: -v is what asks for them.
+    REQUEST_LOG.setLevel(logging.INFO if verbose else logging.CRITICAL + 1)

@@ -6,4 +6,5 @@ Command modules import only argparse-level things at the top; the heavy imports
 
 __all__ = ["COMMANDS"]
 
-COMMANDS = ("run", "plan", "report", "select", "verify", "demo", "simulate")
+COMMANDS = ("run", "plan", "report", "select", "verify", "demo", "simulate",
+            "completion")

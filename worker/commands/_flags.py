@@ -6,7 +6,29 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_action_flags", "add_settings_flags", "override_from", "settings_from"]
+__all__ = ["FILE", "SETTINGS_ENVIRONMENT", "add_action_flags", "add_settings_flags",
+           "override_from", "settings_from"]
+
+# What shell completion offers for a path argument: shtab's FILE, spelt out so that the
+# parsers are built without importing shtab (`--help` stays instant).
+FILE = {"bash": "_shtab_compgen_files", "zsh": "_files", "tcsh": "f"}
+
+CONFIG_ENVIRONMENT = """\
+config file: --config FILE, else $PARTOO_CONFIG; under either, the default file
+$XDG_CONFIG_HOME/partoo-bulk/config.toml (else ~/.config/partoo-bulk/config.toml).
+precedence: flags > environment > --config / PARTOO_CONFIG file > default file > defaults.
+"""
+
+SETTINGS_ENVIRONMENT = """\
+environment:
+  PARTOO_API_KEY       the key (never a flag), or
+  PARTOO_API_KEY_FILE  a file holding it, readable only by its owner (a mounted secret)
+  PARTOO_BASE_URL, PARTOO_RATE_PER_MINUTE, PARTOO_CONCURRENCY, PARTOO_MAX_ATTEMPTS,
+  PARTOO_REQUEST_TIMEOUT_S and the other PARTOO_* settings (README: Configuration)
+  PARTOO_CONFIG        the config file when --config is not given
+  XDG_CONFIG_HOME      where the default config file is
+  PARTOO_DEBUG=1       tracebacks for internal errors
+""" + CONFIG_ENVIRONMENT
 
 
 def add_action_flags(p: argparse.ArgumentParser) -> None:
@@ -18,7 +40,9 @@ def add_action_flags(p: argparse.ArgumentParser) -> None:
 
 
 def add_settings_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, help="TOML settings file (see config.example.toml)")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="TOML settings file (see config.example.toml; default: "
+                   "$PARTOO_CONFIG)").complete = FILE  # type: ignore[attr-defined]
     p.add_argument("--rate-per-minute", type=float, help="requests per minute (default 300)")
     p.add_argument("--concurrency", type=int, help="requests in flight at most (default 8)")
     p.add_argument("--max-attempts", type=int, help="requests per row on transient errors")

@@ -6,20 +6,26 @@ import argparse
 import shlex
 from pathlib import Path
 
-from worker.commands._flags import add_action_flags
+from worker.commands._flags import CONFIG_ENVIRONMENT, FILE, add_action_flags
+from worker.commands._output import STDIO, add_json_flag
 
 __all__ = ["add_parser", "handle"]
 
 EXAMPLES = """\
 examples:
-  partoo-bulk plan jobs/close-stale.csv                # rows per action, invalid rows, ETA
+  partoo-bulk plan jobs/demo.csv                       # rows per action, invalid rows, ETA
   partoo-bulk plan ids.txt --action close              # a plain list of ids
   partoo-bulk plan moves.csv --rate-per-minute 120     # ETA at a lower rate
   partoo-bulk plan moves.csv && partoo-bulk run moves.csv --yes   # send only a clean job
+  partoo-bulk plan moves.csv --json | jq .invalid      # for a script
+  cut -d, -f1 export.csv | partoo-bulk plan - --action close   # a job on stdin
 
 exit codes: 0 every row is valid, 1 some rows are invalid, 2 the file cannot be read.
 No API key is needed: nothing is sent.
-"""
+
+environment: PARTOO_RATE_PER_MINUTE (the rate of the estimate), PARTOO_CONFIG,
+XDG_CONFIG_HOME, PARTOO_DEBUG=1 (tracebacks for internal errors).
+""" + CONFIG_ENVIRONMENT
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "conversations touched more than once, invalid rows with the fix, "
                        "and how long a run would take. Sends nothing.", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("job", type=Path, metavar="JOB", help="job file (CSV, or ids with --action)")
+    p.add_argument("job", type=Path, metavar="JOB", help="job file (CSV, or ids with "
+                   "--action); - reads it from stdin").complete = FILE  # type: ignore[attr-defined]
     add_action_flags(p)
     p.add_argument("--rate-per-minute", type=float, metavar="N",
                    help="the rate to estimate the duration at (default: PARTOO_RATE_PER_MINUTE, "
@@ -37,10 +44,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="estimate for `run --undo-out PATH` (one extra read per "
                    "conversation)")
     p.add_argument("--config", type=Path, metavar="FILE",
-                   help="TOML settings file (see config.example.toml)")
+                   help="TOML settings file (see config.example.toml; default: "
+                   "$PARTOO_CONFIG)").complete = FILE  # type: ignore[attr-defined]
+    add_json_flag(p)
 
 
 def handle(args: argparse.Namespace) -> int:
+    from worker.commands._output import private_folder, spool_stdin
+    from worker.core.errors import JobFileError
+
+    if str(args.job) != STDIO:
+        return _plan(args, args.job, str(args.job))
+    with private_folder() as folder:
+        spooled = spool_stdin(Path(folder))
+        try:
+            return _plan(args, spooled, "stdin")
+        except JobFileError as exc:  # name what the operator gave, not our private copy
+            raise JobFileError(str(exc).replace(str(spooled), "stdin (-)")) from None
+
+
+def _plan(args: argparse.Namespace, path: Path, shown: str) -> int:
     from worker.commands._flags import override_from
     from worker.config import load_settings
     from worker.jobfile.plan import make_plan
@@ -48,11 +71,9 @@ def handle(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config, rate_per_minute=args.rate_per_minute)
     override = override_from(args)
-    job = open_job(args.job, override)
+    job = open_job(path, override)
     plan = make_plan(job)
-    print(f"plan for {job.path} (nothing is sent):")
-    print(plan.describe(settings.rate_per_minute, undo=bool(args.undo_out)))
-    command = ["partoo-bulk", "run", str(job.path)]
+    command = ["partoo-bulk", "run", "JOB" if shown == "stdin" else shown]
     if override is not None:
         command += (["--assign", override.value] if override.value
                     else ["--action", override.action.value])
@@ -62,9 +83,37 @@ def handle(args: argparse.Namespace) -> int:
         command += ["--config", str(args.config)]
     if args.rate_per_minute is not None:
         command += ["--rate-per-minute", f"{args.rate_per_minute:g}"]
+    code = 1 if plan.invalid else 0
+    if args.json:
+        _print_document(args, plan, settings.rate_per_minute, shlex.join(command), code)
+        return code
+    print(f"plan for {shown} (nothing is sent):")
+    print(plan.describe(settings.rate_per_minute, undo=bool(args.undo_out)))
+    save = "save it to a file, then " if shown == "stdin" else ""
     if plan.invalid:
-        print(f"not clean: fix the invalid rows in {job.path} and plan again; or send the "
-              f"rest with `{shlex.join(command)}` (invalid rows are reported, never sent)")
+        print(f"not clean: fix the invalid rows in {shown} and plan again; or send the "
+              f"rest: {save}`{shlex.join(command)}` (invalid rows are reported, never sent)")
         return 1
-    print(f"every row is valid; to send: {shlex.join(command)}")
+    print(f"every row is valid; to send: {save}{shlex.join(command)}")
     return 0
+
+
+def _print_document(args: argparse.Namespace, plan, rate: float, command: str,
+                    code: int) -> None:
+    from worker.commands._output import absolute, document, print_json
+    from worker.core.operations import Action
+
+    undo = bool(args.undo_out)
+    print_json(document(
+        "plan", exit_code=code, job=absolute(args.job), rows=plan.rows,
+        actions={a.value: plan.actions[a.value] for a in Action}, invalid=plan.invalid,
+        invalid_examples=[{"row": e.row, "message": e.message}
+                          for e in plan.invalid_examples],
+        conversations=plan.conversations, repeated_conversations=plan.repeated,
+        repeated_examples=[{"conversation_id": cid, "rows": [
+            {"row": t.row, "action": t.action, "value": t.value} for t in touches]}
+            for cid, touches in plan.repeated_examples.items()],
+        requests=plan.total_requests(undo=undo),
+        undo_reads=plan.conversations if undo else 0, rate_per_minute=rate,
+        estimated_duration_s=round(plan.estimate_s(rate, undo=undo), 1),
+        clean=not plan.invalid, run_command=command))

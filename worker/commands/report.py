@@ -6,19 +6,25 @@ import argparse
 import sys
 from pathlib import Path
 
+from worker.commands._flags import FILE
+from worker.commands._output import STDIO, add_json_flag
+
 __all__ = ["add_parser", "handle"]
 
 EXAMPLES = """\
 examples:
-  partoo-bulk report jobs/close-stale.report.csv           # counts and top errors
+  partoo-bulk report moves.report.csv                       # counts and top errors
   partoo-bulk report R.csv --top 25                         # more kinds of error
   partoo-bulk report R.csv --failed retry.csv               # failed rows as a new job
   partoo-bulk report R.csv --failed retry.csv --skipped     # ... and the unfinished ones
   partoo-bulk plan retry.csv && partoo-bulk run retry.csv   # after fixing the cause
+  partoo-bulk report R.csv --json | jq .outcomes            # for a script
+  partoo-bulk report R.csv --failed - | wc -l               # the failed rows on stdout
 
 --failed leaves out a failed row when a later row of the same conversation changed the
 same thing (status, or assignee) successfully: sending it now would undo that change.
 Exit codes: 0 the report was read; 2 it could not be (or OUT could not be written).
+environment: none but PARTOO_DEBUG=1 (tracebacks for internal errors): nothing is sent.
 """
 
 
@@ -28,33 +34,41 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "outcome, per HTTP status, and the most frequent errors with the "
                        "rows to look at.", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("report", type=Path, metavar="R", help="a report (JOB.report.csv)")
+    p.add_argument("report", type=Path, metavar="R", help="a report (JOB.report.csv)"
+                   ).complete = FILE  # type: ignore[attr-defined]
     p.add_argument("--top", type=_positive, default=10, metavar="N",
                    help="kinds of error to show (default 10)")
     p.add_argument("--failed", type=Path, metavar="OUT",
-                   help="write the failed rows to OUT, as a job file to run again")
+                   help="write the failed rows to OUT, as a job file to run again (- for "
+                   "stdout; the summary then goes to stderr)").complete = FILE  # type: ignore[attr-defined]
     p.add_argument("--skipped", action="store_true",
                    help="with --failed: the skipped rows too (those a stopped run left)")
     p.add_argument("--overwrite", action="store_true", help="with --failed: replace OUT")
+    add_json_flag(p)
 
 
 def handle(args: argparse.Namespace) -> int:
     from worker.core.errors import ConfigError
     from worker.core.outcomes import Outcome
-    from worker.report.failedjob import RetryPicker, check_out_path, write_retry_job
+    from worker.report.failedjob import RetryPicker, check_out_path
     from worker.report.meta import stopped_by
-    from worker.report.nextsteps import job_words, next_steps, retry_written
+    from worker.report.nextsteps import job_words
     from worker.report.reader import open_report
     from worker.report.stats import ReportStats
     from worker.run.resume import partial_path
 
     if args.skipped and args.failed is None:
         raise ConfigError("--skipped goes with --failed OUT (it adds the skipped rows to OUT)")
+    to_stdout = args.failed is not None and str(args.failed) == STDIO
+    if to_stdout and args.json:
+        raise ConfigError("--json and --failed - both write to stdout: write the failed "
+                          "rows to a file (--failed retry.csv), or drop --json")
     report = open_report(args.report)
     job = job_words(args.report)
     picker = None
     if args.failed is not None:
-        check_out_path(args.failed, args.report, job and Path(job[0]), args.overwrite)
+        if not to_stdout:
+            check_out_path(args.failed, args.report, job and Path(job[0]), args.overwrite)
         picked = {Outcome.FAILED} | ({Outcome.SKIPPED} if args.skipped else set())
         picker = RetryPicker(report, frozenset(picked))
     stats = ReportStats()
@@ -62,7 +76,8 @@ def handle(args: argparse.Namespace) -> int:
         stats.add(row)
         if picker is not None:
             picker.see(row)
-    if partial_path(args.report).exists():
+    resuming = partial_path(args.report).exists()
+    if resuming:
         print(f"partoo-bulk: note: {partial_path(args.report).name} is beside it: a resumed "
               f"run is under way, or was stopped. {args.report.name} shows the rows as they "
               "were before it; finishing the run (--resume) brings them together",
@@ -71,14 +86,42 @@ def handle(args: argparse.Namespace) -> int:
         print(f"partoo-bulk: note: the last line of {args.report} was cut short (the run "
               "was killed while writing it) and is left out; --resume sends that row again",
               file=sys.stderr)
-    print(f"{args.report}: {stats.describe(args.top)}")
+    written = None if picker is None else _write_failed(args, picker, to_stdout)
+    if args.json:
+        from worker.commands._report_json import report_document
+
+        report_document(args, stats, job, picker, written, torn=report.torn,
+                        resuming=resuming)
+        return 0
+    text = sys.stderr if to_stdout else sys.stdout  # stdout holds the rows then
+    print(f"{args.report}: {stats.describe(args.top)}", file=text)
     if picker is None:
-        print(next_steps(stats, args.report, job, stop=stopped_by(args.report)))
+        from worker.report.nextsteps import next_steps
+
+        print(next_steps(stats, args.report, job, stop=stopped_by(args.report)), file=text)
     else:
-        written = write_retry_job(picker, args.failed, overwrite=args.overwrite)
+        from worker.report.nextsteps import retry_written
+
         kinds = "failed or skipped" if args.skipped else "failed"
-        print(retry_written(args.failed, written, picker.overridden, kinds))
+        print(retry_written(args.failed, written or 0, picker.overridden, kinds), file=text)
     return 0
+
+
+def _write_failed(args: argparse.Namespace, picker, to_stdout: bool) -> int:
+    from worker.report.failedjob import write_retry_job, write_retry_rows
+
+    if not to_stdout:
+        return write_retry_job(picker, args.failed, overwrite=args.overwrite)
+    import shutil
+    import tempfile
+
+    # Whole or not at all, as a file would be: the rows reach stdout once all are read.
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as f:
+        written = write_retry_rows(picker, f)
+        f.seek(0)
+        shutil.copyfileobj(f, sys.stdout)
+        sys.stdout.flush()
+    return written
 
 
 def _positive(text: str) -> int:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from pathlib import Path
 
 from worker.commands._flags import (
+    FILE,
+    SETTINGS_ENVIRONMENT,
     add_action_flags,
     add_settings_flags,
     override_from,
@@ -18,22 +19,26 @@ __all__ = ["add_parser", "handle"]
 
 EXAMPLES = """\
 examples:
-  partoo-bulk run jobs/close-stale.csv                 # shows the plan, asks, sends
+  partoo-bulk run moves.csv                            # shows the plan, asks, sends
+  partoo-bulk run moves.csv --canary 20                # 20 rows first, read back, then ask
   partoo-bulk run ids.txt --action close --yes         # a plain list of ids (cron)
   partoo-bulk run moves.csv --report out/moves.report.csv --resume --yes
   partoo-bulk run moves.csv --resume --retry-failed --yes   # after an outage
+  partoo-bulk run stale.csv --yes --log-format json --metrics-out /var/lib/node_exporter/partoo.prom
 """
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="send a job file's changes and write a per-row report",
                        description="Send one PATCH per job row, paced and retried, and "
-                       "write one report line per row.", epilog=EXAMPLES,
+                       "write one report line per row.",
+                       epilog=EXAMPLES + "\n" + SETTINGS_ENVIRONMENT,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("job", type=Path, metavar="JOB",
                    help="job file (CSV, or ids with --action); - reads it from stdin (with "
-                   "--report), once")
-    p.add_argument("--report", type=Path, help="report path (default: JOB.report.csv)")
+                   "--report), once").complete = FILE  # type: ignore[attr-defined]
+    p.add_argument("--report", type=Path, help="report path (default: JOB.report.csv)"
+                   ).complete = FILE  # type: ignore[attr-defined]
     p.add_argument("--resume", action="store_true",
                    help="continue the run that wrote --report; rows already final are kept")
     p.add_argument("--retry-failed", action="store_true",
@@ -47,12 +52,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "a job that restores it (one extra GET per conversation)")
     p.add_argument("--strict", action="store_true",
                    help="refuse to start when any row is invalid")
+    p.add_argument("--canary", type=_canary, default=0, metavar="N",
+                   help="send the first N rows, read them back and show what holds, then "
+                   "ask before the rest (with --yes: go on only if all N hold, else stop, "
+                   "exit 1; --resume sends the rest)")
     p.add_argument("--summary-json", type=Path, metavar="PATH",
                    help="also write a machine-readable summary (for monitoring)")
+    p.add_argument("--metrics-out", type=Path, metavar="PATH.prom",
+                   help="also write the run's figures for node_exporter's textfile "
+                   "collector (atomically; README: Metrics)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="log one line per request on stderr (the key is always masked)")
     p.add_argument("--log-format", choices=["text", "json"], default="text",
-                   help="log line format (json for log shippers)")
+                   help="json: every line on stderr is a JSON object (progress, requests "
+                   "with -v, stops, the summary), for log shippers")
     add_action_flags(p)
     add_settings_flags(p)
 
@@ -69,13 +82,13 @@ def handle(args: argparse.Namespace) -> int:
         outcome = _run(args)
     except (StartupError, RunAborted) as exc:
         if not (isinstance(exc, PathClash) and exc.summary_json_clash):
-            _summary_json(args, started_at, {"exit_code": exc.exit_code, "error": str(exc)})
+            _monitoring(args, started_at, {"exit_code": exc.exit_code, "error": str(exc)})
         raise
-    _summary_json(args, started_at, {
+    _monitoring(args, started_at, {
         "exit_code": outcome.exit_code,
         "stop_reason": None if outcome.stop is None else outcome.stop.detail,
         "stop_kind": None if outcome.stop is None else outcome.stop.reason.value,
-        **outcome.summary.as_dict(outcome.wall_s)})
+        **outcome.summary.as_dict(outcome.wall_s)}, outcome)
     return outcome.exit_code
 
 
@@ -85,6 +98,7 @@ def _run(args: argparse.Namespace):  # -> RunResult
     from worker.run.pinned import JobSource, resume_name
     from worker.run.runner import RunRequest, run
 
+    setup_logging(verbose=args.verbose, fmt=args.log_format, secret=None)
     settings = settings_from(args)
     secret = settings.api_key.get_secret_value() if settings.api_key else None
     setup_logging(verbose=args.verbose, fmt=args.log_format, secret=secret)
@@ -97,6 +111,10 @@ def _run(args: argparse.Namespace):  # -> RunResult
                           "the report's rows, --overwrite throws them away; pick one")
     if args.summary_json is not None:
         _check_writable(args.summary_json, "--summary-json")
+    if args.metrics_out is not None:
+        from worker.run.metrics import check_metrics_path
+
+        check_metrics_path(args.metrics_out)
     report = _report(args)
     hint = ["partoo-bulk", "run", str(resume_name(args.job, report)), "--report",
             str(report), "--resume"]
@@ -105,12 +123,16 @@ def _run(args: argparse.Namespace):  # -> RunResult
     if override is not None:
         hint += (["--assign", override.value] if override.value
                  else ["--action", override.action.value])
-    return run(RunRequest(job=JobSource(args.job, override), settings=settings,
-                          report=report, resume=args.resume,
-                          retry_failed=args.retry_failed, overwrite=args.overwrite,
-                          yes=args.yes, strict=args.strict, quiet=args.quiet,
-                          undo_out=args.undo_out,
-                          resume_hint=shlex.join(hint)))
+    req = RunRequest(job=JobSource(args.job, override), settings=settings, report=report,
+                     resume=args.resume, retry_failed=args.retry_failed,
+                     overwrite=args.overwrite, yes=args.yes, strict=args.strict,
+                     quiet=args.quiet, undo_out=args.undo_out, canary=args.canary,
+                     resume_hint=shlex.join(hint))
+    if args.canary:
+        from worker.run.canary import run_with_canary
+
+        return run_with_canary(req)
+    return run(req)
 
 
 def _report(args: argparse.Namespace) -> Path:
@@ -146,16 +168,52 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _summary_json(args: argparse.Namespace, started_at: str, data: dict) -> None:
-    if args.summary_json is None:
-        return
-    from worker.run.summary import write_summary_json
+def _canary(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of rows, 1 or more")
+    return value
+
+
+def _monitoring(args: argparse.Namespace, started_at: str, data: dict,
+                outcome=None) -> None:
+    """The summary, for whatever watches the run: --summary-json, --metrics-out, and
+    under --log-format json a `summary` event."""
+    import time
+
+    from worker import __version__, logs
 
     report = args.report or args.job.with_name(args.job.stem + ".report.csv")
+    data = {"schema_version": 1, "tool_version": __version__, "run_id": logs.run_id(),
+            "job": str(args.job.absolute()), "report": str(report.absolute()),
+            "undo_out": None if args.undo_out is None else str(args.undo_out.absolute()),
+            "started_at": started_at, "finished_at": _now(), **data}
+    if args.summary_json is not None:
+        from worker.run.summary import write_summary_json
+
+        _write("--summary-json", args.summary_json, write_summary_json, data)
+    if args.metrics_out is not None:
+        from worker.run.metrics import write_metrics
+
+        finished = time.time()
+        _write("--metrics-out", args.metrics_out,
+               lambda path, d: write_metrics(path, d, finished_at=finished), data)
+    if logs.json_mode() and outcome is not None:
+        code = outcome.exit_code
+        level = logs.INFO if code == 0 else logs.WARNING if code == 1 else logs.ERROR
+        fields = {k: v for k, v in data.items() if k not in ("schema_version", "run_id")}
+        logs.event("summary", outcome.summary.line(outcome.wall_s, str(report)),
+                   level=level, **fields)
+
+
+def _write(flag: str, path: Path, write, data: dict) -> None:
+    from worker import logs
+
     try:
-        write_summary_json(args.summary_json, {
-            "job": str(args.job), "report": str(report), "started_at": started_at,
-            "finished_at": _now(), **data})
+        write(path, data)
     except OSError as exc:
-        print(f"partoo-bulk: cannot write --summary-json {args.summary_json} "
-              f"({exc.strerror})", file=sys.stderr)
+        logs.event("output_error", f"partoo-bulk: cannot write {flag} {path} "
+                   f"({exc.strerror})", level=logs.ERROR, path=str(path))

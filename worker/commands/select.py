@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from worker.commands._flags import add_settings_flags, override_from, settings_from
+from worker.commands._flags import (
+    FILE,
+    SETTINGS_ENVIRONMENT,
+    add_settings_flags,
+    override_from,
+    settings_from,
+)
+from worker.commands._output import STDIO, add_json_flag
 
 __all__ = ["add_parser", "handle"]
 
@@ -18,11 +25,14 @@ examples:
   # an agent leaves: deal their unsolved conversations out to the team, in turn
   partoo-bulk select --assigned-to LEAVER_ID --unsolved \\
       --assign-round-robin ID1,ID2,ID3 --out leaver.csv
+  # for a script: the job on stdout, or the figures as JSON
+  partoo-bulk select --stale-days 30 --action close --out - | partoo-bulk plan -
+  partoo-bulk select --stale-days 30 --action close --out stale.csv --json
 
 Filters apply in this order, and stderr shows how many each one kept and dropped. The
 action's own rules come last: an expired conversation cannot be re-opened, and one
 already in the target state (already solved, already unassigned...) needs no request.
-"""
+""" + "\n" + SETTINGS_ENVIRONMENT
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "retried like run), keep those that match, and write a job file "
                        "that `partoo-bulk run` sends.", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", required=True, metavar="PATH", help="the job file to write")
+    p.add_argument("--out", required=True, metavar="PATH", help="the job file to write (- "
+                   "for stdout, once the listing is complete)").complete = FILE  # type: ignore[attr-defined]
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing --out (and --undo-out) file")
     p.add_argument("--undo-out", type=Path, metavar="PATH",
@@ -63,12 +74,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--per-page", type=int, default=100, metavar="N",
                    help="conversations per list request, 1..100 (default 100: fewest requests)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_json_flag(p)
     add_settings_flags(p)
 
 
 def handle(args: argparse.Namespace) -> int:
+    import sys
+
     from worker.select.pipeline import SelectRequest, select
 
+    to_stdout = args.out == STDIO
+    if to_stdout and args.json:
+        raise _error("--json and --out - both write to stdout: write the job to a file "
+                     "(--out stale.csv), or drop --json")
+    if args.undo_out is not None and str(args.undo_out) == STDIO:
+        raise _error("--undo-out -: the undo job needs a file of its own (stdout is for "
+                     "--out -): name a file, e.g. --undo-out undo.csv")
     settings = settings_from(args)
     criteria = criteria_from(args)
     target = _target(args)
@@ -76,10 +97,18 @@ def handle(args: argparse.Namespace) -> int:
         raise _error(f"--per-page {args.per_page}: the API takes 1..100")
     if target.fixed_user is not None and target.fixed_user == args.assigned_to:
         raise _error("--assign and --assigned-to name the same user: nothing would change")
-    return select(SelectRequest(settings=settings, criteria=criteria, target=target,
+    done = select(SelectRequest(settings=settings, criteria=criteria, target=target,
                                 out=Path(args.out), overwrite=args.overwrite,
                                 per_page=args.per_page, quiet=args.quiet,
                                 undo_out=args.undo_out))
+    if args.json:
+        from worker.commands._output import absolute, document, print_json
+
+        print_json(document("select", exit_code=done.exit_code, out=absolute(args.out),
+                            undo_out=absolute(args.undo_out), **done.as_dict()))
+    elif done.exit_code == 0:
+        print(done.line(), file=sys.stderr if to_stdout else sys.stdout)
+    return done.exit_code
 
 
 def criteria_from(args: argparse.Namespace) -> Any:

@@ -10,7 +10,11 @@ __all__ = ["add_parser", "handle"]
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="serve the Partoo simulator on loopback",
                        description="A Partoo stand-in for trying jobs: key sim-demo-key; "
-                       "state and faults under /_sim/.")
+                       "state and faults under /_sim/.",
+                       epilog="example:\n  partoo-bulk simulate --port 8080 &\n"
+                       "  PARTOO_API_KEY=sim-demo-key PARTOO_BASE_URL=http://127.0.0.1:8080/v2 "
+                       "partoo-bulk run moves.csv\n\nenvironment: none.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--port", type=_port, default=8080,
                    help="the loopback port to listen on (default 8080)")
     p.add_argument("--rate-per-minute", type=float, default=300.0,

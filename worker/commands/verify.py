@@ -6,14 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from worker.commands._flags import add_settings_flags, settings_from
+from worker.commands._flags import FILE, SETTINGS_ENVIRONMENT, add_settings_flags, settings_from
+from worker.commands._output import add_json_flag
 
 __all__ = ["add_parser", "handle"]
 
 EXAMPLES = """\
 examples:
-  partoo-bulk verify jobs/reassign.report.csv               # every ok conversation
-  partoo-bulk verify jobs/reassign.report.csv --sample 200  # a random sample
+  partoo-bulk verify moves.report.csv                      # every ok conversation
+  partoo-bulk verify moves.report.csv --sample 200         # a random sample
+  partoo-bulk verify moves.report.csv --json | jq '.differences[]'
 
 exit codes: 0 every checked conversation holds its value, 1 some differ or could not be
 read, 2 could not start, 3 stopped (bad key, API down).
@@ -24,11 +26,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help="read changed conversations back and compare",
                        description="Read back, from the API, the conversations of a "
                        "report's ok rows and check each holds the value of its last ok row.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("report", type=Path, metavar="REPORT", help="a report written by run")
+                       epilog=EXAMPLES + "\n" + SETTINGS_ENVIRONMENT,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("report", type=Path, metavar="REPORT", help="a report written by run"
+                   ).complete = FILE  # type: ignore[attr-defined]
     p.add_argument("--sample", type=int, metavar="N",
                    help="check N conversations picked at random (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
+    add_json_flag(p)
     add_settings_flags(p)
 
 
@@ -44,14 +49,35 @@ def handle(args: argparse.Namespace) -> int:
         raise ConfigError("--sample must be at least 1")
     expected = expectations(args.report)
     verdict = verify(expected, settings, sample=args.sample, seed=args.seed)
-    for line in verdict.differences + verdict.unreadable:
-        print(line)
+    differ = {d.conversation_id for d in verdict.differences}
+    ok = verdict.checked - len(differ | {u.conversation_id for u in verdict.unreadable})
+    code = 3 if verdict.aborted else 1 if verdict.differences or verdict.unreadable else 0
+    if args.json:
+        _print_document(args, expected, verdict, code)
+    else:
+        for line in verdict.lines():
+            print(line)
     if verdict.aborted:
         print(f"partoo-bulk: verify stopped after {verdict.checked} conversations: "
               f"{verdict.aborted}", file=sys.stderr)
-        return 3
-    ok = verdict.checked - len(verdict.differences) - len(verdict.unreadable)
+        return code
     print(f"verify: {verdict.checked} of {len(expected)} changed conversations checked: "
-          f"{ok} as expected, {len(verdict.differences)} differ, "
+          f"{ok} as expected, {len(differ)} differ, "
           f"{len(verdict.unreadable)} could not be read", file=sys.stderr)
-    return 1 if verdict.differences or verdict.unreadable else 0
+    return code
+
+
+def _print_document(args: argparse.Namespace, expected: dict, verdict, code: int) -> None:
+    from dataclasses import asdict
+
+    from worker.commands._output import absolute, document, print_json
+
+    differ = {d.conversation_id for d in verdict.differences}
+    unread = {u.conversation_id for u in verdict.unreadable}
+    print_json(document(
+        "verify", exit_code=code, report=absolute(args.report),
+        changed_conversations=len(expected), sample=args.sample,
+        checked=verdict.checked, as_expected=verdict.checked - len(differ | unread),
+        differ=len(differ), unreadable_count=len(unread),
+        differences=[asdict(d) for d in verdict.differences],
+        unreadable=[asdict(u) for u in verdict.unreadable], aborted=verdict.aborted))

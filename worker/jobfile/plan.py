@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from worker.core.operations import Action, Operation
 from worker.jobfile.reader import Job
 
-__all__ = ["Plan", "make_plan"]
+__all__ = ["InvalidExample", "Plan", "Touch", "make_plan"]
 
 _SHOWN_INVALID = 5
 _SHOWN_REPEATED = 3  # conversations shown as examples
@@ -41,12 +41,23 @@ class Touch:
         return f"row {self.row} {self.action}" + (f" {self.value}" if self.value else "")
 
 
+@dataclass(frozen=True, slots=True)
+class InvalidExample:
+    """An invalid row shown as `row 7: conversation_id 'abc' is not ...: the fix`."""
+
+    row: int
+    message: str  # naming the column to look at, and the fix
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.message}"
+
+
 @dataclass
 class Plan:
     rows: int = 0
     actions: Counter[str] = field(default_factory=Counter)
     invalid: int = 0
-    invalid_examples: list[str] = field(default_factory=list)  # "row N: what and the fix"
+    invalid_examples: list[InvalidExample] = field(default_factory=list)
     conversations: int = 0  # distinct conversations the valid rows touch
     repeated: int = 0  # conversations that more than one valid row touches
     repeated_examples: dict[int, list[Touch]] = field(default_factory=dict)
@@ -137,7 +148,8 @@ def make_plan(job: Job, *, counts_only: bool = False) -> Plan:
             acts.append(-1)
             plan.invalid += 1
             if len(plan.invalid_examples) < _SHOWN_INVALID:
-                plan.invalid_examples.append(f"row {item.row}: {_with_column(item.error)}")
+                plan.invalid_examples.append(InvalidExample(item.row,
+                                                            _with_column(item.error)))
     plan.repeated = len(repeated)
     plan.conversations = len(seen)
     firsts = {cid: ids.index(cid) + 1 for cid in plan.repeated_examples}
@@ -157,7 +169,8 @@ def _counts(job: Job) -> Plan:
         else:
             plan.invalid += 1
             if len(plan.invalid_examples) < _SHOWN_INVALID:
-                plan.invalid_examples.append(f"row {item.row}: {_with_column(item.error)}")
+                plan.invalid_examples.append(InvalidExample(item.row,
+                                                            _with_column(item.error)))
     return plan
 
 

@@ -7,6 +7,9 @@ it, so a listing that failed never leaves a half job file that looks complete.
 
 Without `overwrite`, the name is taken with a hard link, which fails if something
 appeared there meanwhile: an existing file is never replaced, not even by a race.
+
+`--out -` writes to stdout instead, with the same promise: the rows go to an anonymous
+temporary file, and reach stdout only at `commit()`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from __future__ import annotations
 import csv
 import os
 import secrets
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -21,7 +27,15 @@ from typing import IO
 from worker.core.cells import neutralise
 from worker.core.errors import ConfigError
 
-__all__ = ["JobWriter", "check_out_path"]
+__all__ = ["STDOUT", "JobWriter", "StdoutJobWriter", "check_out_path", "open_job_writer"]
+
+STDOUT = "-"
+
+
+def open_job_writer(path: Path, header: list[str], *, overwrite: bool) -> JobWriter:
+    if str(path) == STDOUT:
+        return StdoutJobWriter(path, header, overwrite=overwrite)
+    return JobWriter(path, header, overwrite=overwrite)
 
 
 def check_out_path(path: Path, overwrite: bool) -> None:
@@ -99,3 +113,20 @@ class JobWriter:
         if self._tmp is not None:
             self._tmp.unlink(missing_ok=True)
             self._tmp = None
+
+
+class StdoutJobWriter(JobWriter):
+    """`--out -`: the job on stdout, whole, once the listing is complete."""
+
+    def __enter__(self) -> StdoutJobWriter:
+        self._file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._file, lineterminator="\n")
+        self._writer.writerow(self._header)
+        return self
+
+    def commit(self) -> None:
+        assert self._file is not None
+        self._file.seek(0)
+        shutil.copyfileobj(self._file, sys.stdout)
+        sys.stdout.flush()
+        self._file.close()

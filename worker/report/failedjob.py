@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import os
 from pathlib import Path
+from typing import TextIO
 
 from worker.core.errors import ConfigError, ReportError
 from worker.core.operations import Field, parse_conversation_id
@@ -31,7 +32,7 @@ from worker.core.outcomes import Outcome
 from worker.report.lastok import LastOkRows, original, report_key
 from worker.report.reader import ReportFile, ReportRow
 
-__all__ = ["RetryPicker", "check_out_path", "write_retry_job"]
+__all__ = ["RetryPicker", "check_out_path", "write_retry_job", "write_retry_rows"]
 
 class RetryPicker:
     """Fed every row in order; knows which rows to write and which are overridden."""
@@ -88,20 +89,10 @@ def check_out_path(out: Path, report: Path, job: Path | None, overwrite: bool) -
 
 def write_retry_job(picker: RetryPicker, out: Path, *, overwrite: bool) -> int:
     """Write the picked rows to `out` (whole, or not at all). Returns how many."""
-    report = picker.report
-    header = ["conversation_id", "status", "assigned_user_id", *report.extra_columns]
     tmp = out.with_name(f".{out.name}.partial")
-    written = 0
     try:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(header)
-            for row in report.rows():
-                if row.row > picker.last_row:
-                    break
-                if picker.wanted(row):
-                    writer.writerow(_job_cells(report, row))
-                    written += 1
+            written = write_retry_rows(picker, f)
             f.flush()
             os.fsync(f.fileno())
         if out.exists() and not overwrite:  # appeared while we wrote
@@ -113,6 +104,22 @@ def write_retry_job(picker: RetryPicker, out: Path, *, overwrite: bool) -> int:
                           "check that the folder exists and is writable") from None
     finally:
         tmp.unlink(missing_ok=True)
+    return written
+
+
+def write_retry_rows(picker: RetryPicker, f: TextIO) -> int:
+    """The job file's header and the picked rows, to an open text file. Returns how many."""
+    report = picker.report
+    header = ["conversation_id", "status", "assigned_user_id", *report.extra_columns]
+    writer = csv.writer(f, lineterminator="\n")
+    writer.writerow(header)
+    written = 0
+    for row in report.rows():
+        if row.row > picker.last_row:
+            break
+        if picker.wanted(row):
+            writer.writerow(_job_cells(report, row))
+            written += 1
     return written
 
 

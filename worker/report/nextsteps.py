@@ -8,13 +8,25 @@ from __future__ import annotations
 
 import json
 import shlex
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from worker.core.outcomes import Outcome
 from worker.report.meta import meta_path
 from worker.report.stats import ReportStats
 
-__all__ = ["job_words", "next_steps", "retry_name", "retry_written"]
+__all__ = ["NextStep", "job_words", "next_steps", "retry_name", "retry_written", "steps"]
+
+
+@dataclass(frozen=True)
+class NextStep:
+    kind: str  # "fix_job", "resume", "retry_refused", "retry_outage", "fix_invalid"
+    rows: int
+    text: str  # what to do, before the commands
+    commands: list[str] = field(default_factory=list)  # to copy, in order
+
+    def __str__(self) -> str:
+        return self.text + "".join(f"\n      {c}" for c in self.commands)
 
 _REFUSED = "refused"  # worker.sending.control.StopReason.REFUSED, as the meta holds it
 
@@ -38,44 +50,56 @@ def retry_name(report: Path) -> Path:
     return report.with_name(stem + ".retry.csv")
 
 
-def next_steps(stats: ReportStats, report: Path, job: list[str] | None, *,
-               stop: str | None = None) -> str:
-    """`stop`: why the run stopped, as its meta says (`worker.report.meta.stopped_by`)."""
+def steps(stats: ReportStats, report: Path, job: list[str] | None, *,
+          stop: str | None = None) -> list[NextStep]:
+    """What to do next, most urgent first, with the commands for this report. `stop`: why
+    the run stopped, as its meta says (`worker.report.meta.stopped_by`)."""
     o = stats.outcomes
     job = job or ["JOB"]
     run = ["partoo-bulk", "run", *job, "--report", str(report)]
-    steps = []
+    found = []
     refused = o[Outcome.FAILED] - stats.failed_transient
     if stop == _REFUSED and refused:
         # Its rows were all refused alike: the job is wrong, fixing rows one by one is not
         # the way (nor is --failed, which would leave the skipped ones behind).
-        steps.append(f"the run stopped: the {refused} rows it sent were all refused "
-                     "the same way, so the job (the base URL, the key's access, the "
-                     "action), not each row, is what to fix: the error says what came "
-                     "back. Once fixed, send them again with the rest:\n      "
-                     + shlex.join([*run, "--resume", "--retry-failed"]))
+        found.append(NextStep("fix_job", refused, f"the run stopped: the {refused} rows it "
+                              "sent were all refused the same way, so the job (the base URL, "
+                              "the key's access, the action), not each row, is what to fix: "
+                              "the error says what came back. Once fixed, send them again "
+                              "with the rest:",
+                              [shlex.join([*run, "--resume", "--retry-failed"])]))
         refused = 0
     elif o[Outcome.SKIPPED]:
-        steps.append(f"{o[Outcome.SKIPPED]} skipped: not finished, the run stopped. Finish "
-                     f"it:\n      {shlex.join([*run, '--resume'])}")
+        found.append(NextStep("resume", o[Outcome.SKIPPED], f"{o[Outcome.SKIPPED]} skipped: "
+                              "not finished, the run stopped. Finish it:",
+                              [shlex.join([*run, "--resume"])]))
     if refused:
         retry = str(retry_name(report))
         write = shlex.join(["partoo-bulk", "report", str(report), "--failed", retry])
-        steps.append(f"{refused} failed because the API refused them (4xx): the error says "
-                     "why. Fix the cause (user, access, id), then send only the failed rows:"
-                     f"\n      {write}\n      {shlex.join(['partoo-bulk', 'run', retry])}")
+        found.append(NextStep("retry_refused", refused, f"{refused} failed because the API "
+                              "refused them (4xx): the error says why. Fix the cause (user, "
+                              "access, id), then send only the failed rows:",
+                              [write, shlex.join(["partoo-bulk", "run", retry])]))
     if stats.failed_transient:
-        steps.append(f"{stats.failed_transient} failed on an outage (5xx, 429, timeouts): "
-                     "once the API is well, send them again in place:\n      "
-                     + shlex.join([*run, "--resume", "--retry-failed"]))
+        found.append(NextStep("retry_outage", stats.failed_transient,
+                              f"{stats.failed_transient} failed on an outage (5xx, 429, "
+                              "timeouts): once the API is well, send them again in place:",
+                              [shlex.join([*run, "--resume", "--retry-failed"])]))
     if o[Outcome.INVALID]:
-        steps.append(f"{o[Outcome.INVALID]} invalid: never sent. Fix them in {job[0]} (the "
-                     "error column says how; `partoo-bulk plan` lists them)")
+        found.append(NextStep("fix_invalid", o[Outcome.INVALID], f"{o[Outcome.INVALID]} "
+                              f"invalid: never sent. Fix them in {job[0]} (the error column "
+                              "says how; `partoo-bulk plan` lists them)"))
+    return found
+
+
+def next_steps(stats: ReportStats, report: Path, job: list[str] | None, *,
+               stop: str | None = None) -> str:
     if not stats.rows:
         return "no rows yet: the run has not written any (or the job was empty)"
-    if not steps:
+    found = steps(stats, report, job, stop=stop)
+    if not found:
         return "every row is ok: nothing to do"
-    return "next:\n" + "\n".join(f"  - {s}" for s in steps)
+    return "next:\n" + "\n".join(f"  - {s}" for s in found)
 
 
 def retry_written(out: Path, written: int, overridden: set[int], kinds: str) -> str:

@@ -2,7 +2,9 @@
 
 On a terminal (rich): rows done / total, ok / failed, request rate, 429s and ETA.
 Off a terminal (cron, CI, a pipe): one plain line every `every_s` seconds, which is what
-log collectors keep. `--quiet` gives `NullProgress`. Callers feed results with `add()`.
+log collectors keep; with `--log-format json`, the same as a `progress` event with its
+figures as fields, terminal or not. `--quiet` gives `NullProgress`. Callers feed results
+with `add()`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections import deque
 from typing import Protocol, TextIO
 
+from worker import logs
 from worker.core.outcomes import Result
 from worker.run.summary import Summary
 
@@ -66,9 +69,10 @@ def _eta(done: int, total: int, rows_per_s: float) -> str:
 
 class PlainProgress:
     def __init__(self, total: int, summary: Summary, *, every_s: float = 10.0,
-                 stream: TextIO = sys.stderr, clock=time.monotonic) -> None:
+                 stream: TextIO | None = None, clock=time.monotonic,
+                 as_events: bool = False) -> None:
         self._total, self._summary, self._every_s = total, summary, every_s
-        self._stream, self._clock = stream, clock
+        self._stream, self._clock, self._as_events = stream, clock, as_events
         self._rate = _Rate()
         self._started = self._last = clock()
 
@@ -83,7 +87,20 @@ class PlainProgress:
         self._rate.add(result.attempts, now)
         if now - self._last >= self._every_s:
             self._last = now
-            print(self.line(now), file=self._stream, flush=True)
+            if self._as_events:
+                logs.event("progress", self.line(now), **self.fields(now))
+            else:
+                print(self.line(now), file=self._stream or sys.stderr, flush=True)
+
+    def fields(self, now: float) -> dict[str, object]:
+        s = self._summary
+        rows_per_s = (s.rows - s.carried) / max(now - self._started, 1e-9)
+        left = self._total - s.rows
+        return {"rows_done": s.rows, "rows_total": self._total,
+                **{f"rows_{o}": s.outcomes[o] for o in ("ok", "failed", "invalid", "skipped")},
+                "requests": s.requests, "requests_per_minute": round(
+                    self._rate.per_minute(now), 1), "http_429": s.throttled,
+                "eta_s": round(left / rows_per_s) if rows_per_s > 0 and left > 0 else None}
 
     def line(self, now: float) -> str:
         s = self._summary
@@ -129,6 +146,8 @@ class RichProgress:
 def make_progress(total: int, summary: Summary, *, quiet: bool) -> Progress:
     if quiet:
         return NullProgress()
+    if logs.json_mode():
+        return PlainProgress(total, summary, as_events=True)
     if sys.stderr.isatty():
         return RichProgress(total, summary)
     return PlainProgress(total, summary)

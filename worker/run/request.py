@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from worker.config import Settings
+from worker.core.outcomes import Result
 from worker.run.pinned import JobSource
 from worker.run.summary import Summary
 from worker.sending.control import Stop
@@ -30,6 +31,8 @@ class RunRequest:
     quiet: bool = False
     drain_timeout_s: float = 10.0
     resume_hint: str = ""  # the command line that resumes this run
+    canary: int = 0  # send only the first N rows; the others are held back, `skipped`
+    earlier: RunResult | None = None  # the canary's part of this run, counted in its figures
 
 
 @dataclass
@@ -40,3 +43,4 @@ class RunResult:
     summary: Summary
     wall_s: float
     stop: Stop | None = None
+    canary: list[Result] = field(default_factory=list)  # the rows a canary sent

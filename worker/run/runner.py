@@ -10,25 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
+from worker import logs
 from worker.core.columns import REPORT_COLUMNS
 from worker.core.errors import ConfigError, RunAborted, StartupError
 from worker.core.operations import Operation
 from worker.core.outcomes import Result
-from worker.jobfile.plan import Plan, make_plan
+from worker.jobfile.plan import make_plan
 from worker.jobfile.reader import Job
 from worker.partoo.preflight import check_reachable
 from worker.report import meta as runmeta
 from worker.report.writer import ReportWriter
 from worker.run import ahead, lock, outputs, resume, undo
+from worker.run.ask import confirm_run
 from worker.run.pinned import pinned
-from worker.run.progress import Progress, make_progress
+from worker.run.progress import make_progress
 from worker.run.request import (
     EXIT_ABORTED,
     EXIT_FAILED,
@@ -37,6 +37,7 @@ from worker.run.request import (
     RunRequest,
     RunResult,
 )
+from worker.run.sink import ReportSink, hold_back
 from worker.run.summary import Summary
 from worker.sending.control import RunControl, StopReason
 from worker.sending.engine import Engine
@@ -87,8 +88,9 @@ def _run(req: RunRequest, job: Job) -> RunResult:
     asyncio.run(check_reachable(req.settings.base_url, req.settings.request_timeout_s))
     if not req.yes:
         width = len(REPORT_COLUMNS) + len(job.extra_columns)
-        _confirm(req, plan, resume.count_kept(req.report, width, retry_failed=req.retry_failed)
-                 if resuming else (0, 0))
+        confirm_run(req, plan, resume.count_kept(req.report, width,
+                                                 retry_failed=req.retry_failed)
+                    if resuming else (0, 0))
     # Long-lived objects out of the collector's full passes (~10 ms stalls otherwise,
     # which at high rates bunch requests together).
     gc.collect()
@@ -97,28 +99,6 @@ def _run(req: RunRequest, job: Job) -> RunResult:
         return asyncio.run(_execute(req, job, resuming, plan.rows))
     finally:
         gc.unfreeze()
-
-
-def _confirm(req: RunRequest, plan: Plan, kept: tuple[int, int]) -> None:
-    host = urlsplit(req.settings.base_url).netloc
-    undo = req.undo_out is not None
-    kept_rows, kept_sent = kept
-    to_send = max(0, plan.total_requests(undo=undo) - kept_sent)
-    up_to = "up to " if kept_rows else ""
-    if not sys.stdin.isatty():
-        raise StartupError(f"refusing to send {up_to}{to_send} requests to {host} without "
-                           "confirmation: no terminal to ask on. Pass --yes (check the job "
-                           "first with `partoo-bulk plan JOB`)")
-    print(plan.describe(req.settings.rate_per_minute, undo=undo), file=sys.stderr)
-    if kept_rows:
-        print(f"resuming: {kept_rows} of these rows are done in {req.report} and are kept, "
-              "not sent again", file=sys.stderr)
-    try:
-        answer = input(f"Send {up_to}{to_send} requests to {host}? [y/N] ")
-    except EOFError:
-        answer = ""
-    if answer.strip().lower() not in ("y", "yes"):
-        raise StartupError("cancelled: nothing was sent")
 
 
 @dataclass
@@ -136,7 +116,7 @@ def _open_inputs(req: RunRequest, job: Job, resuming: bool) -> _Inputs:
     ahead_file = ahead.ahead_path(req.report)
     if not resuming:
         runmeta.write_meta(req.report, outputs.job_meta(req, job), job.path)
-        return _Inputs(job.items(), req.report, ahead_file)
+        return _Inputs(hold_back(job.items(), req.canary), req.report, ahead_file)
     resume.consolidate(req.report, width)
     runmeta.record_stop(req.report, None)  # until this run says otherwise (a kill -9)
     old = resume.records(req.report, width) if req.report.exists() else iter(())
@@ -147,35 +127,7 @@ def _open_inputs(req: RunRequest, job: Job, resuming: bool) -> _Inputs:
                else None)
     items = resume.carry_over(job.items(), old, retry_failed=req.retry_failed,
                               last_ok=last_ok, ahead=finished_ahead)
-    return _Inputs(items, resume.partial_path(req.report), ahead_file)
-
-
-class _ReportSink:
-    """Where results arrive, in row order: the report line, then the counts and progress.
-
-    A write that fails (disk full) cancels the run and is kept, to be raised once the
-    engine is done; rows after it are not written (they are re-sent on resume).
-    """
-
-    def __init__(self, report: ReportWriter, summary: Summary, progress: Progress,
-                 control: RunControl) -> None:
-        self._report = report
-        self._summary = summary
-        self._progress = progress
-        self._control = control
-        self.error: OSError | None = None
-
-    def __call__(self, result: Result) -> None:
-        if self.error is not None:
-            return
-        try:
-            self._report.write(result)
-        except OSError as exc:
-            self.error = exc
-            self._control.cancel()
-            return
-        self._summary.add(result)
-        self._progress.add(result)
+    return _Inputs(hold_back(items, req.canary), resume.partial_path(req.report), ahead_file)
 
 
 async def _execute(req: RunRequest, job: Job, resuming: bool, total_rows: int) -> RunResult:
@@ -185,18 +137,21 @@ async def _execute(req: RunRequest, job: Job, resuming: bool, total_rows: int) -
     control = RunControl()
     journal = (undo.UndoJournal(undo.journal_path(req.undo_out), keep=resuming)
                if req.undo_out else None)
-    error = await _send(req, job, inputs, control, summary, journal, total_rows)
+    sent: list[Result] = []
+    error = await _send(req, job, inputs, control, summary, journal, total_rows, sent)
     if error is not None:
         raise RunAborted(f"{inputs.out_path}: writing the report failed after row "
                          f"{summary.rows} ({error.strerror}); the run was "
                          f"stopped. Free space or fix the folder, then: {req.resume_hint}")
-    return _finish(req, resuming, inputs, control, summary, journal,
-                   time.monotonic() - started)
+    result = _finish(req, resuming, inputs, control, summary, journal,
+                     time.monotonic() - started)
+    result.canary = sent
+    return result
 
 
 async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
-                summary: Summary,
-                journal: undo.UndoJournal | None, total_rows: int) -> OSError | None:
+                summary: Summary, journal: undo.UndoJournal | None, total_rows: int,
+                sent: list[Result]) -> OSError | None:
     """Every row through the engine into the report; the write error, if one stopped it."""
     s = req.settings
     guard = pacing(s)
@@ -208,7 +163,8 @@ async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
         engine = Engine(work, control, concurrency=s.concurrency)
         with ReportWriter(inputs.out_path, job.extra_columns) as report, \
                 make_progress(total_rows, summary, quiet=req.quiet) as progress:
-            sink = _ReportSink(report, summary, progress, control)
+            sink = ReportSink(report, summary, progress, control)
+            sink.sent = sent if req.canary else None
             snapshots = asyncio.create_task(ahead.keep_ahead(inputs.ahead_file,
                                                              engine.waiting))
             try:
@@ -226,9 +182,15 @@ def _finish(req: RunRequest, resuming: bool, inputs: _Inputs, control: RunContro
     if resuming:
         resume.partial_path(req.report).replace(req.report)
     runmeta.record_stop(req.report, control.stop and control.stop.reason.value)
-    print(summary.line(wall, str(req.report)), flush=True)
+    if req.earlier is not None:  # the canary's rows and requests belong to this run too
+        summary.absorb(req.earlier.summary)
+        wall += req.earlier.wall_s
+    # A canary that went through says how it went itself, before the rest is sent.
+    said_later = bool(req.canary) and control.stop is None
+    if not said_later:
+        print(summary.line(wall, str(req.report)), flush=True)
     if journal is not None and req.undo_out is not None:
-        undo.finish(req.report, journal, req.undo_out, req.resume_hint)
+        undo.finish(req.report, journal, req.undo_out, req.resume_hint, quiet=said_later)
     return RunResult(_exit_code(control, summary, req), summary, wall, control.stop)
 
 
@@ -236,13 +198,18 @@ def _exit_code(control: RunControl, summary: Summary, req: RunRequest) -> int:
     stop = control.stop
     if stop is not None:
         verb = "aborted" if stop.aborted else "stopped"
-        print(f"partoo-bulk: {verb}: {stop.detail}", file=sys.stderr)
+        command = ""
         if req.resume_hint:
             # The rows a breaker or a refusal stopped on failed for the run, not for
             # themselves: once the cause is fixed they go again.
             again = stop.reason in (StopReason.BREAKER, StopReason.REFUSED)
-            extra = " --retry-failed" if again else ""
-            print(f"partoo-bulk: to finish the job: {req.resume_hint}{extra}", file=sys.stderr)
+            command = f"{req.resume_hint}{' --retry-failed' if again else ''}"
+        logs.event(verb, f"partoo-bulk: {verb}: {stop.detail}",
+                   level=logs.ERROR if stop.aborted else logs.WARNING,
+                   stop_kind=stop.reason.value, resume_command=command or None)
+        if command:
+            logs.event("resume_hint", f"partoo-bulk: to finish the job: {command}",
+                       level=logs.INFO, resume_command=command)
         return EXIT_ABORTED if stop.aborted else EXIT_INTERRUPTED
     if summary.outcomes["failed"] or summary.outcomes["invalid"]:
         return EXIT_FAILED

@@ -48,6 +48,17 @@ class Summary:
             else:
                 self.errors["(other errors)"] += 1
 
+    def absorb(self, earlier: Summary) -> None:
+        """Count in what an earlier part of the same run sent (a canary): its requests,
+        429s, retries, statuses and errors. Its rows are in this part's report, kept."""
+        self.requests += earlier.requests
+        self.throttled += earlier.throttled
+        self.retries += earlier.retries
+        self.http_statuses.update(earlier.http_statuses)
+        self.errors.update(earlier.errors)
+        # Rows it settled came back here as kept rows, but they are this run's own.
+        self.carried -= earlier.rows - earlier.carried - earlier.outcomes["skipped"]
+
     def line(self, wall_s: float, report: str) -> str:
         o = self.outcomes
         rate = self.requests / wall_s * 60 if wall_s > 0 else 0.0

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import csv
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from worker import logs
 from worker.core.conversation import ConversationState, read_state
 from worker.core.errors import ReportError, RunAborted
 from worker.core.operations import Field, Operation
@@ -129,9 +129,11 @@ class UndoCounts:
     not_restorable: int = 0
 
 
-def finish(report: Path, journal: UndoJournal, out: Path, resume_hint: str) -> None:
-    """At the end of a run: write the undo job and say what it restores. A write that
-    fails (disk full) raises `RunAborted`: the journal is kept, and a resume writes it."""
+def finish(report: Path, journal: UndoJournal, out: Path, resume_hint: str, *,
+           quiet: bool = False) -> None:
+    """At the end of a run: write the undo job and say what it restores (unless `quiet`:
+    a canary's part says nothing, the whole run does). A write that fails (disk full)
+    raises `RunAborted`: the journal is kept, and a resume writes it."""
     journal.close()
     try:
         counts = write_undo(report, journal, out)
@@ -141,10 +143,13 @@ def finish(report: Path, journal: UndoJournal, out: Path, resume_hint: str) -> N
                          f"with: {resume_hint}") from None
     rows = f"{counts.rows} row{'s' if counts.rows != 1 else ''}"
     convs = f"{counts.conversations} conversation{'s' if counts.conversations != 1 else ''}"
+    if quiet:
+        return
     print(f"undo: {rows} restore{'s' if counts.rows == 1 else ''} {convs}: {out}", flush=True)
     if counts.not_restorable:
-        print(f"undo: {counts.not_restorable} change(s) cannot be undone (expired "
-              f"conversations): {not_restorable_path(out)}", file=sys.stderr)
+        logs.event("not_restorable", f"undo: {counts.not_restorable} change(s) cannot be "
+                   f"undone (expired conversations): {not_restorable_path(out)}",
+                   level=logs.WARNING, rows=counts.not_restorable)
 
 
 def write_undo(report: Path, journal: UndoJournal, out: Path) -> UndoCounts:

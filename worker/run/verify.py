@@ -29,7 +29,30 @@ from worker.sending.rowwork import Interrupted, RowWork, Step
 from worker.sending.stack import open_client, pacing
 from worker.sending.tally import Tally
 
-__all__ = ["Expected", "Findings", "expectations", "verify"]
+__all__ = ["Difference", "Expected", "Findings", "Unreadable", "expectations", "verify"]
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One field of a conversation that does not hold the value its last ok row set."""
+
+    conversation_id: int
+    row: int
+    field: str  # "status" or "assignee"
+    expected: str
+    found: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.field}: expected {self.expected}, found {self.found}"
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    conversation_id: int
+    error: str
+
+    def __str__(self) -> str:
+        return f"conversation {self.conversation_id}: could not read it: {self.error}"
 
 
 @dataclass(slots=True)
@@ -39,14 +62,14 @@ class Expected:
     assignee: str | None = None  # a user id or "unassigned", from the last ok assign row
     assignee_row: int = 0
 
-    def differences(self, found: ConversationState) -> list[str]:
+    def differences(self, cid: int, found: ConversationState) -> list[Difference]:
         differ = []
         if self.status is not None and self.status != found.status:
-            differ.append(f"row {self.status_row}: status: expected {self.status}, "
-                          f"found {found.status}")
+            differ.append(Difference(cid, self.status_row, "status", self.status,
+                                     found.status))
         if self.assignee is not None and self.assignee != found.assigned:
-            differ.append(f"row {self.assignee_row}: assignee: expected {self.assignee}, "
-                          f"found {found.assigned}")
+            differ.append(Difference(cid, self.assignee_row, "assignee", self.assignee,
+                                     found.assigned))
         return differ
 
 
@@ -56,14 +79,32 @@ class Findings:
 
     aborted: str | None = None  # why the reads stopped (401, API down), if they did
     checked: int = 0
-    differences: list[str] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)  # in row order
+    unreadable: list[Unreadable] = field(default_factory=list)
+    read: set[int] = field(default_factory=set)  # conversations read back (or tried)
+
+    def lines(self) -> list[str]:
+        """One line per conversation that differs, then per one that could not be read."""
+        by_conversation: dict[int, list[Difference]] = {}
+        for difference in self.differences:
+            by_conversation.setdefault(difference.conversation_id, []).append(difference)
+        return [f"conversation {cid}, " + "; ".join(map(str, found))
+                for cid, found in by_conversation.items()] + [str(u) for u in self.unreadable]
+
+    def holds(self, conversation_id: int) -> bool:
+        """Read, and as expected (False when it was not read at all)."""
+        return conversation_id in self.read and not any(
+            d.conversation_id == conversation_id for d in self.differences) and not any(
+            u.conversation_id == conversation_id for u in self.unreadable)
 
 
-def expectations(report: Path) -> dict[int, Expected]:
-    """Per conversation, the value of its last ok row per field. Raises `ReportError`."""
+def expectations(report: Path, only: set[int] | None = None) -> dict[int, Expected]:
+    """Per conversation (of `only`, if given), the value of its last ok row per field.
+    Raises `ReportError`."""
     expected: dict[int, Expected] = {}
     for (cid, fld), ok in last_ok(open_report(report).rows()).items():
+        if only is not None and cid not in only:
+            continue
         exp = expected.setdefault(cid, Expected())
         if fld is Field.STATUS:
             exp.status, exp.status_row = ok.target, ok.row
@@ -97,7 +138,7 @@ class _Reader:
         self._client = client
         self._requests = requests
         self._findings = findings
-        self._differ: dict[int, str] = {}  # row -> what differs (rows finish in any order)
+        self._differ: dict[int, list[Difference]] = {}  # row -> what differs (any order)
 
     async def _read(self, check: _Check) -> ConversationState:
         return read_state(await self._client.get(f"/conversations/{check.conversation_id}"))
@@ -111,9 +152,9 @@ class _Reader:
             self._requests.failed(exc)
             return self._result(check, Outcome.FAILED, exc.message, exc.http_status)
         self._requests.succeeded()
-        differ = check.expected.differences(found)
+        differ = check.expected.differences(check.conversation_id, found)
         if differ:
-            self._differ[check.row] = "; ".join(differ)
+            self._differ[check.row] = differ
         return self._result(check, Outcome.OK, "", 200)
 
     def skipped(self, check: _Check, tally: Tally, reason: str, *,
@@ -131,11 +172,12 @@ class _Reader:
         if result.outcome is Outcome.SKIPPED:
             return  # not read: the run was stopped, and says why once
         self._findings.checked += 1
-        where = f"conversation {result.conversation_id}"
+        cid = int(result.conversation_id)
+        self._findings.read.add(cid)
         if result.outcome is Outcome.FAILED:
-            self._findings.unreadable.append(f"{where}: could not read it: {result.error}")
+            self._findings.unreadable.append(Unreadable(cid, result.error))
         elif result.row in self._differ:
-            self._findings.differences.append(f"{where}, {self._differ.pop(result.row)}")
+            self._findings.differences.extend(self._differ.pop(result.row))
 
 
 async def _check(ids: list[int], expected: dict[int, Expected], s: Settings) -> Findings:

@@ -29,10 +29,11 @@ from worker.jobfile.undojob import (
     undo_rows,
     write_not_restorable,
 )
-from worker.jobfile.writer import JobWriter, check_out_path
+from worker.jobfile.writer import STDOUT, JobWriter, check_out_path, open_job_writer
 from worker.select.filters import Criteria, Funnel, build_funnel
 from worker.select.listed import Listed, format_date, read_conversation
 from worker.select.pager import Lister, ListingStats
+from worker.select.result import Selected
 from worker.select.target import Target
 from worker.sending.control import RunControl
 from worker.sending.rowwork import Interrupted, RowWork
@@ -62,19 +63,20 @@ class SelectRequest:
     undo_out: Path | None = None  # also write the job that restores the listed state
 
 
-def select(req: SelectRequest) -> int:
+def select(req: SelectRequest) -> Selected:
     """Check, list, write. Raises `StartupError` before anything is sent."""
     if req.settings.api_key is None:
         raise ConfigError("PARTOO_API_KEY is not set: export PARTOO_API_KEY=<key of the "
                           "Partoo user whose conversations are listed> (it is never a flag, "
                           "so it stays out of shell history and ps)")
-    check_out_path(req.out, req.overwrite)
+    if str(req.out) != STDOUT:
+        check_out_path(req.out, req.overwrite)
     if req.undo_out is not None:
         check_out_path(req.undo_out, req.overwrite)
     return asyncio.run(_main(req))
 
 
-async def _main(req: SelectRequest) -> int:
+async def _main(req: SelectRequest) -> Selected:
     """The listing runs as a task of the run control, so a signal stops it the way it
     stops a run (the request in flight finishes, a second signal cuts it); unwinding goes
     through the writer, which deletes its temporary file."""
@@ -87,10 +89,10 @@ async def _main(req: SelectRequest) -> int:
             if control.stop is None:
                 raise
     print(f"partoo-bulk: {control.stop.detail}: no job file was written", file=sys.stderr)
-    return EXIT_INTERRUPTED
+    return Selected(EXIT_INTERRUPTED, str(req.out))
 
 
-async def _select(req: SelectRequest, control: RunControl) -> int:
+async def _select(req: SelectRequest, control: RunControl) -> Selected:
     s = req.settings
     host = urlsplit(s.base_url).netloc
     guard = pacing(s)
@@ -103,7 +105,7 @@ async def _select(req: SelectRequest, control: RunControl) -> int:
         requests = RowWork(None, guard.limiter, guard.policy, control, aimd=guard.aimd)
         lister = Lister(client.get, requests, per_page=req.per_page,
                         businesses=tuple(sorted(req.criteria.businesses)))
-        with JobWriter(req.out, header, overwrite=req.overwrite) as writer, \
+        with open_job_writer(req.out, header, overwrite=req.overwrite) as writer, \
                 _UndoWriter(req.undo_out, req.target, req.overwrite) as undo_writer:
             try:
                 async for page in lister.pages():
@@ -127,11 +129,8 @@ async def _select(req: SelectRequest, control: RunControl) -> int:
                 raise RunAborted(f"--out {req.out}: writing the job file failed "
                                  f"({exc.strerror}); no job file was written") from None
     _print_counts(listed, lister.stats, unreadable, funnel, req.target, host)
-    print(f"selected {funnel.passed} conversations ({req.target.describe()}) | "
-          f"{_n(lister.stats.pages, 'page')}, {_n(lister.stats.requests, 'request')}, "
-          f"{lister.stats.throttled} x 429, {lister.stats.retries} retries | "
-          f"{time.monotonic() - started:.1f}s | job: {req.out}")
-    return EXIT_OK
+    return Selected(EXIT_OK, str(req.out), listed, unreadable, time.monotonic() - started,
+                    lister.stats, funnel, req.target)
 
 
 def _row(conv: Listed, action_cell: str) -> list[str]:

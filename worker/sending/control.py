@@ -35,6 +35,7 @@ class StopReason(enum.StrEnum):
     REFUSED = "refused"  # every row so far refused the same way: the job, not the rows
     REPORT = "report"  # the report could not be written
     INTERNAL = "internal"  # a bug: the run stops rather than guess
+    CANARY = "canary"  # `run --canary`: its rows did not all hold, or the operator said no
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +45,9 @@ class Stop:
 
     @property
     def aborted(self) -> bool:
-        """True when the run had to stop (exit 3), not asked to (exit 130)."""
-        return self.reason is not StopReason.INTERRUPTED
+        """True when the run had to stop (exit 3), not asked to (exit 130) nor held back
+        after its canary (exit 1)."""
+        return self.reason not in (StopReason.INTERRUPTED, StopReason.CANARY)
 
     def __str__(self) -> str:
         return self.detail

@@ -78,8 +78,17 @@ def log_request(method: str, op: Operation, tally: Tally, status: int | None,
     if not REQUEST_LOG.isEnabledFor(logging.INFO):
         return
     path = f"/conversations/{op.conversation_id}"
-    REQUEST_LOG.info(
-        "%s %s row=%s attempt=%s -> %s %.0f ms%s", method, path, op.row, tally.requests,
-        status or "no answer", elapsed_s * 1000, f" ({error})" if error else "",
-        extra={"method": method, "path": path, "status": status, "attempt": tally.requests,
-               "row": op.row, "duration_ms": round(elapsed_s * 1000), "error": error or None})
+    REQUEST_LOG.log(
+        _level(status), "%s %s row=%s attempt=%s -> %s %.0f ms%s", method, path, op.row,
+        tally.requests, status or "no answer", elapsed_s * 1000, f" ({error})" if error else "",
+        extra={"method": method, "path": path, "conversation_id": op.conversation_id,
+               "http_status": status, "attempt": tally.requests, "row": op.row,
+               "duration_ms": round(elapsed_s * 1000), "error": error or None})
+
+
+def _level(status: int | None) -> int:
+    """info when it went through; a warning for what did not (5xx, 429, no answer, a
+    refusal): the run goes on. A 401 is an error: it stops the run."""
+    if status is not None and 200 <= status < 300:
+        return logging.INFO
+    return logging.ERROR if status == 401 else logging.WARNING

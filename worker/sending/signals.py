@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 
+from worker import logs
 from worker.sending.control import RunControl, StopReason
 
 __all__ = ["graceful_signals"]
@@ -32,9 +32,9 @@ class graceful_signals:
     def _on_signal(self, sig: signal.Signals) -> None:
         self._count += 1
         if self._count == 1:
-            print(f"\npartoo-bulk: {sig.name}: finishing the requests in flight (up to "
-                  f"{self._drain_timeout_s:g} s); press Ctrl-C again to stop at once",
-                  file=sys.stderr, flush=True)
+            logs.event("stopping", f"\npartoo-bulk: {sig.name}: finishing the requests in "
+                       f"flight (up to {self._drain_timeout_s:g} s); press Ctrl-C again to "
+                       "stop at once", level=logs.WARNING, signal=sig.name)
             self._control.halt(StopReason.INTERRUPTED, f"run interrupted ({sig.name})")
             asyncio.get_running_loop().call_later(self._drain_timeout_s, self._control.cancel)
         else:

@@ -104,6 +104,7 @@ class Action(StrEnum):
     RESET = "reset"  # drop the connection, do not apply
     ERROR_AFTER = "error_after"  # apply, then answer 500
     RESET_AFTER = "reset_after"  # apply, then drop the connection
+    LOSE = "lose"  # answer 200 success, do not apply (a change lost behind the API's back)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,7 @@ _SCRIPT_WORDS = {
     "error_after": Decision(Action.ERROR_AFTER, "script:error_after"),
     "html": Decision(Action.HTML, "script:html"),
     "html_error": Decision(Action.HTML, "script:html"),
+    "lose": Decision(Action.LOSE, "script:lose"),
 }
 
 

@@ -133,6 +133,8 @@ class V2Api:
         if decision.action in _BEFORE:
             response = fault_answer(decision, sim.faults.retry_after_header,
                                     sim.faults.problem_json)
+        elif decision.action is Action.LOSE:
+            response = json_answer(200, {"status": "success"})
         else:
             status, payload = work(body)
             applied = status == 200 and not is_get

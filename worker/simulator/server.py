@@ -61,7 +61,8 @@ class Simulator:
     def script(self, conversation_id: int, steps: Iterable[str | int]) -> None:
         """Script the next PATCHes of one conversation, e.g. ["500", "reset", "ok"].
 
-        Steps: "ok", "reset", "reset_after", "error_after", "html", "slow:<seconds>", or a
+        Steps: "ok", "reset", "reset_after", "error_after", "html", "slow:<seconds>",
+        "lose" (answer 200 success without applying: a change that does not hold), or a
         status ("500", "429", "401") answered without applying. Scripts win over `faults`.
         """
         self.injector.script(conversation_id, steps)

@@ -1,0 +1,108 @@
+"""`run --canary N`: send the first N rows, read them back, and only then the rest.
+
+    part 1  a run that sends the first N rows to send; every later row is written
+            `skipped` ("held back by --canary") so that the report is whole
+    check   each row sent is read back as `verify` reads (`worker.run.verify`, the same
+            expectations and comparison): a row holds when it came back ok and its
+            conversation now shows what the report says; a failed row does not hold
+    decide  on a terminal, what holds is shown and the operator is asked; with --yes,
+            the run goes on only if every row holds
+    part 2  a `--resume` of the same report in the same process: the canary's rows are
+            kept, the held-back rows are sent; its figures count the canary's too
+
+A canary that does not hold, or a "no", leaves the report complete with the held-back
+rows `skipped` and exits 1: `--resume` sends the rest, as after any stop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from urllib.parse import urlsplit
+
+from worker import logs
+from worker.core.outcomes import Outcome, Result
+from worker.run.ask import open_terminal
+from worker.run.request import EXIT_FAILED, RunRequest, RunResult
+from worker.run.runner import run
+from worker.run.verify import Findings, expectations, verify
+from worker.sending.control import Stop, StopReason
+
+__all__ = ["run_with_canary"]
+
+
+def run_with_canary(req: RunRequest) -> RunResult:
+    first = run(req)
+    if first.stop is not None:  # 401, breaker, Ctrl-C: that run said so, and how to go on
+        return first
+    findings = _read_back(req, first.canary)
+    bad = [line for r in first.canary if (line := _not_holding(r, findings))]
+    held = first.summary.outcomes[Outcome.SKIPPED.value]
+    text = _describe(first.canary, bad, findings)
+    fields = _fields(first.canary, bad)
+    if held and _go_ahead(req, text, fields, held):
+        return run(replace(req, resume=True, overwrite=False, retry_failed=False, yes=True,
+                           canary=0, earlier=first))
+    if not held:  # the canary was the whole job: nothing more to send
+        logs.event("canary", text, level=logs.WARNING if bad else logs.INFO, **fields)
+        print(first.summary.line(first.wall_s, str(req.report)), flush=True)
+        return replace(first, exit_code=EXIT_FAILED if bad else first.exit_code)
+    why = (f"{len(bad)} of {len(first.canary)} canary rows do not hold" if bad
+           else "not confirmed")
+    logs.event("canary_stop", f"partoo-bulk: canary: {why}: the other {held} rows were not "
+               f"sent (skipped in {req.report}). To send them: {req.resume_hint}",
+               level=logs.WARNING, resume_command=req.resume_hint)
+    print(first.summary.line(first.wall_s, str(req.report)), flush=True)
+    return RunResult(EXIT_FAILED, first.summary, first.wall_s,
+                     Stop(StopReason.CANARY, f"canary: {why}"), first.canary)
+
+
+def _read_back(req: RunRequest, sent: list[Result]) -> Findings:
+    """What the conversations the canary changed hold now, read as `verify` reads them."""
+    changed = {int(r.conversation_id) for r in sent if r.outcome is Outcome.OK}
+    expected = expectations(req.report, changed)
+    return verify(expected, req.settings) if expected else Findings()
+
+
+def _not_holding(result: Result, findings: Findings) -> str | None:
+    """Why a canary row does not hold, or None when it does."""
+    cid = int(result.conversation_id)
+    where = f"row {result.row}, conversation {cid}"
+    if result.outcome is not Outcome.OK:
+        return f"{where}: {result.outcome.value}: {result.error}"
+    if findings.holds(cid):
+        return None
+    differ = [str(d) for d in findings.differences if d.conversation_id == cid]
+    unread = [u.error for u in findings.unreadable if u.conversation_id == cid]
+    if differ:
+        return f"{where}: reads back differently: {'; '.join(differ)}"
+    if unread:
+        return f"{where}: could not be read back: {unread[0]}"
+    return f"{where}: not read back ({findings.aborted or 'the reads stopped'})"
+
+
+def _describe(sent: list[Result], bad: list[str], findings: Findings) -> str:
+    head = (f"canary: {len(sent)} rows sent, read back: {len(sent) - len(bad)} hold, "
+            f"{len(bad)} do not")
+    if findings.aborted:
+        head += f" (reading back stopped: {findings.aborted})"
+    return "\n".join([head, *(f"  {line}" for line in bad)])
+
+
+def _fields(sent: list[Result], bad: list[str]) -> dict[str, object]:
+    return {"rows_sent": len(sent), "rows_holding": len(sent) - len(bad), "not_holding": bad}
+
+
+def _go_ahead(req: RunRequest, text: str, fields: dict[str, object], held: int) -> bool:
+    """Send the held-back rows? --yes: only if every row holds; else the operator says."""
+    holds = not fields["not_holding"]
+    if req.yes or logs.json_mode():
+        logs.event("canary", text, level=logs.INFO if holds else logs.WARNING, **fields)
+    if req.yes:
+        return holds
+    terminal = open_terminal()
+    if terminal is None:
+        return False
+    with terminal:
+        terminal.say(text)
+        host = urlsplit(req.settings.base_url).netloc
+        return terminal.ask(f"Send the other {held} rows to {host}?")
