@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from aioresponses_compat import skip_where_aioresponses_cannot_work
 from helpers import SECRET, FakeSender
 from worker.cli import main as cli_main
 from worker.simulator import Simulator, SimulatorThread, seeded_state
@@ -69,3 +70,7 @@ def cli(monkeypatch, capsys):
     return run
 
 
+# --- tests marked `aioresponses`: skipped, saying why, where it cannot work ---------------
+
+def pytest_collection_modifyitems(config, items) -> None:
+    skip_where_aioresponses_cannot_work(items)

@@ -37,6 +37,7 @@ def op(action=Action.CLOSE, value=""):
     return Operation(row=1, conversation_id=42, action=action, value=value)
 
 
+@pytest.mark.aioresponses
 async def test_success_sends_one_field_with_the_key_and_json(client):
     with aioresponses() as m:
         m.patch(URL, payload={"status": "success"})
@@ -48,6 +49,7 @@ async def test_success_sends_one_field_with_the_key_and_json(client):
     assert kwargs["allow_redirects"] is False
 
 
+@pytest.mark.aioresponses
 @pytest.mark.parametrize(("action", "body"), [
     (Action.CLOSE, {"status": "closed"}), (Action.OPEN, {"status": "open"}),
     (Action.UNASSIGN, {"assigned_user_id": "unassigned"})])
@@ -59,6 +61,7 @@ async def test_bodies_hold_exactly_one_field(client, action, body):
     assert calls[0].kwargs["json"] == body
 
 
+@pytest.mark.aioresponses
 @pytest.mark.parametrize("body", ["<html><body>Welcome to the hotel wifi</body></html>", "",
                                   '{"status": "ok"}', "[]", "success"])
 async def test_a_200_that_is_not_the_success_answer_is_unexpected(client, body):
@@ -69,6 +72,7 @@ async def test_a_200_that_is_not_the_success_answer_is_unexpected(client, body):
     assert "PARTOO_BASE_URL" in err.value.message and err.value.http_status == 200
 
 
+@pytest.mark.aioresponses
 async def test_a_redirect_is_not_followed(client):
     with aioresponses() as m:
         m.patch(URL, status=301, headers={"Location": "https://evil.example/steal"})
@@ -78,6 +82,7 @@ async def test_a_redirect_is_not_followed(client):
     assert "redirect to evil.example not followed" in err.value.message
 
 
+@pytest.mark.aioresponses
 async def test_401_is_unauthorized_and_says_to_check_the_key(client):
     with aioresponses() as m:
         m.patch(URL, status=401, payload={"errors": {"authentication": "User not authenticated"}})
@@ -87,6 +92,7 @@ async def test_401_is_unauthorized_and_says_to_check_the_key(client):
     assert "User not authenticated" in err.value.message
 
 
+@pytest.mark.aioresponses
 @pytest.mark.parametrize(("status", "payload", "text"), [
     (403, {"errors": {"authorization": "Operation not allowed"}},
      "403 authorization: Operation not allowed"),
@@ -103,6 +109,7 @@ async def test_client_errors_are_rejected_with_the_apis_text(client, status, pay
     assert err.value.message == text and err.value.http_status == status
 
 
+@pytest.mark.aioresponses
 async def test_429_carries_retry_after(client):
     with aioresponses() as m:
         m.patch(URL, status=429, headers={"Retry-After": "30"})
@@ -111,6 +118,7 @@ async def test_429_carries_retry_after(client):
     assert err.value.retry_after_s == 30
 
 
+@pytest.mark.aioresponses
 @pytest.mark.parametrize(("status", "body", "fragment"), [
     (502, "<!DOCTYPE html><html>Bad gateway</html>", "an HTML page"),
     (500, "", "empty body"), (503, "upstream down", "not JSON: upstream down")])
@@ -122,6 +130,7 @@ async def test_5xx_is_transient(client, status, body, fragment):
     assert fragment in err.value.message and err.value.http_status == status
 
 
+@pytest.mark.aioresponses
 async def test_connection_errors_and_timeouts_are_transient(client):
     import errno
 
@@ -138,6 +147,7 @@ async def test_connection_errors_and_timeouts_are_transient(client):
             assert err.value.may_have_applied
 
 
+@pytest.mark.aioresponses
 async def test_a_connection_never_made_changed_nothing(client):
     with aioresponses() as m:
         m.patch(URL, exception=aiohttp.ClientConnectorError(
@@ -148,6 +158,7 @@ async def test_a_connection_never_made_changed_nothing(client):
     assert not err.value.may_have_applied
 
 
+@pytest.mark.aioresponses
 async def test_the_key_is_in_no_error_and_no_repr(client):
     def echo_key(url, **kwargs):
         return CallbackResult(status=400, payload={"error": {"json": "bad"}})

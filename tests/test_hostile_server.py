@@ -115,6 +115,7 @@ LEAVES_IT_OPEN = {"200 HTML page", "200 empty body", "200 text", "200 other JSON
                   "408, always"}
 
 
+@pytest.mark.aioresponses
 @pytest.mark.parametrize("name", list(CASES))
 def test_each_answer_gives_the_outcome_it_means(tmp_path, cli, name):
     answers, outcome, status, patches, fragments = CASES[name]
@@ -137,6 +138,7 @@ def test_each_answer_gives_the_outcome_it_means(tmp_path, cli, name):
     assert result.code == (0 if outcome == "ok" else 1)
 
 
+@pytest.mark.aioresponses
 def test_a_base_url_that_answers_html_to_everything_stops_the_run_early(tmp_path, cli):
     """A captive portal or a wrong base URL: not thousands of failed rows, one abort."""
     job = write_job(tmp_path / "job.csv", closed_rows(300))

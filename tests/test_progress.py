@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from worker.core.outcomes import Outcome, Result
-from worker.run.progress import PlainProgress, make_progress
+from worker.run.progress import PlainProgress, RichProgress, make_progress
 from worker.run.summary import Summary
 
 
@@ -37,3 +37,17 @@ def test_quiet_means_no_progress_at_all(capsys):
 
 def test_off_a_terminal_progress_is_the_plain_kind(capsys):
     assert isinstance(make_progress(10, Summary(), quiet=False), PlainProgress)
+
+
+def test_on_a_terminal_the_bar_shows_rows_and_counts(capsys):
+    """The rich bar (what a terminal gets); off a terminal, rich prints its last frame."""
+    summary = Summary()
+    with RichProgress(10, summary) as progress:
+        for row in range(1, 11):
+            result = Result(row=row, conversation_id=str(row), action="close", value="",
+                            outcome=Outcome.FAILED if row == 3 else Outcome.OK, attempts=1)
+            summary.add(result)
+            progress.add(result)
+    err = capsys.readouterr().err
+    assert "partoo-bulk" in err and "10/10" in err
+    assert "9 ok" in err and "1 failed" in err

@@ -183,6 +183,7 @@ ECHOES = {
 }
 
 
+@pytest.mark.aioresponses
 @pytest.mark.parametrize("name", list(ECHOES))
 def test_a_server_that_echoes_the_key_back_does_not_get_it_into_any_output(tmp_path, cli,
                                                                            name):
@@ -256,6 +257,7 @@ def test_a_key_that_cannot_go_in_a_header_is_refused_before_anything_is_sent(tmp
 
 # --- where the key may travel ---------------------------------------------------------------
 
+@pytest.mark.aioresponses
 @pytest.mark.parametrize("url", [
     "http://api.partoo.co/v2",
     "HTTP://api.partoo.co/v2",
@@ -304,6 +306,7 @@ def test_a_proxy_from_the_environment_never_sees_a_request(tmp_path, make_sim, c
     assert all(SECRET not in r.path and SECRET not in str(r.body) for r in patches)
 
 
+@pytest.mark.aioresponses
 def test_the_key_is_only_ever_in_the_x_apikey_header(tmp_path, cli):
     """Every request of a run with every kind of answer: same host, key in one header."""
     answers = [dict(status=500, body=""), dict(status=429, headers={"Retry-After": "0.01"}),

@@ -7,6 +7,7 @@ so the demo shows retries and every kind of outcome in under a minute.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -18,7 +19,9 @@ from worker.run.runner import RunRequest, run
 
 __all__ = ["DEMO_JOB", "demo"]
 
-DEMO_JOB = Path(__file__).resolve().parents[2] / "jobs" / "demo.csv"
+# Package data (worker/data/demo.csv), so the demo runs from an installed wheel too;
+# jobs/demo.csv in a clone is a symlink to it. A wheel is always unpacked on disk.
+DEMO_JOB = Path(str(resources.files("worker").joinpath("data", "demo.csv")))
 _DEMO_RATE_PER_MINUTE = 600.0
 
 
@@ -26,8 +29,8 @@ def demo(report: Path, job_path: Path = DEMO_JOB) -> int:
     from worker.simulator import DEMO_API_KEY, Faults, Simulator, SimulatorThread, seeded_state
 
     if not job_path.exists():
-        raise JobFileError(f"{job_path}: the demo job is missing: run the demo from a clone "
-                           "of the partoo-bulk repository")
+        raise JobFileError(f"{job_path}: the demo job is missing from the installed "
+                           "package: reinstall partoo-bulk")
     faults = Faults(error_before=0.08, error_after=0.04, reset_before=0.04, slow=0.05,
                     slow_s=0.5, seed=7)
     simulator = Simulator(seeded_state(), rate_per_minute=_DEMO_RATE_PER_MINUTE, burst=2,
