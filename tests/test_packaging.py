@@ -77,7 +77,8 @@ def test_the_version_is_written_once():
 def test_the_runtime_requirements_have_true_floors_and_no_test_cap():
     runtime = {r.name: r for r in map(Requirement, importlib.metadata.requires("partoo-bulk"))
                if r.marker is None}
-    assert set(runtime) == {"aiohttp", "tenacity", "pydantic", "pydantic-settings", "rich"}
+    assert set(runtime) == {"aiohttp", "tenacity", "pydantic", "pydantic-settings", "rich",
+                            "prometheus_client", "shtab"}
     aiohttp = runtime["aiohttp"].specifier
     # 3.10 lacks ClientSession._retry_connection; 3.14 is capped only for aioresponses.
     assert not aiohttp.contains("3.10.11") and aiohttp.contains("3.11.0")
