@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["FILE", "SETTINGS_ENVIRONMENT", "add_action_flags", "add_settings_flags",
-           "override_from", "settings_from"]
+           "override_from", "positive_int", "settings_from"]
 
 # What shell completion offers for a path argument: shtab's FILE, spelt out so that the
 # parsers are built without importing shtab (`--help` stays instant).
@@ -74,3 +74,14 @@ def override_from(args: argparse.Namespace) -> Any:
     if getattr(args, "action", None) is not None:
         return Override(Action(args.action))
     return None
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of 1 or more (--top, --canary)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of 1 or more")
+    return value

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from worker.commands._flags import FILE
+from worker.commands._flags import FILE, positive_int
 from worker.commands._output import STDIO, add_json_flag
 
 __all__ = ["add_parser", "handle"]
@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("report", type=Path, metavar="R", help="a report (JOB.report.csv)"
                    ).complete = FILE  # type: ignore[attr-defined]
-    p.add_argument("--top", type=_positive, default=10, metavar="N",
+    p.add_argument("--top", type=positive_int, default=10, metavar="N",
                    help="kinds of error to show (default 10)")
     p.add_argument("--failed", type=Path, metavar="OUT",
                    help="write the failed rows to OUT, as a job file to run again (- for "
@@ -123,12 +123,3 @@ def _write_failed(args: argparse.Namespace, picker, to_stdout: bool) -> int:
         sys.stdout.flush()
     return written
 
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of 1 or more")
-    return value

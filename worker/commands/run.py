@@ -12,6 +12,7 @@ from worker.commands._flags import (
     add_action_flags,
     add_settings_flags,
     override_from,
+    positive_int,
     settings_from,
 )
 
@@ -52,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "a job that restores it (one extra GET per conversation)")
     p.add_argument("--strict", action="store_true",
                    help="refuse to start when any row is invalid")
-    p.add_argument("--canary", type=_canary, default=0, metavar="N",
+    p.add_argument("--canary", type=positive_int, default=0, metavar="N",
                    help="send the first N rows, read them back and show what holds, then "
                    "ask before the rest (with --yes: go on only if all N hold, else stop, "
                    "exit 1; --resume sends the rest)")
@@ -167,15 +168,6 @@ def _now() -> str:
 
     return datetime.now(UTC).isoformat(timespec="seconds")
 
-
-def _canary(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a number of rows, 1 or more")
-    return value
 
 
 def _monitoring(args: argparse.Namespace, started_at: str, data: dict,
