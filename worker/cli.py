@@ -12,9 +12,11 @@ import importlib
 import json
 import os
 import sys
+from types import ModuleType
 
 from worker import __version__, logs
 from worker.commands import COMMANDS
+from worker.logs import cli_logging
 
 __all__ = ["main"]
 
@@ -52,7 +54,7 @@ def _wants_json_logs(argv: list[str]) -> bool:
     return False
 
 
-def _parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
     parser = _Parser(
         prog="partoo-bulk", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Change thousands of Partoo conversations at once, safely.",
@@ -74,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser, modules = _parser()
     args = parser.parse_args(argv)
     try:
-        return modules[args.command].handle(args)
+        with cli_logging():
+            code: int = modules[args.command].handle(args)
+            return code
     except KeyboardInterrupt:
         logs.event("interrupted", "partoo-bulk: interrupted", level=logs.ERROR,
                    exit_code=130)

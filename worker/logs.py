@@ -15,6 +15,14 @@ pipelines read `status` as the level. Every line of one command carries one `run
 
 The key is masked (`**********`) in every line, ours and the libraries', even if some
 message were to carry it by accident.
+
+Whose logging it is: the library (and so the Python API) configures none. Its records go
+to the `partoo_bulk` logger and on to whatever the host set up (a `NullHandler` keeps them
+quiet where nothing was). Only the CLI shows them (`setup_logging`), with one handler of
+its own: on the root logger when nobody else configured logging (a `partoo-bulk`
+process: the libraries' lines are then formatted and masked too), else on `partoo_bulk`
+alone, leaving the host's root handlers and level as they are. `cli_logging()` undoes it
+when the command ends, so `cli.main` called in-process leaves a host's logging as it was.
 """
 
 from __future__ import annotations
@@ -23,13 +31,17 @@ import json
 import logging
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
-__all__ = ["ERROR", "INFO", "REQUEST_LOG", "WARNING", "event", "json_mode", "run_id",
-           "setup_logging", "start"]
+__all__ = ["ERROR", "INFO", "LOGGER", "REQUEST_LOG", "WARNING", "cli_logging", "event",
+           "json_mode", "run_id", "setup_logging", "start"]
 
 INFO, WARNING, ERROR = logging.INFO, logging.WARNING, logging.ERROR
+LOGGER = logging.getLogger("partoo_bulk")
+LOGGER.addHandler(logging.NullHandler())
 REQUEST_LOG = logging.getLogger("partoo_bulk.requests")
 _FIELDS = ("method", "path", "conversation_id", "row", "attempt", "http_status",
            "duration_ms", "error")
@@ -116,17 +128,42 @@ class _JsonFormatter(logging.Formatter):
         return _mask(json.dumps(data, ensure_ascii=False, default=str))
 
 
+class _CliHandler(logging.StreamHandler[TextIO]):
+    """The CLI's handler, told apart from a host's so that only it is ever removed."""
+
+
 def setup_logging(*, verbose: bool, fmt: str, secret: str | None) -> None:
     """Where log records go (stderr, as `fmt`); `verbose` turns the request lines on."""
     _State.fmt, _State.secret = fmt, secret or None
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CliHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())
     else:
         handler.setFormatter(_TextFormatter())
     handler.addFilter(_MaskSecret())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING)
+    for logger in (root, LOGGER):
+        for old in [h for h in logger.handlers if isinstance(h, _CliHandler)]:
+            logger.removeHandler(old)
+    if root.handlers:  # a host's: ours on our logger only, shown once, by us
+        LOGGER.addHandler(handler)
+        LOGGER.propagate = False
+    else:
+        root.addHandler(handler)
     # Without -v no request line at all, not even the warnings: -v is what asks for them.
     REQUEST_LOG.setLevel(logging.INFO if verbose else logging.CRITICAL + 1)
+
+
+@contextmanager
+def cli_logging() -> Iterator[None]:
+    """For one command: whatever `setup_logging` did is undone when it ends."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), list(LOGGER.handlers), LOGGER.propagate, REQUEST_LOG.level)
+    try:
+        yield
+    finally:
+        root_handlers, LOGGER.handlers[:], LOGGER.propagate, level = saved
+        for h in [h for h in root.handlers if isinstance(h, _CliHandler)]:
+            if h not in root_handlers:
+                root.removeHandler(h)
+        REQUEST_LOG.setLevel(level)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from worker.config import Settings
+    from worker.core.operations import Override
 
 __all__ = ["FILE", "SETTINGS_ENVIRONMENT", "add_action_flags", "add_settings_flags",
            "override_from", "positive_int", "settings_from"]
@@ -50,7 +54,7 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-url", help="API base URL (default https://api.partoo.co/v2)")
 
 
-def settings_from(args: argparse.Namespace) -> Any:
+def settings_from(args: argparse.Namespace) -> Settings:
     from worker.config import load_settings
 
     return load_settings(args.config, rate_per_minute=args.rate_per_minute,
@@ -58,22 +62,11 @@ def settings_from(args: argparse.Namespace) -> Any:
                          request_timeout_s=args.request_timeout_s, base_url=args.base_url)
 
 
-def override_from(args: argparse.Namespace) -> Any:
+def override_from(args: argparse.Namespace) -> Override | None:
     """The `Override` that --action / --assign ask for, or None."""
-    from worker.core.errors import ConfigError
-    from worker.core.operations import Action, Override, parse_action
+    from worker.core.operations import make_override
 
-    if getattr(args, "assign", None) is not None:
-        if not args.assign.strip():
-            raise ConfigError("--assign needs a user id (or use --action unassign)")
-        try:
-            action, value = parse_action("", args.assign)
-        except ValueError as exc:
-            raise ConfigError(f"--assign: {exc}") from None
-        return Override(action, value)
-    if getattr(args, "action", None) is not None:
-        return Override(Action(args.action))
-    return None
+    return make_override(getattr(args, "action", None), getattr(args, "assign", None))
 
 
 def positive_int(text: str) -> int:

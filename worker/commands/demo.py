@@ -8,7 +8,7 @@ from pathlib import Path
 __all__ = ["add_parser", "handle"]
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="run jobs/demo.csv against the bundled simulator",
                        description="Run jobs/demo.csv against the bundled Partoo simulator, "
                        "faults on (5xx, resets, slow replies), and write its report.",

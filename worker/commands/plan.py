@@ -28,7 +28,7 @@ XDG_CONFIG_HOME, PARTOO_DEBUG=1 (tracebacks for internal errors).
 """ + CONFIG_ENVIRONMENT
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("plan", help="check a job file and show what a run would send",
                        description="Read the whole job file and show rows per action, "
                        "conversations touched more than once, invalid rows with the fix, "

@@ -28,7 +28,7 @@ environment: none but PARTOO_DEBUG=1 (tracebacks for internal errors): nothing i
 """
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("report", help="summarise a report; write its failed rows as a job",
                        description="Read a report written by `partoo-bulk run`: rows per "
                        "outcome, per HTTP status, and the most frequent errors with the "
@@ -68,7 +68,8 @@ def handle(args: argparse.Namespace) -> int:
     picker = None
     if args.failed is not None:
         if not to_stdout:
-            check_out_path(args.failed, args.report, job and Path(job[0]), args.overwrite)
+            check_out_path(args.failed, args.report, Path(job[0]) if job else None,
+                           args.overwrite)
         picked = {Outcome.FAILED} | ({Outcome.SKIPPED} if args.skipped else set())
         picker = RetryPicker(report, frozenset(picked))
     stats = ReportStats()

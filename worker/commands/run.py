@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from worker.commands._flags import (
     FILE,
@@ -15,6 +16,9 @@ from worker.commands._flags import (
     positive_int,
     settings_from,
 )
+
+if TYPE_CHECKING:
+    from worker.run.request import RunResult
 
 __all__ = ["add_parser", "handle"]
 
@@ -29,7 +33,7 @@ examples:
 """
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", help="send a job file's changes and write a per-row report",
                        description="Send one PATCH per job row, paced and retried, and "
                        "write one report line per row.",
@@ -93,8 +97,7 @@ def handle(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
-def _run(args: argparse.Namespace):  # -> RunResult
-    from worker.core.errors import ConfigError
+def _run(args: argparse.Namespace) -> RunResult:
     from worker.logs import setup_logging
     from worker.run.pinned import JobSource, resume_name
     from worker.run.runner import RunRequest, run
@@ -104,12 +107,6 @@ def _run(args: argparse.Namespace):  # -> RunResult
     secret = settings.api_key.get_secret_value() if settings.api_key else None
     setup_logging(verbose=args.verbose, fmt=args.log_format, secret=secret)
     override = override_from(args)
-    if args.retry_failed and not args.resume:
-        raise ConfigError("--retry-failed goes with --resume (it re-sends the failed rows "
-                          "of an existing report)")
-    if args.resume and args.overwrite:
-        raise ConfigError("--resume and --overwrite contradict each other: --resume keeps "
-                          "the report's rows, --overwrite throws them away; pick one")
     if args.summary_json is not None:
         _check_writable(args.summary_json, "--summary-json")
     if args.metrics_out is not None:
@@ -143,7 +140,7 @@ def _report(args: argparse.Namespace) -> Path:
     from worker.run.runner import default_report_path
 
     if args.report is not None:
-        return args.report
+        return Path(args.report)
     if is_stream(args.job):
         raise ConfigError(f"{args.job}: a job read from a pipe or stdin needs --report PATH "
                           "(there is no job file to put the report beside); its copy is "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from worker.commands._flags import (
     FILE,
@@ -14,6 +14,10 @@ from worker.commands._flags import (
     settings_from,
 )
 from worker.commands._output import STDIO, add_json_flag
+
+if TYPE_CHECKING:
+    from worker.select.filters import Criteria
+    from worker.select.target import Target
 
 __all__ = ["add_parser", "handle"]
 
@@ -35,7 +39,7 @@ already in the target state (already solved, already unassigned...) needs no req
 """ + "\n" + SETTINGS_ENVIRONMENT
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("select", help="write a job file from the list API, with filters",
                        description="List conversations (GET /conversations, paced and "
                        "retried like run), keep those that match, and write a job file "
@@ -111,7 +115,7 @@ def handle(args: argparse.Namespace) -> int:
     return done.exit_code
 
 
-def criteria_from(args: argparse.Namespace) -> Any:
+def criteria_from(args: argparse.Namespace) -> Criteria:
     from datetime import UTC, datetime, timedelta
 
     from worker.core.operations import parse_action
@@ -124,10 +128,11 @@ def criteria_from(args: argparse.Namespace) -> Any:
             raise _error(f"--stale-days {args.stale_days}: give a number of days, 1 or more")
         as_of = datetime.now(UTC)
         if args.as_of is not None:
-            as_of = parse_date(args.as_of)
-            if as_of is None:
+            given = parse_date(args.as_of)
+            if given is None:
                 raise _error(f"--as-of {args.as_of!r}: not a date: use 2024-05-31 or "
                              "2024-05-31T22:00:00+00:00 (UTC when no offset is given)")
+            as_of = given
         stale_before = as_of - timedelta(days=args.stale_days)
     elif args.as_of is not None:
         raise _error("--as-of only counts with --stale-days N")
@@ -143,7 +148,7 @@ def criteria_from(args: argparse.Namespace) -> Any:
                     skip_expired=args.skip_expired)
 
 
-def _target(args: argparse.Namespace) -> Any:
+def _target(args: argparse.Namespace) -> Target:
     from worker.select.target import Target, parse_team
 
     if args.assign_round_robin is not None:
@@ -151,7 +156,10 @@ def _target(args: argparse.Namespace) -> Any:
             return Target.rotation(parse_team(args.assign_round_robin, args.assigned_to))
         except ValueError as exc:
             raise _error(f"--assign-round-robin: {exc}") from None
-    return Target.fixed(override_from(args))
+    override = override_from(args)
+    if override is None:  # argparse requires one of the action flags; said for the types
+        raise _error("give the action to write: --action, --assign or --assign-round-robin")
+    return Target.fixed(override)
 
 
 def _businesses(values: list[str]) -> frozenset[str]:

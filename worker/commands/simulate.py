@@ -7,7 +7,7 @@ import argparse
 __all__ = ["add_parser", "handle"]
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("simulate", help="serve the Partoo simulator on loopback",
                        description="A Partoo stand-in for trying jobs: key sim-demo-key; "
                        "state and faults under /_sim/.",

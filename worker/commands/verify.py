@@ -22,7 +22,7 @@ read, 2 could not start, 3 stopped (bad key, API down).
 """
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("verify", help="read changed conversations back and compare",
                        description="Read back, from the API, the conversations of a "
                        "report's ok rows and check each holds the value of its last ok row.",

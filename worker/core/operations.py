@@ -11,10 +11,11 @@ import enum
 import re
 from dataclasses import dataclass, field
 
+from worker.core.errors import ConfigError
 from worker.core.outcomes import Outcome, Result
 
-__all__ = ["Action", "Field", "Operation", "Override", "invalid", "parse_action",
-           "parse_conversation_id"]
+__all__ = ["Action", "Field", "Operation", "Override", "invalid", "make_override",
+           "parse_action", "parse_conversation_id"]
 
 _DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() would accept '١٢٣' and '１２３'
 _MAX_ID = 2**63 - 1
@@ -61,6 +62,32 @@ class Override:
 
     action: Action
     value: str = ""
+
+
+def make_override(action: str | None, assign: str | None) -> Override | None:
+    """The `Override` that --action / --assign (or `action=` / `assign=`) ask for, or None.
+
+    Raises `ConfigError` with the fix: one of the two at most, a known action, a user id.
+    """
+    if action is not None and assign is not None:
+        raise ConfigError("--action and --assign are one action each: give one of them")
+    if assign is not None:
+        if not assign.strip():
+            raise ConfigError("--assign needs a user id (or use --action unassign)")
+        try:
+            kind, value = parse_action("", assign)
+        except ValueError as exc:
+            raise ConfigError(f"--assign: {exc}") from None
+        return Override(kind, value)
+    if action is None:
+        return None
+    if action not in _LIST_ACTIONS:
+        raise ConfigError(f"--action {show(action)}: use close, open or unassign (or "
+                          "--assign USER_ID)")
+    return Override(Action(action))
+
+
+_LIST_ACTIONS = ("close", "open", "unassign")
 
 
 @dataclass(slots=True)

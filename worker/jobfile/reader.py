@@ -18,8 +18,9 @@ only makes that row `invalid`.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
+from typing import TextIO
 
 from worker.core.cells import MAX_CELL
 from worker.core.errors import JobFileError
@@ -49,8 +50,10 @@ class Job:
     def extra_columns(self) -> tuple[str, ...]:
         return self._layout.extra_names
 
-    def items(self) -> Iterator[Operation | Result]:
-        """Every data row in file order: an `Operation`, or an invalid `Result`."""
+    def items(self) -> Generator[Operation | Result, None, None]:
+        """Every data row in file order: an `Operation`, or an invalid `Result`.
+
+        Close it to close the file at once when stopping early."""
         lay = self._layout
         records = (cells for _line, cells in _records(self.data, lay.delimiter, self.path)
                    if not _blank(cells))
@@ -152,7 +155,8 @@ def _delimiter(path: Path, name: Path) -> str | None:
     return ";" if semicolons > commas else ","
 
 
-def _records(path: Path, delimiter: str, name: Path) -> Iterator[tuple[int, list[str]]]:
+def _records(path: Path, delimiter: str,
+             name: Path) -> Generator[tuple[int, list[str]], None, None]:
     """(line number, cells) for each CSV record; translates read errors to JobFileError
     (naming the file `name`)."""
     try:
@@ -203,7 +207,7 @@ def _unreadable(path: Path, start: int, end: int, exc: csv.Error) -> JobFileErro
                         "unclosed quote")
 
 
-def _open(path: Path):
+def _open(path: Path) -> TextIO:
     # utf-8-sig drops a BOM; newline="" lets csv see quoted newlines and any line ending.
     return open(path, encoding="utf-8-sig", newline="")
 

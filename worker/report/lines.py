@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import worker.core.cells  # noqa: F401  (sets the one csv field-size limit)
@@ -126,7 +126,7 @@ def ends_with_newline(path: Path) -> bool:
         return f.read(1) == b"\n"
 
 
-def _records(path: Path, *, skip_header: bool) -> Iterator[tuple[int, list[str]]]:
+def _records(path: Path, *, skip_header: bool) -> Generator[tuple[int, list[str]], None, None]:
     """(line number, cells) per CSV record; read errors become `ReportError`."""
     try:
         # utf-8-sig: a report saved again with a BOM still reads; newline="" for csv.

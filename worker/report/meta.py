@@ -73,7 +73,7 @@ def _write(report: Path, data: dict[str, object]) -> None:
 def read_meta(report: Path) -> dict[str, object]:
     path = meta_path(report)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ReportError(f"{report}: cannot resume: {path.name} is missing, so nothing "
                           "says which job this report belongs to. Pass --overwrite to start "
@@ -81,6 +81,10 @@ def read_meta(report: Path) -> dict[str, object]:
     except (OSError, ValueError) as exc:
         raise ReportError(f"{path}: unreadable ({exc}): pass --overwrite to start "
                           "again") from None
+    if not isinstance(data, dict):
+        raise ReportError(f"{path}: unreadable (not a JSON object): pass --overwrite to "
+                          "start again")
+    return data
 
 
 def check_same_job(report: Path, saved: dict[str, object], now: dict[str, object]) -> None:
@@ -103,7 +107,8 @@ def check_same_job(report: Path, saved: dict[str, object], now: dict[str, object
 
 
 def _show_override(value: object) -> str:
-    if not value:
+    """`fingerprint`'s override, [action, user id] or None, as the flags that gave it."""
+    if not isinstance(value, list) or len(value) != 2:
         return "the file's own action columns"
-    action, user = value  # type: ignore[misc]
+    action, user = value
     return f"--assign {user}" if action == "assign" else f"--action {action}"

@@ -1,8 +1,10 @@
 """Before a run sends anything: its output files. The report's folder exists
 (`check_folders`, before the report's lock is taken beside it); then, under the lock
 (`prepare`): nothing is clobbered silently (an earlier report needs --resume or
---overwrite); a resume matches the job, flags and undo file it started with; a fresh
-start clears the stale files of an earlier run (partial report, meta, undo journal).
+--overwrite); a resume matches the job, flags and undo file it started with. A fresh
+start clears the stale files of an earlier run (partial report, meta, undo journal), but
+only once every check has passed (`clear`, just before the first request): a run that
+cannot start leaves an earlier report as it was, --overwrite or not.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from worker.run.ahead import ahead_path
 from worker.run.request import RunRequest
 from worker.run.resume import partial_path
 
-__all__ = ["check_folders", "job_meta", "prepare"]
+__all__ = ["check_folders", "clear", "job_meta", "prepare"]
 
 
 def check_folders(req: RunRequest) -> None:
@@ -45,15 +47,20 @@ def prepare(req: RunRequest, job: Job) -> bool:
     if exists and not req.overwrite:
         raise ReportError(f"{report}: a report is already there: pass --resume to continue "
                           "that run, --overwrite to start again, or --report NEW_PATH")
-    stale = [report, partial, runmeta.meta_path(report), ahead_path(report)]
+    if req.undo_out is not None and req.undo_out.exists() and not req.overwrite:
+        raise ReportError(f"{req.undo_out}: an undo file is already there: pass "
+                          "--overwrite to replace it, or another --undo-out")
+    return False
+
+
+def clear(req: RunRequest) -> None:
+    """A fresh start (`prepare` said False): remove what an earlier run left."""
+    report = req.report
+    stale = [report, partial_path(report), runmeta.meta_path(report), ahead_path(report)]
     if req.undo_out is not None:
-        if req.undo_out.exists() and not req.overwrite:
-            raise ReportError(f"{req.undo_out}: an undo file is already there: pass "
-                              "--overwrite to replace it, or another --undo-out")
         stale += [req.undo_out, undo.journal_path(req.undo_out)]
     for path in stale:
         path.unlink(missing_ok=True)
-    return False
 
 
 def job_meta(req: RunRequest, job: Job) -> dict[str, object]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol, TextIO
 
 from worker import logs
@@ -69,7 +70,8 @@ def _eta(done: int, total: int, rows_per_s: float) -> str:
 
 class PlainProgress:
     def __init__(self, total: int, summary: Summary, *, every_s: float = 10.0,
-                 stream: TextIO | None = None, clock=time.monotonic,
+                 stream: TextIO | None = None,
+                 clock: Callable[[], float] = time.monotonic,
                  as_events: bool = False) -> None:
         self._total, self._summary, self._every_s = total, summary, every_s
         self._stream, self._clock, self._as_events = stream, clock, as_events

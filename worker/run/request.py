@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from worker.config import Settings
+from worker.core.errors import ConfigError
 from worker.core.outcomes import Result
 from worker.run.pinned import JobSource
 from worker.run.summary import Summary
@@ -28,11 +29,22 @@ class RunRequest:
     yes: bool = False
     strict: bool = False
     undo_out: Path | None = None  # write an undo job here (reads each state first)
-    quiet: bool = False
+    quiet: bool = False  # no progress output
+    echo: bool = True  # the summary, undo and stop lines (the Python API: off unless asked)
+    handle_signals: bool = True  # the CLI's graceful Ctrl-C; never for the Python API
     drain_timeout_s: float = 10.0
     resume_hint: str = ""  # the command line that resumes this run
     canary: int = 0  # send only the first N rows; the others are held back, `skipped`
     earlier: RunResult | None = None  # the canary's part of this run, counted in its figures
+
+    def __post_init__(self) -> None:
+        if self.retry_failed and not self.resume:
+            raise ConfigError("--retry-failed goes with --resume (it re-sends the failed "
+                              "rows of an existing report)")
+        if self.resume and self.overwrite:
+            raise ConfigError("--resume and --overwrite contradict each other: --resume "
+                              "keeps the report's rows, --overwrite throws them away; "
+                              "pick one")
 
 
 @dataclass

@@ -1,9 +1,10 @@
 """A run, end to end: report files, confirmation, engine, signals, summary, exit code.
 
-`commands/run.py` builds a `RunRequest` and calls `run()`; the demo does the same with
-the simulator's address. Exit codes: 0 all rows ok; 1 finished with failed or invalid
-rows; 2 could not start (raised as `StartupError`, nothing sent); 3 aborted; 130
-interrupted.
+One async path, `arun`: the Python API awaits it on its caller's loop (`worker.api`);
+`run` gives it a loop of its own for the CLI and the demo. `commands/run.py` builds a
+`RunRequest` and calls `run()`. Exit codes: 0 all rows ok; 1 finished with failed or
+invalid rows; 2 could not start (raised as `StartupError`, nothing sent); 3 aborted; 130
+interrupted. Output (the summary, undo and stop lines) only with `req.echo`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ __all__ = [
     "EXIT_OK",
     "RunRequest",
     "RunResult",
+    "arun",
     "default_report_path",
     "run",
 ]
@@ -62,6 +64,11 @@ def default_report_path(job_path: Path) -> Path:
 
 
 def run(req: RunRequest) -> RunResult:
+    """`arun` on a loop of its own (the CLI's): not from inside a running loop."""
+    return asyncio.run(arun(req))
+
+
+async def arun(req: RunRequest) -> RunResult:
     """Check, confirm, then send. Raises `StartupError` before anything is sent."""
     if req.settings.api_key is None:
         raise ConfigError("PARTOO_API_KEY is not set: set it to the key of the Partoo user "
@@ -73,10 +80,10 @@ def run(req: RunRequest) -> RunResult:
     # job read once, under that lock, and only that copy read after.
     with lock.hold(req.report, req.undo_out), \
             pinned(req.job, req.report, resume=req.resume) as job:
-        return _run(req, job)
+        return await _arun(req, job)
 
 
-def _run(req: RunRequest, job: Job) -> RunResult:
+async def _arun(req: RunRequest, job: Job) -> RunResult:
     resuming = outputs.prepare(req, job)
     # Reads the whole file: a bad byte at row 90,000 stops us here. Without a prompt to
     # show, only the counts (flat memory for a million rows).
@@ -85,18 +92,20 @@ def _run(req: RunRequest, job: Job) -> RunResult:
         raise StartupError(f"{job.path}: {plan.invalid} invalid row(s) and --strict: "
                            f"nothing was sent. First: {plan.invalid_examples[0]}. Fix them "
                            "(see `partoo-bulk plan JOB`) or drop --strict")
-    asyncio.run(check_reachable(req.settings.base_url, req.settings.request_timeout_s))
+    await check_reachable(req.settings.base_url, req.settings.request_timeout_s)
     if not req.yes:
         width = len(REPORT_COLUMNS) + len(job.extra_columns)
         confirm_run(req, plan, resume.count_kept(req.report, width,
                                                  retry_failed=req.retry_failed)
                     if resuming else (0, 0))
+    if not resuming:
+        outputs.clear(req)  # every check passed: only now does an earlier report go
     # Long-lived objects out of the collector's full passes (~10 ms stalls otherwise,
     # which at high rates bunch requests together).
     gc.collect()
     gc.freeze()
     try:
-        return asyncio.run(_execute(req, job, resuming, plan.rows))
+        return await _execute(req, job, resuming, plan.rows)
     finally:
         gc.unfreeze()
 
@@ -168,7 +177,8 @@ async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
             snapshots = asyncio.create_task(ahead.keep_ahead(inputs.ahead_file,
                                                              engine.waiting))
             try:
-                with graceful_signals(control, req.drain_timeout_s):
+                with graceful_signals(control, req.drain_timeout_s,
+                                      enabled=req.handle_signals):
                     await engine.run(inputs.items, sink)
             finally:
                 snapshots.cancel()
@@ -181,22 +191,24 @@ def _finish(req: RunRequest, resuming: bool, inputs: _Inputs, control: RunContro
     inputs.ahead_file.unlink(missing_ok=True)
     if resuming:
         resume.partial_path(req.report).replace(req.report)
-    runmeta.record_stop(req.report, control.stop and control.stop.reason.value)
+    runmeta.record_stop(req.report, None if control.stop is None else control.stop.reason.value)
     if req.earlier is not None:  # the canary's rows and requests belong to this run too
         summary.absorb(req.earlier.summary)
         wall += req.earlier.wall_s
     # A canary that went through says how it went itself, before the rest is sent.
     said_later = bool(req.canary) and control.stop is None
-    if not said_later:
+    if req.echo and not said_later:
         print(summary.line(wall, str(req.report)), flush=True)
     if journal is not None and req.undo_out is not None:
-        undo.finish(req.report, journal, req.undo_out, req.resume_hint, quiet=said_later)
+        undo.finish(req.report, journal, req.undo_out, req.resume_hint,
+                    quiet=said_later or not req.echo)
     return RunResult(_exit_code(control, summary, req), summary, wall, control.stop)
 
 
 def _exit_code(control: RunControl, summary: Summary, req: RunRequest) -> int:
+    """The run's exit code; with `req.echo`, the stop and the command that resumes."""
     stop = control.stop
-    if stop is not None:
+    if stop is not None and req.echo:
         verb = "aborted" if stop.aborted else "stopped"
         command = ""
         if req.resume_hint:
@@ -210,6 +222,7 @@ def _exit_code(control: RunControl, summary: Summary, req: RunRequest) -> int:
         if command:
             logs.event("resume_hint", f"partoo-bulk: to finish the job: {command}",
                        level=logs.INFO, resume_command=command)
+    if stop is not None:
         return EXIT_ABORTED if stop.aborted else EXIT_INTERRUPTED
     if summary.outcomes["failed"] or summary.outcomes["invalid"]:
         return EXIT_FAILED

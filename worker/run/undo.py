@@ -165,8 +165,8 @@ def write_undo(report: Path, journal: UndoJournal, out: Path) -> UndoCounts:
             for cid, prior in journal.prior.items():
                 status = final.get((cid, Field.STATUS))
                 assignee = final.get((cid, Field.ASSIGNEE))
-                rows = undo_rows(cid, prior, status and status.target,
-                                 assignee and assignee.target, lost)
+                rows = undo_rows(cid, prior, None if status is None else status.target,
+                                 None if assignee is None else assignee.target, lost)
                 writer.writerows(rows)
                 counts.rows += len(rows)
                 counts.conversations += bool(rows)

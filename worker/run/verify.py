@@ -17,7 +17,7 @@ from pathlib import Path
 from worker.config import Settings
 from worker.core.conversation import ConversationState, read_state
 from worker.core.errors import RequestError
-from worker.core.operations import Field
+from worker.core.operations import Field, Operation
 from worker.core.outcomes import Outcome, Result
 from worker.partoo.client import PartooClient
 from worker.partoo.preflight import check_reachable
@@ -180,12 +180,17 @@ class _Reader:
             self._findings.differences.extend(self._differ.pop(result.row))
 
 
+async def _no_change(op: Operation) -> object:
+    """`RowWork`'s change step, which verify never takes: it only reads (`request`)."""
+    raise AssertionError(f"verify sends no change (row {op.row})")
+
+
 async def _check(ids: list[int], expected: dict[int, Expected], s: Settings) -> Findings:
     findings = Findings()
     guard = pacing(s)
     control = RunControl()
     async with open_client(s) as client:
-        requests = RowWork(client.get, guard.limiter, guard.policy, control,
+        requests = RowWork(_no_change, guard.limiter, guard.policy, control,
                            aimd=guard.aimd, breaker=guard.breaker)
         reader = _Reader(client, requests, findings)
         engine = Engine(reader, control, concurrency=s.concurrency)

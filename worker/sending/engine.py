@@ -21,7 +21,7 @@ import asyncio
 import functools
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from worker.core.outcomes import Result
 from worker.sending.control import RunControl
@@ -42,26 +42,27 @@ class Item(Protocol):
     def conversation_id(self) -> int: ...
 
 
-I = TypeVar("I", bound=Item)  # noqa: E741
+I = TypeVar("I", bound=Item)  # noqa: E741  (a run's Operation, verify's check)
+I_contra = TypeVar("I_contra", bound=Item, contravariant=True)
 
 
-class Work(Protocol[I]):
+class Work(Protocol[I_contra]):
     """One row's work: `run` does it (never raises but `CancelledError`); `skipped` is
     the row's result when the run stopped before it finished."""
 
-    def run(self, item: I, tally: Tally) -> Awaitable[Result]: ...
-    def skipped(self, item: I, tally: Tally, reason: str, *,
+    def run(self, item: I_contra, tally: Tally) -> Awaitable[Result]: ...
+    def skipped(self, item: I_contra, tally: Tally, reason: str, *,
                 in_flight: bool = False) -> Result: ...
 
 
-class Engine:
-    def __init__(self, work: Work, control: RunControl, *, concurrency: int,
+class Engine(Generic[I]):
+    def __init__(self, work: Work[I], control: RunControl, *, concurrency: int,
                  window: int = 5000) -> None:
         self._work = work
         self._control = control
         self._slots = asyncio.Semaphore(concurrency)
         self._window = max(window, concurrency)
-        self._chains: dict[int, deque] = {}  # conversation -> rows waiting on it
+        self._chains: dict[int, deque[I]] = {}  # conversation -> rows waiting on it
         self._unstarted: set[int] = set()  # rows whose chain task has not run a step yet
         self._in_order = InOrder(lambda result: None, self._window)
 
@@ -73,7 +74,7 @@ class Engine:
         """Rows finished but not yet emitted: they wait for an earlier, slower row."""
         return self._in_order.held()
 
-    async def run(self, items: Iterable[Item | Result], emit: Emit) -> None:
+    async def run(self, items: Iterable[I | Result], emit: Emit) -> None:
         self._in_order = InOrder(emit, self._window)
         control = self._control
         try:
@@ -91,10 +92,15 @@ class Engine:
             while tasks := control.tasks():
                 await asyncio.wait(tasks)
         finally:
-            for task in control.tasks():
+            # Cancelled from outside (the caller's task): the chains record their rows
+            # `skipped` now, while `emit`'s report is still open, not after it closed.
+            tasks = control.tasks()
+            for task in tasks:
                 task.cancel()
+            if tasks:
+                await asyncio.wait(tasks)
 
-    def _spawn(self, item: Item) -> None:
+    def _spawn(self, item: I) -> None:
         if self._control.stopping:
             self._slots.release()
             self._finish(self._skipped(item, Tally()))
@@ -104,7 +110,7 @@ class Engine:
         task = self._control.spawn(self._chain(item))
         task.add_done_callback(functools.partial(self._chain_done, item))
 
-    def _chain_done(self, item: Item, task: asyncio.Task[None]) -> None:
+    def _chain_done(self, item: I, task: asyncio.Task[None]) -> None:
         """A task cancelled before its first step never runs `_chain` (nor its `finally`):
         finish its rows and give its slot back here, or they would be lost."""
         if item.row not in self._unstarted:
@@ -116,11 +122,11 @@ class Engine:
             self._finish(self._skipped(waiting.popleft(), Tally()))
         self._slots.release()
 
-    async def _chain(self, first: Item) -> None:
+    async def _chain(self, first: I) -> None:
         """Run `first`, then every later row for the same conversation, in file order."""
         self._unstarted.discard(first.row)
         waiting = self._chains[first.conversation_id]
-        current: Item | None = first
+        current: I | None = first
         tally = Tally()
         try:
             while current is not None:
@@ -140,7 +146,7 @@ class Engine:
             del self._chains[first.conversation_id]
             self._slots.release()
 
-    def _skipped(self, item: Item, tally: Tally, *, in_flight: bool = False) -> Result:
+    def _skipped(self, item: I, tally: Tally, *, in_flight: bool = False) -> Result:
         return self._work.skipped(item, tally, self._control.reason_text(),
                                   in_flight=in_flight)
 

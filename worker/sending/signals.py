@@ -1,14 +1,24 @@
-"""Signals during a run: the first stops gracefully with a deadline, the second at once."""
+"""Signals during a run: the first stops gracefully with a deadline, the second at once.
+
+Only on the main thread (the only one Python delivers signals to, and the only one
+`add_signal_handler` works on): a run in a worker thread, as an orchestrator's task runs,
+installs nothing and is stopped by cancelling it. The handlers the process had before
+(its host's, if it has one) are put back when the run ends.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import threading
+from typing import Any
 
 from worker import logs
 from worker.sending.control import RunControl, StopReason
 
 __all__ = ["graceful_signals"]
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class graceful_signals:
@@ -16,16 +26,23 @@ class graceful_signals:
 
     First signal: `control.halt()` (no new request; in-flight ones finish) and, after
     `drain_timeout_s`, `control.cancel()`. Second signal: `control.cancel()` at once.
+    Does nothing off the main thread, or when `enabled` is false (the Python API).
     """
 
-    def __init__(self, control: RunControl, drain_timeout_s: float) -> None:
+    def __init__(self, control: RunControl, drain_timeout_s: float, *,
+                 enabled: bool = True) -> None:
         self._control = control
         self._drain_timeout_s = drain_timeout_s
         self._count = 0
+        self._enabled = enabled and threading.current_thread() is threading.main_thread()
+        self._previous: dict[signal.Signals, Any] = {}
 
     def __enter__(self) -> graceful_signals:
+        if not self._enabled:
+            return self
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in _SIGNALS:
+            self._previous[sig] = signal.getsignal(sig)
             loop.add_signal_handler(sig, self._on_signal, sig)
         return self
 
@@ -42,5 +59,8 @@ class graceful_signals:
 
     def __exit__(self, *exc: object) -> None:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        for sig, previous in self._previous.items():
+            loop.remove_signal_handler(sig)  # sets the default handler: put back the old one
+            if previous is not None:
+                signal.signal(sig, previous)
+        self._previous.clear()

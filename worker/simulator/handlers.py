@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from .answers import (
     NOT_FOUND,
@@ -50,7 +51,7 @@ class V2Api:
         logged), as a gateway in front of an API does; else aiohttp's text page."""
 
         @web.middleware
-        async def json_404(request: web.Request, handler: Any) -> web.StreamResponse:
+        async def json_404(request: web.Request, handler: Handler) -> web.StreamResponse:
             try:
                 return await handler(request)
             except web.HTTPNotFound:
