@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from types import ModuleType
+from typing import NoReturn
 
 from worker import __version__, logs
 from worker.commands import COMMANDS
@@ -38,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse's parser, whose usage errors are JSON lines under `--log-format json`
     (subcommands' parsers are of the same class)."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         if not logs.json_mode():
             super().error(message)
         logs.event("usage_error", f"{self.prog}: {message}", level=logs.ERROR, exit_code=2)
@@ -72,11 +73,15 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    logs.start("json" if _wants_json_logs(argv) else "text")
+    fmt = "json" if _wants_json_logs(argv) else "text"
+    logs.start(fmt)
     parser, modules = _parser()
     args = parser.parse_args(argv)
     try:
         with cli_logging():
+            # Every command's warnings on stderr (a config file others can read, say);
+            # `run` sets it up again with its -v and the key to mask.
+            logs.setup_logging(verbose=False, fmt=fmt, secret=None)
             code: int = modules[args.command].handle(args)
             return code
     except KeyboardInterrupt:

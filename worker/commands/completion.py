@@ -22,7 +22,7 @@ environment: none.
 """
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("completion", help="print the shell completion script (bash, zsh)",
                        description="Print the completion script for SHELL on stdout: "
                        "commands, flags, their choices, and file names where a path goes.",

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from worker.commands._flags import CONFIG_ENVIRONMENT, FILE, add_action_flags
 from worker.commands._output import STDIO, add_json_flag
+
+if TYPE_CHECKING:
+    from worker.jobfile.plan import Plan
 
 __all__ = ["add_parser", "handle"]
 
@@ -98,7 +102,7 @@ def _plan(args: argparse.Namespace, path: Path, shown: str) -> int:
     return 0
 
 
-def _print_document(args: argparse.Namespace, plan, rate: float, command: str,
+def _print_document(args: argparse.Namespace, plan: Plan, rate: float, command: str,
                     code: int) -> None:
     from worker.commands._output import absolute, document, print_json
     from worker.core.operations import Action

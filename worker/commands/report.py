@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from worker.commands._flags import FILE, positive_int
 from worker.commands._output import STDIO, add_json_flag
+
+if TYPE_CHECKING:
+    from worker.report.failedjob import RetryPicker
 
 __all__ = ["add_parser", "handle"]
 
@@ -108,7 +112,7 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_failed(args: argparse.Namespace, picker, to_stdout: bool) -> int:
+def _write_failed(args: argparse.Namespace, picker: RetryPicker, to_stdout: bool) -> int:
     from worker.report.failedjob import write_retry_job, write_retry_rows
 
     if not to_stdout:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from worker.commands._flags import (
     FILE,
@@ -167,8 +168,8 @@ def _now() -> str:
 
 
 
-def _monitoring(args: argparse.Namespace, started_at: str, data: dict,
-                outcome=None) -> None:
+def _monitoring(args: argparse.Namespace, started_at: str, data: dict[str, Any],
+                outcome: RunResult | None = None) -> None:
     """The summary, for whatever watches the run: --summary-json, --metrics-out, and
     under --log-format json a `summary` event."""
     import time
@@ -198,7 +199,8 @@ def _monitoring(args: argparse.Namespace, started_at: str, data: dict,
                    level=level, **fields)
 
 
-def _write(flag: str, path: Path, write, data: dict) -> None:
+def _write(flag: str, path: Path, write: Callable[[Path, dict[str, Any]], None],
+           data: dict[str, Any]) -> None:
     from worker import logs
 
     try:

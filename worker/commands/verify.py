@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from worker.commands._flags import FILE, SETTINGS_ENVIRONMENT, add_settings_flags, settings_from
 from worker.commands._output import add_json_flag
+
+if TYPE_CHECKING:
+    from worker.run.verify import Expected, Findings
 
 __all__ = ["add_parser", "handle"]
 
@@ -67,7 +71,8 @@ def handle(args: argparse.Namespace) -> int:
     return code
 
 
-def _print_document(args: argparse.Namespace, expected: dict, verdict, code: int) -> None:
+def _print_document(args: argparse.Namespace, expected: dict[int, Expected],
+                    verdict: Findings, code: int) -> None:
     from dataclasses import asdict
 
     from worker.commands._output import absolute, document, print_json

@@ -13,7 +13,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from worker import logs
 from worker.core.outcomes import Result
@@ -94,7 +94,7 @@ class PlainProgress:
             else:
                 print(self.line(now), file=self._stream or sys.stderr, flush=True)
 
-    def fields(self, now: float) -> dict[str, object]:
+    def fields(self, now: float) -> dict[str, Any]:
         s = self._summary
         rows_per_s = (s.rows - s.carried) / max(now - self._started, 1e-9)
         left = self._total - s.rows
