@@ -84,13 +84,13 @@ async def arun_job(job: PathArg, *, report: PathArg | None = None,
     `job` is a job file (or a plain list of ids, with `action` or `assign`); `report`
     defaults to JOB.report.csv beside it; `resume`, `retry_failed` and `overwrite` are
     the CLI's flags. `settings` is a `Settings`, or a mapping of its fields that win over
-    the PARTOO_* environment, as flags do (None values mean "not given").
+    the PARTOO_* environment and the config files, as flags do (None means "not given").
     """
     values = _settings(settings)
     if values.api_key is None:
-        raise ConfigError("no API key: set PARTOO_API_KEY in the environment of the "
-                          "process, or pass settings={'api_key': ...} read from your "
-                          "secrets store")
+        raise ConfigError("no API key: set PARTOO_API_KEY (or PARTOO_API_KEY_FILE) in the "
+                          "process's environment, or pass settings={'api_key': ...} read "
+                          "from your secrets store")
     job_path = Path(job)
     source = JobSource(job_path, make_override(action, assign))
     if report is not None:
