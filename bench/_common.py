@@ -37,16 +37,21 @@ def partoo_bulk() -> str:
 class SimProcess:
     """The simulator (`sim_server.py`) in a subprocess, on a free loopback port.
 
-    `rate_per_minute=None` serves without any rate limit. `arrivals()` reads back every
-    /v2 request the server saw: (arrival time, status, sent by partoo-bulk).
+    `rate_per_minute=None` serves without any rate limit; `latency_s` answers every request
+    that late. `arrivals()` reads back every /v2 request the server saw: (arrival time,
+    status, sent by partoo-bulk); `most_in_flight()` the most of ours it held at once.
     """
 
+    script = "sim_server.py"
+
     def __init__(self, rate_per_minute: float | None, burst: int = 1, *,
-                 conversations: int = 1000) -> None:
-        cmd = [PYTHON, str(REPO / "bench" / "sim_server.py"), "--port", "0",
+                 conversations: int = 1000, latency_s: float = 0.0) -> None:
+        cmd = [PYTHON, str(REPO / "bench" / self.script), "--port", "0",
                "--conversations", str(conversations)]
         if rate_per_minute is not None:
             cmd += ["--rate-per-minute", str(rate_per_minute), "--burst", str(burst)]
+        if latency_s:
+            cmd += ["--latency-s", f"{latency_s:g}"]
         self._cmd = cmd
         self.proc: subprocess.Popen[str] | None = None
         self.root_url = ""
@@ -77,6 +82,14 @@ class SimProcess:
         data = self.get("/_bench/arrivals")
         return list(zip(data["at"], data["status"], map(bool, data["ours"]), strict=True))
 
+    def most_in_flight(self) -> int:
+        return int(self.get("/_bench/arrivals")["most_in_flight"])
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the server process has used so far."""
+        assert self.proc is not None
+        return process_cpu_s(self.proc.pid)
+
     def __exit__(self, *exc: object) -> None:
         if self.proc is None:
             return
@@ -88,6 +101,21 @@ class SimProcess:
             self.proc.wait()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+
+class MinServer(SimProcess):
+    """`min_server.py`: the least server that answers the worker's PATCHes (no logic)."""
+
+    script = "min_server.py"
+
+    def __init__(self) -> None:
+        super().__init__(None)
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a running process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def write_job(path: Path, rows: int, *, distinct_ids: int | None = None) -> Path:
@@ -116,6 +144,7 @@ class Measured:
     stdout: str = ""
     stderr: str = ""
     summary: dict[str, float] = field(default_factory=dict)
+    summary_json: dict[str, Any] = field(default_factory=dict)
 
 
 def measure(cmd: Sequence[str], env: dict[str, str] | None = None,
@@ -141,13 +170,15 @@ def measure(cmd: Sequence[str], env: dict[str, str] | None = None,
                         usage.ru_utime + usage.ru_stime, out.read(), err.read())
 
 
-def worker_env(base_url: str, rate_per_minute: float, concurrency: int,
+def worker_env(base_url: str, rate_per_minute: float, concurrency: int | None,
                **extra: str) -> dict[str, str]:
-    """The environment a user would set; any PARTOO_* of the caller's shell is dropped."""
+    """The environment a user would set; any PARTOO_* of the caller's shell is dropped.
+    `concurrency=None` leaves PARTOO_CONCURRENCY unset: the worker's default."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARTOO_")}
     env.update(PARTOO_API_KEY=KEY, PARTOO_BASE_URL=base_url,
-               PARTOO_RATE_PER_MINUTE=f"{rate_per_minute:g}",
-               PARTOO_CONCURRENCY=str(concurrency))
+               PARTOO_RATE_PER_MINUTE=f"{rate_per_minute:g}")
+    if concurrency is not None:
+        env["PARTOO_CONCURRENCY"] = str(concurrency)
     env.update(extra)
     return env
 
@@ -158,14 +189,18 @@ _SUMMARY = re.compile(r"(?P<rows>\d+) rows.*?(?P<ok>\d+) ok, (?P<failed>\d+) fai
 
 
 def run_worker(job: Path, env: dict[str, str], timeout_s: float = 3600) -> Measured:
-    """`partoo-bulk run JOB --yes --quiet`, as a user (or cron) runs it."""
+    """`partoo-bulk run JOB --yes --quiet`, as a user (or cron) runs it. The summary line
+    is parsed into `summary`, the `--summary-json` file into `summary_json`."""
     report = job.with_name(job.stem + ".report.csv")
+    summary_json = job.with_name(job.stem + ".summary.json")
     cmd = [partoo_bulk(), "run", str(job), "--yes", "--quiet", "--overwrite",
-           "--report", str(report)]
+           "--report", str(report), "--summary-json", str(summary_json)]
     result = measure(cmd, env, timeout_s)
     match = _SUMMARY.search(result.stdout)
     if match:
         result.summary = {k: float(v) for k, v in match.groupdict().items()}
+    if summary_json.exists():
+        result.summary_json = json.loads(summary_json.read_text(encoding="utf-8"))
     if result.code not in (0, 1):
         sys.stderr.write(f"bench: partoo-bulk exited {result.code}:\n{result.stderr[-2000:]}")
     return result

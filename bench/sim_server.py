@@ -9,7 +9,12 @@ time, status and sender (partoo-bulk or not, from the User-Agent) in flat arrays
 the garbage collector does not scan, served at GET /_bench/arrivals. The seeded state
 is frozen out of the collector's way too (`gc.freeze()`): it lives as long as the server.
 
+`--latency-s S` answers every request S seconds late (after applying it): an API that
+is slow, not down. `/_bench/arrivals` also says how many of partoo-bulk's requests the
+server held at most at once (`most_in_flight`), latency included.
+
     python bench/sim_server.py --port 0 [--rate-per-minute R --burst B] [--conversations N]
+                               [--latency-s S]
 prints "Partoo simulator: http://127.0.0.1:PORT/v2", then serves until SIGTERM/SIGINT.
 """
 
@@ -26,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from worker.simulator import Simulator, seeded_state
+from worker.simulator.faults import Faults
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -35,20 +41,29 @@ class Arrivals:
         self.at = array("d")
         self.status = array("h")
         self.ours = array("b")  # 1: sent by partoo-bulk (its User-Agent)
+        self.in_flight = 0  # partoo-bulk's requests the server holds now
+        self.most_in_flight = 0
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         at = time.monotonic()
-        response = await handler(request)
+        ours = request.headers.get("User-Agent", "").startswith("partoo-bulk")
+        self.in_flight += ours
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            response = await handler(request)
+        finally:
+            self.in_flight -= ours
         if request.path.startswith("/v2/"):
             self.at.append(at)
             self.status.append(response.status)
-            self.ours.append(request.headers.get("User-Agent", "").startswith("partoo-bulk"))
+            self.ours.append(ours)
         return response
 
     async def serve(self, request: web.Request) -> web.Response:
         return web.json_response({"at": self.at.tolist(), "status": self.status.tolist(),
-                                  "ours": self.ours.tolist()})
+                                  "ours": self.ours.tolist(),
+                                  "most_in_flight": self.most_in_flight})
 
 
 class BenchSimulator(Simulator):
@@ -64,9 +79,10 @@ class BenchSimulator(Simulator):
 
 
 async def serve(port: int, rate_per_minute: float | None, burst: int | None,
-                conversations: int) -> None:
+                conversations: int, latency_s: float = 0.0) -> None:
+    faults = Faults(slow=1.0, slow_s=latency_s) if latency_s > 0 else None
     sim = BenchSimulator(seeded_state(conversations, record=False),
-                         rate_per_minute=rate_per_minute, burst=burst)
+                         rate_per_minute=rate_per_minute, burst=burst, faults=faults)
     gc.collect()
     gc.freeze()
     await sim.start("127.0.0.1", port)
@@ -88,8 +104,11 @@ def main() -> None:
                         help="the key's quota; leave out for no rate limit")
     parser.add_argument("--burst", type=int, default=None)
     parser.add_argument("--conversations", type=int, default=1000)
+    parser.add_argument("--latency-s", type=float, default=0.0,
+                        help="answer every request this late")
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.rate_per_minute, args.burst, args.conversations))
+    asyncio.run(serve(args.port, args.rate_per_minute, args.burst, args.conversations,
+                      args.latency_s))
 
 
 if __name__ == "__main__":
