@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(5, ge=1, le=50)  # requests per row, 429s not counted
     rate_per_minute: float = Field(300.0, gt=0, le=1_000_000)
     burst: int = Field(1, ge=1, le=1000)  # requests that may go at once after idling
-    concurrency: int = Field(8, ge=1, le=512)
+    # The cap on requests in flight: the worker keeps as many out as the rate needs at
+    # the API's latency (rate x latency), up to this (worker.sending.concurrency).
+    concurrency: int = Field(64, ge=1, le=512)
     backoff_base_s: float = Field(0.5, gt=0, le=60)  # first retry waits up to this
     backoff_max_s: float = Field(30.0, gt=0, le=600)  # no retry waits longer (5xx, resets)
     max_retry_after_s: float = Field(120.0, gt=0, le=3600)  # longest single 429 pause

@@ -48,7 +48,9 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
                    help="TOML settings file (see config.example.toml; default: "
                    "$PARTOO_CONFIG)").complete = FILE  # type: ignore[attr-defined]
     p.add_argument("--rate-per-minute", type=float, help="requests per minute (default 300)")
-    p.add_argument("--concurrency", type=int, help="requests in flight at most (default 8)")
+    p.add_argument("--concurrency", type=int,
+                   help="requests in flight at most (default 64); as many as the rate "
+                   "needs at the API's latency are kept out, up to this")
     p.add_argument("--max-attempts", type=int, help="requests per row on transient errors")
     p.add_argument("--request-timeout-s", type=float, help="seconds per request (default 30)")
     p.add_argument("--base-url", help="API base URL (default https://api.partoo.co/v2)")

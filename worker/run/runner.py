@@ -168,8 +168,8 @@ async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
         work = RowWork(client.update, guard.limiter, guard.policy, control, aimd=guard.aimd,
                        breaker=guard.breaker, refusals=guard.refusals,
                        capture=undo.StateCapture(client, journal) if journal else None,
-                       read_back=ReadBack(client))
-        engine = Engine(work, control, concurrency=s.concurrency)
+                       read_back=ReadBack(client), concurrency=guard.concurrency)
+        engine = Engine(work, control, concurrency=guard.concurrency)
         with ReportWriter(inputs.out_path, job.extra_columns) as report, \
                 make_progress(total_rows, summary, quiet=req.quiet) as progress:
             sink = ReportSink(report, summary, progress, control)

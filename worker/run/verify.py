@@ -191,9 +191,10 @@ async def _check(ids: list[int], expected: dict[int, Expected], s: Settings) -> 
     control = RunControl()
     async with open_client(s) as client:
         requests = RowWork(_no_change, guard.limiter, guard.policy, control,
-                           aimd=guard.aimd, breaker=guard.breaker)
+                           aimd=guard.aimd, breaker=guard.breaker,
+                           concurrency=guard.concurrency)
         reader = _Reader(client, requests, findings)
-        engine = Engine(reader, control, concurrency=s.concurrency)
+        engine = Engine(reader, control, concurrency=guard.concurrency)
         checks = (_Check(i, cid, expected[cid]) for i, cid in enumerate(ids, start=1))
         await engine.run(checks, reader.collect)
     findings.aborted = None if control.stop is None else control.stop.detail

@@ -2,7 +2,9 @@
 
     items (rows to work on, or a `Result` already known, in row order)
       -> window (at most `window` rows between the oldest unfinished and the newest read)
-      -> one task per conversation chain, spawned only when a concurrency slot is free
+      -> one task per conversation chain, spawned only when the concurrency gate lets
+         one more row start (`worker.sending.concurrency`: as many as the rate needs at
+         the current latency, up to the cap)
       -> per row: `work.run(item, tally)` (for a run: `RowWork`, pacing and retries in it)
       -> `emit(result)` strictly in row order
 
@@ -24,6 +26,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Generic, Protocol, TypeVar
 
 from worker.core.outcomes import Result
+from worker.sending.concurrency import Concurrency
 from worker.sending.control import RunControl
 from worker.sending.ordering import InOrder
 from worker.sending.tally import Tally
@@ -56,12 +59,16 @@ class Work(Protocol[I_contra]):
 
 
 class Engine(Generic[I]):
-    def __init__(self, work: Work[I], control: RunControl, *, concurrency: int,
-                 window: int = 5000) -> None:
+    """`concurrency`: the gate (shared with the row's work, which says when a row is
+    busy), or a plain number of rows at most, for work that does not."""
+
+    def __init__(self, work: Work[I], control: RunControl, *,
+                 concurrency: int | Concurrency, window: int = 5000) -> None:
         self._work = work
         self._control = control
-        self._slots = asyncio.Semaphore(concurrency)
-        self._window = max(window, concurrency)
+        self._slots = (concurrency if isinstance(concurrency, Concurrency)
+                       else Concurrency(concurrency, spare=None))
+        self._window = max(window, self._slots.cap)
         self._chains: dict[int, deque[I]] = {}  # conversation -> rows waiting on it
         self._unstarted: set[int] = set()  # rows whose chain task has not run a step yet
         self._in_order = InOrder(lambda result: None, self._window)
@@ -69,6 +76,10 @@ class Engine(Generic[I]):
     @property
     def control(self) -> RunControl:
         return self._control
+
+    @property
+    def concurrency(self) -> Concurrency:
+        return self._slots
 
     def waiting(self) -> list[Result]:
         """Rows finished but not yet emitted: they wait for an earlier, slower row."""

@@ -37,6 +37,7 @@ from worker.core.outcomes import Outcome, Result
 from worker.sending import results
 from worker.sending.aimd import Aimd
 from worker.sending.breaker import Breaker
+from worker.sending.concurrency import Concurrency
 from worker.sending.control import RunControl, StopReason
 from worker.sending.ratelimit import RateLimiter
 from worker.sending.readback import describe_state, holds
@@ -78,11 +79,18 @@ class RowWork:
     def __init__(self, send: Send | None, limiter: RateLimiter, policy: RetryPolicy,
                  control: RunControl, *, aimd: Aimd | None = None,
                  breaker: Breaker | None = None, refusals: SameRefusals | None = None,
-                 capture: Capture | None = None, read_back: ReadState | None = None) -> None:
+                 capture: Capture | None = None, read_back: ReadState | None = None,
+                 concurrency: Concurrency | None = None) -> None:
         self._send = send
         self._capture = capture
         self._read_back = read_back
         self._limiter = limiter
+        # The engine's gate is told when a row cannot take a permit: a request out, or
+        # a retry wait (then another row must stand ready at the meter).
+        self._gate = concurrency
+        if concurrency is not None:
+            policy = dataclasses.replace(policy, sleep=functools.partial(
+                _busy_sleep, concurrency, policy.sleep))
         self._policy = policy
         # One retry at most: a read-back must not double the load on a failing API.
         self._read_policy = dataclasses.replace(policy,
@@ -193,6 +201,9 @@ class RowWork:
         sent_at = loop.time()
         if step is not Step.CHANGE:
             tally.reads += 1
+        gate = self._gate
+        if gate is not None:
+            gate.busy()
         try:
             with self._control.requesting():
                 answer = await send(op)
@@ -211,6 +222,9 @@ class RowWork:
             if isinstance(exc, TransientError) and self._control.stopping:
                 raise Interrupted() from exc  # no retry once the run is stopping
             raise
+        finally:
+            if gate is not None:
+                gate.ready()
         tally.ok += 1
         tally.last_status = 200
         results.log_request(step.method, op, tally, 200, loop.time() - sent_at, "")
@@ -248,3 +262,13 @@ class RowWork:
             if self._breaker.record(bad=bad):
                 self._control.halt(StopReason.BREAKER, self._breaker.explain(
                     exc.message, throttled=isinstance(exc, RateLimited)))
+
+
+async def _busy_sleep(gate: Concurrency, sleep: Callable[[float], Awaitable[None]],
+                      seconds: float) -> None:
+    """A retry's wait, during which the row is busy: it cannot take the next permit."""
+    gate.busy()
+    try:
+        await sleep(seconds)
+    finally:
+        gate.ready()

@@ -1,7 +1,9 @@
 """Settings in, the sending stack out: built in one place for `run`, `verify` and `select`.
 
-Each command gets the same pacing (one `RateLimiter` with its adaptive rate), the same
-retry rules and the same client for a given `Settings`; none of them assembles its own.
+Each command gets the same pacing (one `RateLimiter` with its adaptive rate, one
+concurrency gate whose cap is `concurrency`), the same retry rules and the same client
+for a given `Settings`; none of them assembles its own. The client's connection pool
+holds as many connections as the gate's cap: a row never queues for one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from worker.config import Settings
 from worker.partoo.client import PartooClient, open_session
 from worker.sending.aimd import Aimd
 from worker.sending.breaker import Breaker
+from worker.sending.concurrency import Concurrency, spare_for
 from worker.sending.ratelimit import RateLimiter
 from worker.sending.refusals import SameRefusals
 from worker.sending.retrypolicy import RetryPolicy
@@ -30,6 +33,7 @@ class Pacing:
     policy: RetryPolicy
     breaker: Breaker
     refusals: SameRefusals
+    concurrency: Concurrency  # the engine's gate, told by each row when it is busy
 
 
 def pacing(s: Settings) -> Pacing:
@@ -37,15 +41,17 @@ def pacing(s: Settings) -> Pacing:
     policy = RetryPolicy(max_attempts=s.max_attempts, max_retry_after_s=s.max_retry_after_s,
                          rate_limit_budget_s=s.rate_limit_budget_s,
                          backoff_base_s=s.backoff_base_s, backoff_max_s=s.backoff_max_s)
+    gate = Concurrency(s.concurrency, spare=spare_for(s.rate_per_minute / 60))
     return Pacing(limiter, Aimd(limiter), policy,
                   Breaker(s.failure_window, s.failure_threshold),
-                  SameRefusals(s.same_refusal_rows))
+                  SameRefusals(s.same_refusal_rows), gate)
 
 
 @asynccontextmanager
 async def open_client(s: Settings, *, connections: int | None = None,
                       ) -> AsyncIterator[PartooClient]:
-    """One session and client for the command; `connections` defaults to concurrency."""
+    """One session and client for the command; `connections` defaults to the
+    concurrency cap (the most rows the gate lets out at once)."""
     assert s.api_key is not None  # checked by the command before anything starts
     async with open_session(connections or s.concurrency, s.request_timeout_s) as session:
         yield PartooClient(session, s.base_url, s.api_key, s.request_timeout_s)
