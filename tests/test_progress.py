@@ -51,3 +51,45 @@ def test_on_a_terminal_the_bar_shows_rows_and_counts(capsys):
     err = capsys.readouterr().err
     assert "partoo-bulk" in err and "10/10" in err
     assert "9 ok" in err and "1 failed" in err
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_progress_line_says_when_the_concurrency_cap_held_requests_back():
+    from worker.sending.concurrency import Concurrency
+
+    clock = _Clock()
+    gate = Concurrency(4, clock=clock)
+    out = io.StringIO()
+    summary = Summary()
+    progress = PlainProgress(100, summary, every_s=10, stream=out, clock=clock,
+                             concurrency=gate)
+
+    def row(n: int) -> None:
+        result = Result(row=n, conversation_id=str(n), action="close", value="",
+                        outcome=Outcome.OK, attempts=1)
+        summary.add(result)
+        progress.add(result)
+
+    clock.now = 10.0
+    row(1)  # the first 10 s: never more than 3 requests out
+    for _ in range(4):
+        gate.busy()  # from 12 s to 18 s every one of the 4 rows is busy: the cap holds
+    clock.now = 12.0
+    gate.ready()
+    gate.busy()
+    clock.now = 18.0
+    gate.ready()
+    clock.now = 20.0
+    row(2)
+    clock.now = 30.0
+    row(3)  # and no more in the third interval
+    first, second, third = out.getvalue().splitlines()
+    assert "concurrency" not in first and "concurrency" not in third
+    assert second.endswith("| concurrency 4 reached: raise --concurrency")

@@ -128,3 +128,26 @@ def test_json_logs_for_log_shippers(tmp_path, make_sim, cli):
     assert "status" not in rec and rec["conversation_id"] == 7
     assert rec["level"] == "info" and "duration_ms" in rec
     assert read_report(tmp_path / "job.report.csv")[0]["outcome"] == "ok"
+
+
+def test_a_run_held_back_by_the_concurrency_cap_says_so_and_one_held_by_the_rate_does_not(
+        tmp_path, make_sim, cli):
+    from worker.simulator.faults import Faults
+
+    # Every reply takes 0.3 s; at 600/min (10/s) that needs 3 requests out at once.
+    sim = make_sim(faults=Faults(slow=1.0, slow_s=0.3))
+    job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 13)])
+    capped_json, free_json = tmp_path / "capped.json", tmp_path / "free.json"
+    env = sim_env(sim, PARTOO_RATE_PER_MINUTE="600", PARTOO_REQUEST_TIMEOUT_S="5")
+    capped = cli("run", job, "--yes", "--overwrite", "--concurrency", "1",
+                 "--summary-json", capped_json, env=env)
+    free = cli("run", job, "--yes", "--overwrite", "--summary-json", free_json, env=env)
+    assert capped.code == free.code == 0
+    assert "| concurrency 1 reached: raise --concurrency (it held requests back" in capped.out
+    assert "concurrency" not in free.out
+    capped_data = json.loads(capped_json.read_text())["concurrency"]
+    free_data = json.loads(free_json.read_text())["concurrency"]
+    assert capped_data["cap"] == 1 and capped_data["most_in_flight"] == 1
+    assert capped_data["cap_reached"] and capped_data["hint"].startswith("concurrency 1")
+    assert free_data["cap"] == 8 and not free_data["cap_reached"]
+    assert 3 <= free_data["most_in_flight"] <= 4  # rate x latency, not the cap

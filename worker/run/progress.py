@@ -4,7 +4,8 @@ On a terminal (rich): rows done / total, ok / failed, request rate, 429s and ETA
 Off a terminal (cron, CI, a pipe): one plain line every `every_s` seconds, which is what
 log collectors keep; with `--log-format json`, the same as a `progress` event with its
 figures as fields, terminal or not. `--quiet` gives `NullProgress`. Callers feed results
-with `add()`.
+with `add()`. Each adds "concurrency 64 reached: raise --concurrency" while the
+concurrency cap, not the rate, holds requests back (`worker.sending.concurrency`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any, Protocol, TextIO
 
 from worker import logs
 from worker.core.outcomes import Result
-from worker.run.summary import Summary
+from worker.run.summary import Summary, cap_note
+from worker.sending.concurrency import Concurrency
 
 __all__ = ["NullProgress", "PlainProgress", "Progress", "make_progress"]
 
@@ -60,6 +62,23 @@ class _Rate:
         return (self._total - n0) / max(now - t0, 1e-9) * 60
 
 
+class _CapWatch:
+    """Whether the concurrency cap held requests back since the last look."""
+
+    def __init__(self, gate: Concurrency | None, now: float) -> None:
+        self._gate = gate
+        self._held = 0.0
+        self._at = now
+
+    def note(self, now: float) -> str:
+        if self._gate is None:
+            return ""
+        held = self._gate.cap_held()
+        note = cap_note(self._gate.cap, held - self._held, now - self._at)
+        self._held, self._at = held, now
+        return note
+
+
 def _eta(done: int, total: int, rows_per_s: float) -> str:
     if rows_per_s <= 0 or done >= total:
         return "-"
@@ -72,11 +91,13 @@ class PlainProgress:
     def __init__(self, total: int, summary: Summary, *, every_s: float = 10.0,
                  stream: TextIO | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 as_events: bool = False) -> None:
+                 as_events: bool = False, concurrency: Concurrency | None = None) -> None:
         self._total, self._summary, self._every_s = total, summary, every_s
         self._stream, self._clock, self._as_events = stream, clock, as_events
         self._rate = _Rate()
         self._started = self._last = clock()
+        self._cap = _CapWatch(concurrency, self._started)
+        self._cap_note = ""  # what the cap did over the last interval
 
     def __enter__(self) -> PlainProgress:
         return self
@@ -89,6 +110,7 @@ class PlainProgress:
         self._rate.add(result.attempts, now)
         if now - self._last >= self._every_s:
             self._last = now
+            self._cap_note = self._cap.note(now)
             if self._as_events:
                 logs.event("progress", self.line(now), **self.fields(now))
             else:
@@ -102,7 +124,8 @@ class PlainProgress:
                 **{f"rows_{o}": s.outcomes[o] for o in ("ok", "failed", "invalid", "skipped")},
                 "requests": s.requests, "requests_per_minute": round(
                     self._rate.per_minute(now), 1), "http_429": s.throttled,
-                "eta_s": round(left / rows_per_s) if rows_per_s > 0 and left > 0 else None}
+                "eta_s": round(left / rows_per_s) if rows_per_s > 0 and left > 0 else None,
+                "concurrency_cap_reached": bool(self._cap_note)}
 
     def line(self, now: float) -> str:
         s = self._summary
@@ -112,11 +135,13 @@ class PlainProgress:
         return (f"progress: {done}/{self._total} rows ({pct:.1f}%), {s.outcomes['ok']} ok, "
                 f"{s.outcomes['failed']} failed, {s.outcomes['invalid']} invalid | "
                 f"{self._rate.per_minute(now):.0f} req/min | {s.throttled} x 429 | "
-                f"ETA {_eta(done, self._total, rows_per_s)}")
+                f"ETA {_eta(done, self._total, rows_per_s)}"
+                + (f" | {self._cap_note}" if self._cap_note else ""))
 
 
 class RichProgress:
-    def __init__(self, total: int, summary: Summary) -> None:
+    def __init__(self, total: int, summary: Summary,
+                 concurrency: Concurrency | None = None) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
         from rich.progress import Progress as Bar
@@ -127,6 +152,9 @@ class RichProgress:
                         TextColumn("{task.fields[counts]}"), TimeRemainingColumn(),
                         console=Console(stderr=True), transient=False)
         self._task = self._bar.add_task("run", total=total, counts="")
+        self._cap = _CapWatch(concurrency, time.monotonic())
+        self._cap_text = ""
+        self._cap_looked = time.monotonic()
 
     def __enter__(self) -> RichProgress:
         self._bar.start()
@@ -138,18 +166,22 @@ class RichProgress:
     def add(self, result: Result) -> None:
         now = time.monotonic()
         self._rate.add(result.attempts, now)
+        if now - self._cap_looked >= 5.0:  # looked at over a few seconds, not per row
+            note = self._cap.note(now)
+            self._cap_text, self._cap_looked = (f" | {note}" if note else ""), now
         s = self._summary
         counts = (f"[green]{s.outcomes['ok']} ok[/] [red]{s.outcomes['failed']} failed[/] "
                   f"{s.outcomes['invalid']} invalid | {self._rate.per_minute(now):.0f}/min | "
-                  f"{s.throttled} x 429")
+                  f"{s.throttled} x 429{self._cap_text}")
         self._bar.update(self._task, completed=s.rows, counts=counts)
 
 
-def make_progress(total: int, summary: Summary, *, quiet: bool) -> Progress:
+def make_progress(total: int, summary: Summary, *, quiet: bool,
+                  concurrency: Concurrency | None = None) -> Progress:
     if quiet:
         return NullProgress()
     if logs.json_mode():
-        return PlainProgress(total, summary, as_events=True)
+        return PlainProgress(total, summary, as_events=True, concurrency=concurrency)
     if sys.stderr.isatty():
-        return RichProgress(total, summary)
-    return PlainProgress(total, summary)
+        return RichProgress(total, summary, concurrency)
+    return PlainProgress(total, summary, concurrency=concurrency)

@@ -39,7 +39,7 @@ from worker.run.request import (
     RunResult,
 )
 from worker.run.sink import ReportSink, hold_back
-from worker.run.summary import Summary
+from worker.run.summary import ConcurrencyUse, Summary
 from worker.sending.control import RunControl, StopReason
 from worker.sending.engine import Engine
 from worker.sending.readback import ReadBack
@@ -171,7 +171,8 @@ async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
                        read_back=ReadBack(client), concurrency=guard.concurrency)
         engine = Engine(work, control, concurrency=guard.concurrency)
         with ReportWriter(inputs.out_path, job.extra_columns) as report, \
-                make_progress(total_rows, summary, quiet=req.quiet) as progress:
+                make_progress(total_rows, summary, quiet=req.quiet,
+                              concurrency=guard.concurrency) as progress:
             sink = ReportSink(report, summary, progress, control)
             sink.sent = sent if req.canary else None
             snapshots = asyncio.create_task(ahead.keep_ahead(inputs.ahead_file,
@@ -182,6 +183,9 @@ async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
                     await engine.run(inputs.items, sink)
             finally:
                 snapshots.cancel()
+                gate = guard.concurrency
+                summary.concurrency = ConcurrencyUse(gate.cap, gate.most_busy,
+                                                     gate.cap_held())
     return sink.error
 
 

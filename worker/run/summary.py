@@ -12,9 +12,30 @@ from typing import Any
 from worker.core.outcomes import Outcome, Result
 from worker.report.stats import error_kind
 
-__all__ = ["Summary", "write_summary_json"]
+__all__ = ["ConcurrencyUse", "Summary", "cap_note", "write_summary_json"]
 
 _MAX_ERROR_KINDS = 1000
+# The cap "held the run back" when every row was busy for this share of the time (and at
+# least _CAP_MIN_S): less is the odd slow reply, not a cap to raise.
+_CAP_SHARE = 0.05
+_CAP_MIN_S = 0.5
+
+
+def cap_note(cap: int, held_s: float, span_s: float) -> str:
+    """"concurrency 64 reached: raise --concurrency" if the cap held requests back for
+    a fair share of `span_s`, else ""."""
+    if held_s < _CAP_MIN_S or held_s < _CAP_SHARE * span_s:
+        return ""
+    return f"concurrency {cap} reached: raise --concurrency"
+
+
+@dataclass(frozen=True, slots=True)
+class ConcurrencyUse:
+    """How the run used its concurrency (`worker.sending.concurrency`)."""
+
+    cap: int
+    most_in_flight: int  # the most rows busy at once (a request out, or a retry wait)
+    cap_held_s: float  # time every one of `cap` rows was busy: the cap, not the rate, held
 
 
 @dataclass
@@ -27,6 +48,7 @@ class Summary:
     throttled: int = 0
     retries: int = 0  # requests beyond each row's first, 429s not counted
     carried: int = 0  # rows kept from an earlier report on --resume, not sent again
+    concurrency: ConcurrencyUse | None = None  # set once the rows are sent
 
     def add(self, result: Result) -> None:
         self.rows += 1
@@ -67,8 +89,15 @@ class Summary:
                 f"{o['invalid']} invalid, {o['skipped']} skipped | "
                 f"{_n(self.requests, 'request')}, {self.throttled} x 429, "
                 f"{_n(self.retries, 'retry', 'retries')} | {_duration(wall_s)} "
-                f"({rate:.0f} req/min) | report: {report}")
+                f"({rate:.0f} req/min){self._cap_part(wall_s)} | report: {report}")
 
+    def _cap_part(self, wall_s: float) -> str:
+        c = self.concurrency
+        note = "" if c is None else cap_note(c.cap, c.cap_held_s, wall_s)
+        if c is None or not note:
+            return ""
+        share = c.cap_held_s / wall_s if wall_s > 0 else 1.0
+        return f" | {note} (it held requests back {share:.0%} of the time)"
 
     def as_dict(self, wall_s: float) -> dict[str, Any]:
         return {"rows": self.rows, "outcomes": {o.value: self.outcomes[o.value]
@@ -79,7 +108,17 @@ class Summary:
                 "requests": self.requests, "http_429": self.throttled,
                 "retries": self.retries, "wall_time_s": round(wall_s, 3),
                 "achieved_rate_per_minute": round(self.requests / wall_s * 60, 1)
-                if wall_s > 0 else 0.0}
+                if wall_s > 0 else 0.0,
+                "concurrency": self._concurrency_dict(wall_s)}
+
+    def _concurrency_dict(self, wall_s: float) -> dict[str, Any] | None:
+        c = self.concurrency
+        if c is None:
+            return None
+        note = cap_note(c.cap, c.cap_held_s, wall_s)
+        return {"cap": c.cap, "most_in_flight": c.most_in_flight,
+                "cap_held_s": round(c.cap_held_s, 3), "cap_reached": bool(note),
+                "hint": note or None}
 
 
 def write_summary_json(path: Path, data: dict[str, Any]) -> None:

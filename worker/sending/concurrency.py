@@ -65,6 +65,7 @@ class Concurrency:
         self.in_use = 0  # rows started and not ended
         self.busy_rows = 0  # of them, with a request out or a retry wait running
         self.most_in_use = 0
+        self.most_busy = 0  # the most rows busy at once: requests out (or retry waits)
         self.cap_held_s = 0.0  # time every one of `cap` rows was busy
         self._held_since: float | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -103,6 +104,8 @@ class Concurrency:
     def busy(self) -> None:
         """A row sends a request or starts a retry wait: it cannot take a permit."""
         self.busy_rows += 1
+        if self.busy_rows > self.most_busy:
+            self.most_busy = self.busy_rows
         if self.busy_rows >= self.cap and self._held_since is None:
             self._held_since = self._clock()
         self._wake()
