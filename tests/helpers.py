@@ -66,7 +66,7 @@ async def run_engine(items, sender, *, rate_per_minute=6000.0, burst=1, concurre
                      max_attempts=3, window=5000, breaker=None, budget_s=900.0,
                      stop_after=None, read_back=None,
                      capture=None) -> tuple[Engine, list[Result]]:
-    limiter = RateLimiter(rate_per_minute, burst)
+    limiter = RateLimiter(rate_per_minute, burst, jitter=0)  # exact spacing to assert on
     policy = RetryPolicy(max_attempts=max_attempts, rate_limit_budget_s=budget_s,
                          max_retry_after_s=120.0)
     engine = make_engine(sender, limiter, policy, concurrency=concurrency, window=window,

@@ -28,7 +28,7 @@ class Seen:
 
 async def drive(gate: Concurrency, rate_per_minute: float, rows: int,
                 latency: Callable[[int], float]) -> Seen:
-    limiter = RateLimiter(rate_per_minute)
+    limiter = RateLimiter(rate_per_minute, jitter=0)  # exact spacing to assert on
     loop = asyncio.get_running_loop()
     seen = Seen()
     tasks = set()

@@ -7,9 +7,12 @@ instance keeps its state per thread, and every asyncio task shares the thread.
 Two budgets, kept apart:
 - transient failures (5xx, timeouts, resets) count against `max_attempts`, with full-jitter
   exponential backoff (or the server's Retry-After, whichever is longer);
-- 429s do not use up attempts: the row's work (`worker.sending.rowwork`) pauses every
-  sender for Retry-After, and the row gives up only once its own total 429 wait passes
-  `rate_limit_budget_s`.
+- 429s do not use up attempts, and the row gives up only once its own total 429 wait
+  passes `rate_limit_budget_s`. A short Retry-After (at most `row_wait_max_s`, 1 s: the
+  least a server can ask for in whole seconds, "slow down") is the row's own wait, then
+  it queues at the meter again, paced, while the others go on at the adapted rate; a
+  longer one ("the quota is used up for now") pauses every sender, in the rate limiter
+  (the row's work, `worker.sending.rowwork`, decides which).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class RetryPolicy:
     rate_limit_budget_s: float = 900.0
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
+    row_wait_max_s: float = 1.0  # a 429 asking for longer pauses every sender
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def pause_for(self, retry_after_s: float | None) -> float:
@@ -47,6 +51,10 @@ class RetryPolicy:
         asked = DEFAULT_RETRY_AFTER_S if retry_after_s is None else retry_after_s
         # A floor, or a storm of "Retry-After: 0" would never spend the row's 429 budget.
         return min(max(asked, MIN_RETRY_AFTER_S), self.max_retry_after_s)
+
+    def shared_pause(self, pause_s: float) -> bool:
+        """Does a 429's pause hold every sender (True), or only the row that met it?"""
+        return pause_s > self.row_wait_max_s
 
     async def run(self, attempt: Callable[[], Awaitable[T]], tally: Tally) -> T:
         """`await attempt()` until it succeeds (its value is returned); re-raise the last
@@ -74,7 +82,9 @@ class RetryPolicy:
 
     def wait_s(self, exc: BaseException | None, tally: Tally) -> float:
         if isinstance(exc, RateLimited):
-            return 0.0  # the shared pause in the rate limiter does the waiting
+            pause = self.pause_for(exc.retry_after_s)
+            # A long one is the shared pause in the rate limiter, which does the waiting.
+            return 0.0 if self.shared_pause(pause) else pause
         ceiling = min(self.backoff_max_s, self.backoff_base_s * 2 ** (tally.failures - 1))
         backoff = random.uniform(0, ceiling)
         server = exc.retry_after_s if isinstance(exc, TransientError) else None

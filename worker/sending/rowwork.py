@@ -3,7 +3,8 @@ retried and classified; then the row's `Result`.
 
     [capture: GET, once per conversation, for --undo-out]
       -> change: `send` (one PATCH), each attempt behind a rate permit, retried per
-         `RetryPolicy`; a 429 pauses every sender and tells the adaptive rate
+         `RetryPolicy`; a 429 tells the adaptive rate (and a long Retry-After pauses
+         every sender)
       -> [read-back: GET, when the change's last answer left it open whether it landed]
       -> Result (ok / failed / skipped); the breaker and the refusal rule told how it went
 
@@ -233,12 +234,14 @@ class RowWork:
         return answer
 
     def _on_rate_limited(self, exc: RateLimited, tally: Tally) -> None:
-        """One pause for every sender, and one signal to the adaptive rate."""
+        """A signal to the adaptive rate, and a long Retry-After's pause for every sender
+        (a short one is the row's own wait: `RetryPolicy.wait_s`)."""
         pause = self._policy.pause_for(exc.retry_after_s)
         tally.throttled += 1
         tally.throttled_wait_s += pause
         tally.asked_wait_s = max(tally.asked_wait_s, exc.retry_after_s or 0.0)
-        self._limiter.pause(pause)
+        if self._policy.shared_pause(pause):
+            self._limiter.pause(pause)
         if self._aimd is not None:
             self._aimd.on_throttled()
 
