@@ -194,3 +194,27 @@ def test_the_line_of_a_latin1_byte_is_the_real_one(tmp_path):
     with pytest.raises(JobFileError) as err:
         items(path)
     assert "line 5001: the file is not UTF-8 text (byte 0xe9)" in str(err.value)
+
+
+@pytest.mark.parametrize("text, override", [
+    ("conversation_id,status,note\n1,closed,a\n\n,,\n2,nope,b\n-3,open,c\n", None),
+    ("\n\nconversation_id;assigned_user_id\r\n7;u1\r\n8;\r\n", None),
+    ("11\n12\n\n abc \n", Override(Action.CLOSE)),
+    ("conversation_id,status\n", None),
+    ('conversation_id,status,note\n1,closed,"two\nlines"\n2,open,x\n', None),
+])
+def test_counting_rows_gives_what_items_yields_without_parsing_them(tmp_path, text,
+                                                                    override):
+    job = open_job(write(tmp_path, text), override)
+    assert job.count_rows() == len(list(job.items()))
+
+
+def test_counting_rows_refuses_an_unreadable_file_as_items_does(tmp_path):
+    body = "".join(f"{i},closed,ok\n" for i in range(1, 5000))
+    path = write(tmp_path, "conversation_id,status,note\n" + body + "5000,closed,fermé\n",
+                 encoding="latin-1")
+    with pytest.raises(JobFileError, match="line 5001: the file is not UTF-8"):
+        open_job(path).count_rows()
+    path = write(tmp_path, 'conversation_id,status,note\n1,closed,"oops\n' + "x" * (1 << 21))
+    with pytest.raises(JobFileError, match="line 2: a quote opened on this line does not close"):
+        open_job(path).count_rows()

@@ -21,7 +21,7 @@ from worker.core.columns import REPORT_COLUMNS
 from worker.core.errors import ConfigError, RunAborted, StartupError
 from worker.core.operations import Operation
 from worker.core.outcomes import Result
-from worker.jobfile.plan import make_plan
+from worker.jobfile.plan import Plan, make_plan
 from worker.jobfile.reader import Job
 from worker.partoo.preflight import check_reachable
 from worker.report import meta as runmeta
@@ -85,9 +85,13 @@ async def arun(req: RunRequest) -> RunResult:
 
 async def _arun(req: RunRequest, job: Job) -> RunResult:
     resuming = outputs.prepare(req, job)
-    # Reads the whole file: a bad byte at row 90,000 stops us here. Without a prompt to
-    # show, only the counts (flat memory for a million rows).
-    plan = make_plan(job, counts_only=req.yes)
+    # Reads the whole file: a bad byte at row 90,000 stops us here. With no prompt to
+    # show and no --strict, only the rows are counted (the run parses each one once);
+    # otherwise the plan, in flat memory for a million rows with --yes.
+    if req.yes and not req.strict:
+        plan = Plan(rows=job.count_rows())
+    else:
+        plan = make_plan(job, counts_only=req.yes)
     if req.strict and plan.invalid:
         raise StartupError(f"{job.path}: {plan.invalid} invalid row(s) and --strict: "
                            f"nothing was sent. First: {plan.invalid_examples[0]}. Fix them "
@@ -147,10 +151,11 @@ async def _execute(req: RunRequest, job: Job, resuming: bool, total_rows: int) -
     journal = (undo.UndoJournal(undo.journal_path(req.undo_out), keep=resuming)
                if req.undo_out else None)
     sent: list[Result] = []
-    error = await _send(req, job, inputs, control, summary, journal, total_rows, sent)
-    if error is not None:
+    failed = await _send(req, job, inputs, control, summary, journal, total_rows, sent)
+    if failed is not None:
+        error, rows = failed
         raise RunAborted(f"{inputs.out_path}: writing the report failed after row "
-                         f"{summary.rows} ({error.strerror}); the run was "
+                         f"{rows} ({error.strerror}); the run was "
                          f"stopped. Free space or fix the folder, then: {req.resume_hint}")
     result = _finish(req, resuming, inputs, control, summary, journal,
                      time.monotonic() - started)
@@ -160,7 +165,7 @@ async def _execute(req: RunRequest, job: Job, resuming: bool, total_rows: int) -
 
 async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
                 summary: Summary, journal: undo.UndoJournal | None, total_rows: int,
-                sent: list[Result]) -> OSError | None:
+                sent: list[Result]) -> tuple[OSError, int] | None:
     """Every row through the engine into the report; the write error, if one stopped it."""
     s = req.settings
     guard = pacing(s)
@@ -186,7 +191,8 @@ async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
                 gate = guard.concurrency
                 summary.concurrency = ConcurrencyUse(gate.cap, gate.most_busy,
                                                      gate.cap_held())
-    return sink.error
+    # The rows on disk: the writer flushed what it could when it closed.
+    return None if sink.error is None else (sink.error, report.rows_flushed)
 
 
 def _finish(req: RunRequest, resuming: bool, inputs: _Inputs, control: RunControl,

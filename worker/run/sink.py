@@ -3,11 +3,15 @@
 - `hold_back`: with `--canary N`, the first N rows to send go to the engine; the later
   ones come out `skipped` unsent, for the run's second part (a resume) to send.
 - `ReportSink`: results arrive in row order: the report line first, then the counts and
-  the progress, and, for a canary, the rows it sent.
+  the progress, and, for a canary, the rows it sent. The lines are handed to the OS in
+  one batch per turn of the event loop (`flush`, a callback queued behind the ones
+  running now), so every row finished before the loop waits again is on the OS,
+  whatever kills the process then, with one write for all of them.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Iterator
 
 from worker.core.operations import Operation
@@ -51,6 +55,7 @@ class ReportSink:
         self._summary = summary
         self._progress = progress
         self._control = control
+        self._flush_due = False
         self.error: OSError | None = None
         self.sent: list[Result] | None = None  # with a canary: the rows it sent
 
@@ -60,10 +65,26 @@ class ReportSink:
         try:
             self._report.write(result)
         except OSError as exc:
-            self.error = exc
-            self._control.cancel()
+            self._failed(exc)
             return
+        if not self._flush_due:
+            self._flush_due = True
+            asyncio.get_running_loop().call_soon(self.flush)
         self._summary.add(result)
         self._progress.add(result)
         if self.sent is not None and result.line is None and result.attempts:
             self.sent.append(result)
+
+    def flush(self) -> None:
+        """The lines written since the last flush, to the OS (once per loop turn)."""
+        self._flush_due = False
+        if self.error is not None:
+            return
+        try:
+            self._report.flush()
+        except OSError as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: OSError) -> None:
+        self.error = exc
+        self._control.cancel()

@@ -125,6 +125,9 @@ class Aimd:
         return True
 
     def on_success(self) -> None:
+        last = self._last_step
+        if last is None:
+            return  # never stepped down: nothing to measure for, nothing to climb back to
         now = self._clock()
         tenth = int(now / _BUCKET_S)
         buckets = self._buckets
@@ -134,9 +137,6 @@ class Aimd:
             buckets.append([tenth, 1])
             while tenth - buckets[0][0] > self._window_s / _BUCKET_S:
                 buckets.popleft()
-        last = self._last_step
-        if last is None:
-            return  # never stepped down: nothing to climb back to
         self._last_step = max(now, last)
         limiter = self._limiter
         if limiter.waiting == 0 or limiter.rate_per_s >= limiter.max_rate_per_s:

@@ -84,6 +84,15 @@ class Concurrency:
     def _room(self) -> bool:
         return self.in_use < self.cap and self.in_use - self.busy_rows < self._spare
 
+    def try_acquire(self) -> bool:
+        """Take a place for another row if there is one now (no wait)."""
+        if not self._room():
+            return False
+        self.in_use += 1
+        if self.in_use > self.most_in_use:
+            self.most_in_use = self.in_use
+        return True
+
     async def acquire(self) -> None:
         """Wait until another row may start (one waiter at a time: the engine)."""
         while not self._room():

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -81,16 +80,11 @@ class RunControl:
     def tasks(self) -> set[asyncio.Task[Any]]:
         return set(self._tasks)
 
-    @contextmanager
-    def requesting(self) -> Iterator[None]:
+    def requesting(self) -> _Requesting:
         """Around one request: a halt lets it finish (only `cancel()` cuts it)."""
         task = asyncio.current_task()
         assert task is not None
-        self._in_request.add(task)
-        try:
-            yield
-        finally:
-            self._in_request.discard(task)
+        return _Requesting(self._in_request, task)
 
     def halt(self, reason: StopReason, detail: str) -> None:
         """No new request starts; idle waits end now; requests in flight finish."""
@@ -104,3 +98,18 @@ class RunControl:
         self.halt(StopReason.INTERRUPTED, "interrupted")
         for task in self._tasks:
             task.cancel()
+
+
+class _Requesting:
+    """`RunControl.requesting()`: a plain class, as cheap as a context manager gets."""
+
+    __slots__ = ("_task", "_tasks")
+
+    def __init__(self, tasks: set[asyncio.Task[Any]], task: asyncio.Task[Any]) -> None:
+        self._tasks, self._task = tasks, task
+
+    def __enter__(self) -> None:
+        self._tasks.add(self._task)
+
+    def __exit__(self, *exc: object) -> None:
+        self._tasks.discard(self._task)

@@ -86,19 +86,23 @@ class Engine(Generic[I]):
         return self._in_order.held()
 
     async def run(self, items: Iterable[I | Result], emit: Emit) -> None:
-        self._in_order = InOrder(emit, self._window)
-        control = self._control
+        self._in_order = in_order = InOrder(emit, self._window)
+        control, chains, slots = self._control, self._chains, self._slots
         try:
             for item in items:
-                await self._in_order.wait_for_room(item.row)
+                # Awaited only when there is a wait: a coroutine per row costs as much
+                # as the rest of this loop.
+                if not in_order.has_room(item.row):
+                    await in_order.wait_for_room(item.row)
                 if isinstance(item, Result):
                     self._finish(item)
                 elif control.stopping:
                     self._finish(self._skipped(item, Tally()))
-                elif item.conversation_id in self._chains:
-                    self._chains[item.conversation_id].append(item)
+                elif item.conversation_id in chains:
+                    chains[item.conversation_id].append(item)
                 else:
-                    await self._slots.acquire()  # the gate: a task exists only with a slot
+                    if not slots.try_acquire():
+                        await slots.acquire()  # the gate: a task exists only with a slot
                     self._spawn(item)
             while tasks := control.tasks():
                 await asyncio.wait(tasks)

@@ -24,6 +24,9 @@ class InOrder:
         self._next_row = 1
         self._advanced = asyncio.Event()
 
+    def has_room(self, row: int) -> bool:
+        return row - self._next_row < self._window
+
     async def wait_for_room(self, row: int) -> None:
         while row - self._next_row >= self._window:
             self._advanced.clear()

@@ -75,8 +75,8 @@ class RateLimiter:
             raise ValueError("rate_per_minute must be > 0, burst >= 1, 0 <= jitter < 1")
         self._jitter = jitter
         self.max_rate_per_s = rate_per_minute / 60.0
-        self.rate_per_s = self.max_rate_per_s
         self._burst = burst
+        self._set(self.max_rate_per_s)
         self._tat = float("-inf")  # theoretical arrival time of the next permit
         self._paused_until = float("-inf")
         self._waiters: deque[asyncio.Future[None]] = deque()
@@ -93,47 +93,44 @@ class RateLimiter:
         """Callers queued for a permit: > 0 means the meter is what holds requests back."""
         return len(self._waiters)
 
-    @property
-    def _interval(self) -> float:
-        return (1.0 + HEADROOM) / self.rate_per_s
-
-    @property
-    def _jitter_s(self) -> float:
-        return min(self._jitter * self._interval, MAX_JITTER_S)
-
-    @property
-    def _tau(self) -> float:
-        return (self._burst - 1) * self._interval
+    def _set(self, rate_per_s: float) -> None:
+        # Kept as plain attributes: read for every permit.
+        self.rate_per_s = rate_per_s
+        self._interval = (1.0 + HEADROOM) / rate_per_s
+        self._jitter_s = min(self._jitter * self._interval, MAX_JITTER_S)
+        self._tau = (self._burst - 1) * self._interval
 
     def set_rate(self, rate_per_s: float) -> None:
         """Change the rate from the next permit on (bounded by the configured rate)."""
-        self.rate_per_s = max(1e-6, min(rate_per_s, self.max_rate_per_s))
+        self._set(max(1e-6, min(rate_per_s, self.max_rate_per_s)))
         if self._waiters:
             self._schedule(loop_time())
 
     async def acquire(self) -> None:
         loop = asyncio.get_running_loop()
-        if not self._waiters and self._grantable(loop.time()):
-            self._take(loop.time())
-        else:
-            front = False
-            while True:
-                future: asyncio.Future[None] = loop.create_future()
-                if front:
-                    self._waiters.appendleft(future)
-                else:
-                    self._waiters.append(future)
-                self._schedule(loop.time())
-                try:
-                    await future
-                except asyncio.CancelledError:
-                    if future in self._waiters:  # cancelled while queued: leave the queue
-                        self._waiters.remove(future)
-                        self._schedule(loop.time())
-                    raise
-                if self._paused_until <= loop.time():
-                    break
-                front = True  # a pause began between the grant and now: first in line again
+        now = loop.time()
+        if not self._waiters and self._grantable(now):
+            self._take(now)
+            _granted_at.set(now)
+            return
+        front = False
+        while True:
+            future: asyncio.Future[None] = loop.create_future()
+            if front:
+                self._waiters.appendleft(future)
+            else:
+                self._waiters.append(future)
+            self._schedule(loop.time())
+            try:
+                await future
+            except asyncio.CancelledError:
+                if future in self._waiters:  # cancelled while queued: leave the queue
+                    self._waiters.remove(future)
+                    self._schedule(loop.time())
+                raise
+            if self._paused_until <= loop.time():
+                break
+            front = True  # a pause began between the grant and now: first in line again
         _granted_at.set(loop.time())
 
     def pause(self, seconds: float) -> None:
