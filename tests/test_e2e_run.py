@@ -246,3 +246,14 @@ def test_a_lost_answer_whose_read_back_fails_too_stays_uncertain(tmp_path, make_
 
 def sim_summary(out: str) -> str:
     return next(line for line in out.splitlines() if " rows" in line)
+
+
+def test_a_run_in_process_gives_the_garbage_collector_back_as_it_found_it(tmp_path,
+                                                                         make_sim, cli):
+    import gc
+
+    before = gc.get_threshold()
+    sim = make_sim()
+    job = write_job(tmp_path / "job.csv", [("1", "closed", ""), ("2", "closed", "")])
+    assert cli("run", job, "--yes", env=sim_env(sim)).code == 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

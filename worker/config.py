@@ -13,7 +13,6 @@ errors print `**********`.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import logging
 import os
@@ -215,6 +214,8 @@ def _read_toml(path: Path, flag: str) -> dict[str, Any]:
 
 
 def _explain(exc: ValidationError, origin: dict[str, Path]) -> str:
+    import difflib  # only for a mistake: not on every run's start-up
+
     lines = ["invalid settings:"]
     for err in exc.errors():
         name = str(err["loc"][0]) if err["loc"] else "?"

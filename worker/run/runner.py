@@ -59,6 +59,9 @@ __all__ = [
     "run",
 ]
 
+_GC_NEW_OBJECTS = 10_000  # the collector's first generation, while a run sends
+
+
 def default_report_path(job_path: Path) -> Path:
     return job_path.with_name(job_path.stem + ".report.csv")
 
@@ -105,12 +108,18 @@ async def _arun(req: RunRequest, job: Job) -> RunResult:
     if not resuming:
         outputs.clear(req)  # every check passed: only now does an earlier report go
     # Long-lived objects out of the collector's full passes (~10 ms stalls otherwise,
-    # which at high rates bunch requests together).
+    # which at high rates bunch requests together), and its passes rarer: a row's
+    # objects are freed by their reference counts, not by the collector, which at its
+    # default (a pass every 700 new objects) cost 10 us of the 100 a request takes
+    # (bench/overhead.py).
+    thresholds = gc.get_threshold()
     gc.collect()
     gc.freeze()
+    gc.set_threshold(_GC_NEW_OBJECTS, *thresholds[1:])
     try:
         return await _execute(req, job, resuming, plan.rows)
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()
 
 

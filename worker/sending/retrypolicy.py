@@ -21,12 +21,13 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
-
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+from typing import TYPE_CHECKING, TypeVar
 
 from worker.core.errors import RateLimited, TransientError
 from worker.sending.tally import Tally
+
+if TYPE_CHECKING:
+    from tenacity import AsyncRetrying, RetryCallState
 
 __all__ = ["RetryPolicy"]
 
@@ -91,7 +92,10 @@ class RetryPolicy:
         return max(backoff, min(server, self.max_retry_after_s)) if server else backoff
 
     def retrying(self, tally: Tally) -> AsyncRetrying:
-        """A fresh tenacity loop for one operation (never shared between tasks)."""
+        """A fresh tenacity loop for one operation (never shared between tasks).
+        tenacity is imported here, on a row's first retry: most runs never need it."""
+        from tenacity import AsyncRetrying, retry_if_exception_type
+
         def stop(state: RetryCallState) -> bool:
             return self.gives_up(state.outcome.exception() if state.outcome else None, tally)
 
