@@ -16,6 +16,7 @@ import sys
 import time
 import traceback
 
+import latency
 import memory
 import overhead
 import pacing
@@ -23,8 +24,8 @@ import sharing
 import startup
 from _common import quick_flag
 
-BENCHES = (("start-up", startup), ("pacing", pacing), ("sharing", sharing),
-           ("overhead", overhead), ("memory", memory))
+BENCHES = (("start-up", startup), ("pacing", pacing), ("latency", latency),
+           ("sharing", sharing), ("overhead", overhead), ("memory", memory))
 
 
 def main() -> int:
