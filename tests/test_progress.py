@@ -93,3 +93,20 @@ def test_the_progress_line_says_when_the_concurrency_cap_held_requests_back():
     first, second, third = out.getvalue().splitlines()
     assert "concurrency" not in first and "concurrency" not in third
     assert second.endswith("| concurrency 4 reached: raise --concurrency")
+
+
+def test_at_a_thousand_rows_a_second_the_rate_is_right_though_rows_are_counted_in_bulk():
+    now = [0.0]
+    out = io.StringIO()
+    summary = Summary()
+    progress = PlainProgress(30_000, summary, every_s=10, stream=out, clock=lambda: now[0])
+    for row in range(1, 25_001):
+        now[0] = row * 0.001
+        result = Result(row=row, conversation_id=str(row), action="close", value="",
+                        outcome=Outcome.OK, attempts=1)
+        summary.add(result)
+        progress.add(result)
+    first, second = out.getvalue().splitlines()
+    done = [int(line.split()[1].split("/")[0]) for line in (first, second)]
+    assert 10_000 <= done[0] <= 10_200 and 20_000 <= done[1] <= 20_400  # 10 s apart
+    assert "60000 req/min" in second

@@ -23,6 +23,8 @@ from worker.sending.concurrency import Concurrency
 
 __all__ = ["NullProgress", "PlainProgress", "Progress", "make_progress"]
 
+_MARK_S = 0.1  # rows are counted as they come; the rate and the bar move at most this often
+
 
 class Progress(Protocol):
     def __enter__(self) -> Progress: ...
@@ -95,7 +97,8 @@ class PlainProgress:
         self._total, self._summary, self._every_s = total, summary, every_s
         self._stream, self._clock, self._as_events = stream, clock, as_events
         self._rate = _Rate()
-        self._started = self._last = clock()
+        self._started = self._last = self._marked = clock()
+        self._pending = 0  # requests of the rows added since the rate was last marked
         self._cap = _CapWatch(concurrency, self._started)
         self._cap_note = ""  # what the cap did over the last interval
 
@@ -106,8 +109,12 @@ class PlainProgress:
         return None
 
     def add(self, result: Result) -> None:
+        self._pending += result.attempts
         now = self._clock()
-        self._rate.add(result.attempts, now)
+        if now - self._marked < _MARK_S:
+            return  # a row's share of the work: count it, look at the rest later
+        self._rate.add(self._pending, now)
+        self._pending, self._marked = 0, now
         if now - self._last >= self._every_s:
             self._last = now
             self._cap_note = self._cap.note(now)
@@ -154,18 +161,25 @@ class RichProgress:
         self._task = self._bar.add_task("run", total=total, counts="")
         self._cap = _CapWatch(concurrency, time.monotonic())
         self._cap_text = ""
-        self._cap_looked = time.monotonic()
+        self._cap_looked = self._marked = time.monotonic()
+        self._pending = 0
 
     def __enter__(self) -> RichProgress:
         self._bar.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        s = self._summary
+        self._bar.update(self._task, completed=s.rows)  # the rows added since the last redraw
         self._bar.stop()
 
     def add(self, result: Result) -> None:
+        self._pending += result.attempts
         now = time.monotonic()
-        self._rate.add(result.attempts, now)
+        if now - self._marked < _MARK_S:
+            return  # redrawn a few times a second, not for every row
+        self._rate.add(self._pending, now)
+        self._pending, self._marked = 0, now
         if now - self._cap_looked >= 5.0:  # looked at over a few seconds, not per row
             note = self._cap.note(now)
             self._cap_text, self._cap_looked = (f" | {note}" if note else ""), now
