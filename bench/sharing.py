@@ -8,8 +8,8 @@ that are left from 429s.
 
 Jobs: a short one (about 30 s at what is left; three runs in full mode, since who the
 server refuses when its bucket is empty varies from run to run) and, in full mode only,
-a long one (about 10 minutes). The other integration starts alone (10 s; 3 s in quick mode): its 429s
-then are its own, the baseline "without us". Figures, over the worker's sending span
+a long one (about 10 minutes). The other integration starts alone (10 s; 3 s in quick
+mode): its 429s then are its own, the baseline "without us". Figures, over the worker's sending span
 (first to last request the server saw from it):
 - the worker's 429s as a share of its requests (goal < 1%, bar < 2%);
 - its successful requests per minute against what is left: the quota minus what the

@@ -99,6 +99,7 @@ class PlainProgress:
         self._rate = _Rate()
         self._started = self._last = self._marked = clock()
         self._pending = 0  # requests of the rows added since the rate was last marked
+        self._mark_s = min(_MARK_S, every_s)
         self._cap = _CapWatch(concurrency, self._started)
         self._cap_note = ""  # what the cap did over the last interval
 
@@ -111,7 +112,7 @@ class PlainProgress:
     def add(self, result: Result) -> None:
         self._pending += result.attempts
         now = self._clock()
-        if now - self._marked < _MARK_S:
+        if now - self._marked < self._mark_s:
             return  # a row's share of the work: count it, look at the rest later
         self._rate.add(self._pending, now)
         self._pending, self._marked = 0, now
@@ -169,15 +170,16 @@ class RichProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        s = self._summary
-        self._bar.update(self._task, completed=s.rows)  # the rows added since the last redraw
+        self._draw(time.monotonic())  # with the rows added since the last redraw
         self._bar.stop()
 
     def add(self, result: Result) -> None:
         self._pending += result.attempts
         now = time.monotonic()
-        if now - self._marked < _MARK_S:
-            return  # redrawn a few times a second, not for every row
+        if now - self._marked >= _MARK_S:  # redrawn a few times a second, not every row
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
         self._rate.add(self._pending, now)
         self._pending, self._marked = 0, now
         if now - self._cap_looked >= 5.0:  # looked at over a few seconds, not per row
