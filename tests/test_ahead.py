@@ -9,8 +9,8 @@ import pytest
 from worker.core.columns import REPORT_COLUMNS
 from worker.core.operations import Action, Operation
 from worker.core.outcomes import Outcome, Result
-from worker.run.ahead import keep_ahead, read_ahead
-from worker.run.resume import carry_over
+from worker.report.ahead import keep_ahead, read_ahead
+from worker.report.resume import carry_over
 
 WIDTH = len(REPORT_COLUMNS)
 

@@ -28,9 +28,9 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 import worker
+from worker.commands.demo import DEMO_JOB
 from worker.config import Settings, load_settings
 from worker.jobfile.reader import open_job
-from worker.run.demo import DEMO_JOB
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = {"jobs/demo.csv": "demo.csv", "config.example.toml": "config.example.toml"}

@@ -33,8 +33,8 @@ from worker.config import Settings, load_settings
 from worker.core.errors import ConfigError, PartooBulkError, RunAborted, StartupError
 from worker.core.operations import make_override
 from worker.core.outcomes import Outcome
+from worker.jobfile.pinned import JobSource, is_stream
 from worker.run.paths import check_distinct
-from worker.run.pinned import JobSource, is_stream
 from worker.run.request import RunRequest, RunResult
 from worker.run.runner import arun, default_report_path
 

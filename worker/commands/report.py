@@ -58,8 +58,8 @@ def handle(args: argparse.Namespace) -> int:
     from worker.report.meta import stopped_by
     from worker.report.nextsteps import job_words
     from worker.report.reader import open_report
+    from worker.report.resume import partial_path
     from worker.report.stats import ReportStats
-    from worker.run.resume import partial_path
 
     if args.skipped and args.failed is None:
         raise ConfigError("--skipped goes with --failed OUT (it adds the skipped rows to OUT)")

@@ -99,8 +99,8 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> RunResult:
+    from worker.jobfile.pinned import JobSource, resume_name
     from worker.logs import setup_logging
-    from worker.run.pinned import JobSource, resume_name
     from worker.run.runner import RunRequest, run
 
     setup_logging(verbose=args.verbose, fmt=args.log_format, secret=None)
@@ -137,7 +137,7 @@ def _run(args: argparse.Namespace) -> RunResult:
 def _report(args: argparse.Namespace) -> Path:
     """--report, or JOB.report.csv beside the job; a job read from a stream needs it."""
     from worker.core.errors import ConfigError
-    from worker.run.pinned import is_stream
+    from worker.jobfile.pinned import is_stream
     from worker.run.runner import default_report_path
 
     if args.report is not None:

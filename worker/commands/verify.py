@@ -11,7 +11,7 @@ from worker.commands._flags import FILE, SETTINGS_ENVIRONMENT, add_settings_flag
 from worker.commands._output import add_json_flag
 
 if TYPE_CHECKING:
-    from worker.run.verify import Expected, Findings
+    from worker.verify.check import Expected, Findings
 
 __all__ = ["add_parser", "handle"]
 
@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def handle(args: argparse.Namespace) -> int:
     from worker.core.errors import ConfigError
-    from worker.run.verify import expectations, verify
+    from worker.verify.check import expectations, verify
 
     settings = settings_from(args)
     if settings.api_key is None:

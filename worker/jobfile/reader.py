@@ -36,7 +36,7 @@ class Job:
 
     `path` is the job as the operator named it (in messages, the report's meta); `data`
     is the file read, the same one unless a run pinned the job to a private copy
-    (`worker.run.pinned`).
+    (`worker.jobfile.pinned`).
     """
 
     def __init__(self, path: Path, layout: Layout, override: Override | None,

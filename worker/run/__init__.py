@@ -1,4 +1,4 @@
-"""A run's lifecycle and its side files: start (`outputs`, `resume`), send (`runner` drives
+"""One run's orchestration: start (`outputs`), send (`runner` drives
 `worker.sending`), keep what is done (`ahead`, `undo`), stop (`signals`), tell (`progress`,
 `summary`); and `verify`, which reads a run's changes back."""
 

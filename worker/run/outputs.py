@@ -12,10 +12,10 @@ from __future__ import annotations
 from worker.core.errors import ReportError
 from worker.jobfile.reader import Job
 from worker.report import meta as runmeta
+from worker.report.ahead import ahead_path
+from worker.report.resume import partial_path
 from worker.run import undo
-from worker.run.ahead import ahead_path
 from worker.run.request import RunRequest
-from worker.run.resume import partial_path
 
 __all__ = ["check_folders", "clear", "job_meta", "prepare"]
 
@@ -37,7 +37,7 @@ def check_folders(req: RunRequest) -> None:
 
 def prepare(req: RunRequest, job: Job) -> bool:
     """True to resume R; False to start R afresh. Refuses to clobber a report silently.
-    Call with the report's lock held (`worker.run.lock`)."""
+    Call with the report's lock held (`worker.report.lock`)."""
     report, partial = req.report, partial_path(req.report)
     exists = report.exists() or partial.exists()
     if exists and req.resume:

@@ -7,7 +7,7 @@ from them, each from the function that owns its name) and refuses, before anythi
 touched, when two of them, or one of them and the job, are the same file: the same path
 once symlinks are resolved, or for files that exist, the same inode (a hard link).
 
-The job's own copy (`R.job.csv`, `worker.run.pinned`) may be the job: a resume of a job
+The job's own copy (`R.job.csv`, `worker.jobfile.pinned`) may be the job: a resume of a job
 read from stdin names it.
 """
 
@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 from worker.core.errors import ConfigError
+from worker.jobfile.pinned import STDIN, spool_path
 from worker.jobfile.undojob import not_restorable_path
+from worker.report.ahead import ahead_path
+from worker.report.lock import lock_path
 from worker.report.meta import meta_path
-from worker.run.ahead import ahead_path
-from worker.run.lock import lock_path
-from worker.run.pinned import STDIN, spool_path
-from worker.run.resume import partial_path
+from worker.report.resume import partial_path
 from worker.run.undo import journal_path
 
 __all__ = ["PathClash", "check_distinct"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from worker.config import Settings
 from worker.core.errors import ConfigError
 from worker.core.outcomes import Result
-from worker.run.pinned import JobSource
+from worker.jobfile.pinned import JobSource
 from worker.run.summary import Summary
 from worker.sending.control import Stop
 
@@ -20,7 +20,7 @@ EXIT_OK, EXIT_FAILED, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 @dataclass(frozen=True)
 class RunRequest:
-    job: JobSource  # read once, under the report's lock (`worker.run.pinned`)
+    job: JobSource  # read once, under the report's lock (`worker.jobfile.pinned`)
     settings: Settings
     report: Path
     resume: bool = False

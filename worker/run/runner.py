@@ -21,14 +21,15 @@ from worker.core.columns import REPORT_COLUMNS
 from worker.core.errors import ConfigError, RunAborted, StartupError
 from worker.core.operations import Operation
 from worker.core.outcomes import Result
+from worker.jobfile.pinned import pinned
 from worker.jobfile.plan import Plan, make_plan
 from worker.jobfile.reader import Job
 from worker.partoo.preflight import check_reachable
+from worker.report import ahead, lock, resume
 from worker.report import meta as runmeta
 from worker.report.writer import ReportWriter
-from worker.run import ahead, lock, outputs, resume, undo
+from worker.run import outputs, undo
 from worker.run.ask import confirm_run
-from worker.run.pinned import pinned
 from worker.run.progress import make_progress
 from worker.run.request import (
     EXIT_ABORTED,
@@ -142,7 +143,7 @@ def _open_inputs(req: RunRequest, job: Job, resuming: bool) -> _Inputs:
     resume.consolidate(req.report, width)
     runmeta.record_stop(req.report, None)  # until this run says otherwise (a kill -9)
     old = resume.records(req.report, width) if req.report.exists() else iter(())
-    # Read once, then gone: this run writes its own (see worker.run.ahead).
+    # Read once, then gone: this run writes its own (see worker.report.ahead).
     finished_ahead = ahead.read_ahead(ahead_file, width)
     ahead_file.unlink(missing_ok=True)
     last_ok = (resume.last_ok_rows(req.report, width, finished_ahead) if req.retry_failed

@@ -5,7 +5,7 @@ keeps the inode), an open file reads the new bytes from its old offset and a row
 two files is sent; appended to, rows nobody confirmed are sent. So a run reads the
 operator's file once, into a private copy beside the report, and everything after (the
 plan shown, the hash in `R.meta.json`, the rows sent) reads that copy. The copy is
-written under the report's lock (`worker.run.lock`), so no other run touches it.
+written under the report's lock (`worker.report.lock`), so no other run touches it.
 
 A job given as a stream (`-` for stdin, `/dev/stdin`, a FIFO) can be read only once:
 its copy is all there is, so it is kept for `--resume` and named as the job (in the

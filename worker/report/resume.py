@@ -85,7 +85,7 @@ def carry_over(items: Iterable[Operation | Result], old: Iterator[list[str]], *,
                ) -> Iterator[Operation | Result]:
     """Job items, with rows already final in the old report replaced by their old line.
 
-    `ahead` (row -> line, from `worker.run.ahead`): rows the killed run had finished but not
+    `ahead` (row -> line, from `worker.report.ahead`): rows the killed run had finished but not
     yet written; newer than the report's line for the same row, so they win.
     With `retry_failed`, a failed row is sent again unless a later row set the same field
     of the same conversation *with success* (`last_ok`, from `last_ok_rows`): the server
