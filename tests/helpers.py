@@ -1,10 +1,17 @@
 """Test helpers: a behavioural sender, engines built as a run builds them, job files
-written and reports read, settings for the simulator. Fixtures live in conftest.py."""
+written and reports read, settings for the simulator, the worker as a real process.
+Fixtures live in conftest.py."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import os
+import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from worker.core.operations import Action, Operation
 from worker.core.outcomes import Result
@@ -13,6 +20,7 @@ from worker.sending.engine import Engine
 from worker.sending.ratelimit import RateLimiter
 from worker.sending.retrypolicy import RetryPolicy
 from worker.sending.rowwork import RowWork
+from worker.simulator import SimulatorThread
 
 SECRET = "sk-test-5f1d9c0e-DO-NOT-LEAK"
 
@@ -77,12 +85,6 @@ async def run_engine(items, sender, *, rate_per_minute=6000.0, burst=1, concurre
 
 
 
-import csv  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from worker.simulator import SimulatorThread  # noqa: E402
-
-
 def sim_env(sim: SimulatorThread, **extra: str) -> dict[str, str]:
     env = {"PARTOO_API_KEY": SECRET, "PARTOO_BASE_URL": sim.base_url,
            "PARTOO_RATE_PER_MINUTE": "60000", "PARTOO_CONCURRENCY": "8",
@@ -108,3 +110,24 @@ def write_job(path: Path, rows: list[tuple], header=("conversation_id", "status"
 
 __all__ = ["SECRET", "FakeSender", "make_engine", "ops", "read_report", "run_engine",
            "sim_env", "write_job"]
+
+
+# --- the worker as a real process -------------------------------------------------------
+
+
+def start_worker(job: Path, env: dict[str, str], *args: str) -> subprocess.Popen:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PARTOO_")}
+    full_env.update(env)
+    return subprocess.Popen([sys.executable, "-m", "worker", "run", str(job), "--yes",
+                             *args], env=full_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+
+def wait_for_lines(report: Path, lines: int, proc: subprocess.Popen, timeout_s=30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if report.exists() and report.read_text(encoding="utf-8").count("\n") > lines:
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    raise AssertionError(f"the report never reached {lines} lines")

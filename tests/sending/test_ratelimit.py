@@ -1,5 +1,5 @@
 """The limiter on a fake clock: looptime makes asyncio's sleeps and timers instant.
-Nothing here sleeps for real. The adaptive rate on top of it: tests/test_aimd.py."""
+Nothing here sleeps for real. The adaptive rate on top of it: tests/sending/test_aimd.py."""
 
 from __future__ import annotations
 

@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from helpers import SECRET, read_report, sim_env, write_job
+from helpers import SECRET, read_report, sim_env, start_worker, wait_for_lines, write_job
 from worker.simulator import ALICE, BOB, CAROL, Faults
-
-
-def start_worker(job: Path, env: dict[str, str], *args: str) -> subprocess.Popen:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PARTOO_")}
-    full_env.update(env)
-    return subprocess.Popen([sys.executable, "-m", "worker", "run", str(job), "--yes",
-                             *args], env=full_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-
-
-def wait_for_lines(report: Path, lines: int, proc: subprocess.Popen, timeout_s=30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if report.exists() and report.read_text(encoding="utf-8").count("\n") > lines:
-            return
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.02)
-    raise AssertionError(f"the report never reached {lines} lines")
 
 
 def ok_rows(report: Path) -> list[dict[str, str]]:

@@ -14,7 +14,7 @@ import pytest
 from helpers import SECRET, read_report, sim_env
 from worker.simulator import ALICE, BOB, CAROL
 
-JOBS = Path(__file__).resolve().parent.parent / "jobs"
+JOBS = Path(__file__).resolve().parents[2] / "jobs"
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
 

@@ -9,9 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from test_signals import start_worker, wait_for_lines
-
-from helpers import read_report, sim_env, write_job
+from helpers import read_report, sim_env, start_worker, wait_for_lines, write_job
 
 
 def second_run(job: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:

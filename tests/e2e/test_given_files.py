@@ -11,9 +11,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_signals import start_worker, wait_for_lines
 
-from helpers import read_report, sim_env, write_job
+from helpers import read_report, sim_env, start_worker, wait_for_lines, write_job
 
 JOB = "conversation_id,status\n1,closed\n2,closed\n3,closed\n"
 

@@ -23,7 +23,9 @@ import pytest
 from aiohttp import web
 from aioresponses import aioresponses
 from pydantic import SecretStr
-from test_hostile_server import (
+
+from helpers import SECRET, read_report, sim_env, write_job
+from stand_ins import (
     API,
     CONVERSATION,
     ServerThread,
@@ -31,8 +33,6 @@ from test_hostile_server import (
     closed_rows,
     mocked_api,
 )
-
-from helpers import SECRET, read_report, sim_env, write_job
 from worker.cli import main as cli_main
 from worker.config import load_settings
 from worker.core.errors import ConfigError

@@ -18,7 +18,7 @@ import pytest
 from worker.cli import _parser
 from worker.commands import COMMANDS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def subparsers() -> dict[str, argparse.ArgumentParser]:

@@ -32,7 +32,7 @@ from worker.commands.demo import DEMO_JOB
 from worker.config import Settings, load_settings
 from worker.jobfile.reader import open_job
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DATA = {"jobs/demo.csv": "demo.csv", "config.example.toml": "config.example.toml"}
 
 
