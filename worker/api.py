@@ -125,7 +125,7 @@ def _job_result(result: RunResult, report: Path) -> JobResult:
     summary = result.summary
     return JobResult(
         exit_code=result.exit_code,
-        counts={o.value: summary.outcomes[o.value] for o in Outcome},
+        counts={o.value: summary.outcomes[o] for o in Outcome},
         report=report,
         stop_reason=None if result.stop is None else result.stop.detail,
         stop_kind=None if result.stop is None else result.stop.reason.value,

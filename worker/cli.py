@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from worker import __version__, logs
 from worker.commands import COMMANDS
+from worker.core.exitcodes import ExitCode
 from worker.logs import cli_logging
 
 __all__ = ["main"]
@@ -42,8 +43,9 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         if not logs.json_mode():
             super().error(message)
-        logs.event("usage_error", f"{self.prog}: {message}", level=logs.ERROR, exit_code=2)
-        self.exit(2)
+        logs.event("usage_error", f"{self.prog}: {message}", level=logs.ERROR,
+                   exit_code=ExitCode.COULD_NOT_START)
+        self.exit(ExitCode.COULD_NOT_START)
 
 
 def _wants_json_logs(argv: list[str]) -> bool:
@@ -86,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             return code
     except KeyboardInterrupt:
         logs.event("interrupted", "partoo-bulk: interrupted", level=logs.ERROR,
-                   exit_code=130)
-        return 130
+                   exit_code=ExitCode.INTERRUPTED)
+        return ExitCode.INTERRUPTED
     except Exception as exc:
         from worker.core.errors import RunAborted, StartupError
 
@@ -102,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         logs.event("internal_error", f"partoo-bulk: internal error ({type(exc).__name__}): "
                    f"{exc}\nThis is a bug; set PARTOO_DEBUG=1 for details. If a run was "
                    "under way, its report is valid up to its last line: finish with --resume.",
-                   level=logs.ERROR, exit_code=3)
-        _json_error(args, 3, f"internal error ({type(exc).__name__}): {exc}")
-        return 3
+                   level=logs.ERROR, exit_code=ExitCode.ABORTED)
+        _json_error(args, ExitCode.ABORTED, f"internal error ({type(exc).__name__}): {exc}")
+        return ExitCode.ABORTED
 
 
 def _json_error(args: argparse.Namespace, code: int, error: str) -> None:

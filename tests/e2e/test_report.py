@@ -15,13 +15,18 @@ EXPIRED = 10  # seeded_state: every tenth conversation is expired (cannot be re-
 
 
 def write_report(path, rows, extras=()):
-    """A report as `run` writes it: (row, id, action, value, outcome, status, error, *extras)."""
+    """A report as `run` writes it: (row, id, action, value, outcome, status, error, *extras).
+
+    A failed row's fault is what `run` decides for Partoo's own answers: a 4xx other than
+    408 and 429 is a refusal, anything else an outage."""
     with open(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow([*REPORT_COLUMNS, *extras])
         for row, cid, action, value, outcome, status, error, *more in rows:
+            refused = str(status).startswith("4") and str(status) not in ("408", "429")
+            fault = "" if outcome != "failed" else "refused" if refused else "outage"
             writer.writerow([row, cid, action, value, outcome, status, 1, error, 5,
-                             "2024-05-01T00:00:00.000+00:00", *more])
+                             "2024-05-01T00:00:00.000+00:00", fault, *more])
     return path
 
 
@@ -203,8 +208,8 @@ def test_no_failed_rows_writes_a_header_only_job(tmp_path, cli):
     ("", "the file is empty, so it is not a report"),
     ("conversation_id,status\n1,closed\n", "this is a job file, not a report"),
     ("row;conversation_id;action\n", "line 1: not a partoo-bulk report"),
-    (",".join(REPORT_COLUMNS) + "\n1,1,close,,ok\n2,2,close,,ok,200,1,,5,t\n",
-     "line 2: not a report line (it should have 10 cells"),
+    (",".join(REPORT_COLUMNS) + "\n1,1,close,,ok\n2,2,close,,ok,200,1,,5,t,\n",
+     "line 2: not a report line (it should have 11 cells"),
 ])
 def test_an_unreadable_report_exits_2_with_what_where_and_the_fix(tmp_path, cli, content,
                                                                    message):
@@ -219,7 +224,7 @@ def test_an_unreadable_report_exits_2_with_what_where_and_the_fix(tmp_path, cli,
 
 def test_a_report_saved_in_latin1_is_refused(tmp_path, cli):
     path = tmp_path / "r.csv"
-    path.write_bytes((",".join(REPORT_COLUMNS) + ",note\n1,1,close,,ok,200,1,,5,t,café\n")
+    path.write_bytes((",".join(REPORT_COLUMNS) + ",note\n1,1,close,,ok,200,1,,5,t,,café\n")
                      .encode("latin-1"))
     result = cli("report", path, env={})
     assert result.code == 2 and "not UTF-8" in result.err

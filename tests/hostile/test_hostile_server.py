@@ -40,7 +40,7 @@ from stand_ins import (
     no_traceback,
     sent_requests,
 )
-from worker.sending.control import StopReason
+from worker.core.stops import StopReason
 from worker.simulator import Faults
 
 # --- answers of every shape, no server needed ----------------------------------------------

@@ -17,7 +17,7 @@ WIDTH = len(REPORT_COLUMNS)
 
 def line(row: int, outcome: str, error: str = "") -> list[str]:
     return [str(row), str(row), "close", "", outcome, "200", "1", error, "5",
-            "2026-11-25T00:00:00.000+00:00"]
+            "2026-11-25T00:00:00.000+00:00", "outage" if outcome == "failed" else ""]
 
 
 def result(row: int, outcome: Outcome = Outcome.OK) -> Result:

@@ -12,7 +12,7 @@ from worker.core.errors import NetworkError, RateLimited, Rejected, ServerError,
 from worker.core.operations import Action, Operation
 from worker.core.outcomes import Outcome, Result
 from worker.sending.breaker import Breaker
-from worker.sending.control import StopReason
+from worker.core.stops import StopReason
 
 pytestmark = pytest.mark.looptime
 

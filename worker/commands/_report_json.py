@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from worker.commands._output import absolute, document, print_json
+from worker.core.exitcodes import ExitCode
 from worker.core.outcomes import Outcome
 from worker.report.failedjob import RetryPicker
 from worker.report.meta import stopped_by
@@ -26,11 +27,11 @@ def report_document(args: argparse.Namespace, stats: ReportStats, job: list[str]
                       "skipped_included": args.skipped,
                       "left_out_rows": sorted(picker.overridden)}
     print_json(document(
-        "report", exit_code=0, report=absolute(args.report),
+        "report", exit_code=ExitCode.OK, report=absolute(args.report),
         job=absolute(job[0]) if job else None, rows=stats.rows,
         outcomes={o.value: stats.outcomes[o] for o in Outcome},
         http_statuses={status or "none": n for status, n in sorted(stats.statuses.items())},
-        read_back_ok=stats.read_back_ok, failed_on_outage=stats.failed_transient,
+        read_back_ok=stats.read_back_ok, failed_on_outage=stats.failed_on_outage,
         error_kinds=len(ranked),
         errors=[{"outcome": g.outcome.value, "message": g.message, "rows": g.count,
                  "first_rows": g.rows, "values_differ": g.varies} for g in ranked[:args.top]],

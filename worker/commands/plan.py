@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from worker.commands._flags import CONFIG_ENVIRONMENT, FILE, add_action_flags
 from worker.commands._output import STDIO, add_json_flag
+from worker.core.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from worker.jobfile.plan import Plan
@@ -87,7 +88,7 @@ def _plan(args: argparse.Namespace, path: Path, shown: str) -> int:
         command += ["--config", str(args.config)]
     if args.rate_per_minute is not None:
         command += ["--rate-per-minute", f"{args.rate_per_minute:g}"]
-    code = 1 if plan.invalid else 0
+    code = ExitCode.FAILED if plan.invalid else ExitCode.OK
     if args.json:
         _print_document(args, plan, settings.rate_per_minute, shlex.join(command), code)
         return code
@@ -97,9 +98,9 @@ def _plan(args: argparse.Namespace, path: Path, shown: str) -> int:
     if plan.invalid:
         print(f"not clean: fix the invalid rows in {shown} and plan again; or send the "
               f"rest: {save}`{shlex.join(command)}` (invalid rows are reported, never sent)")
-        return 1
-    print(f"every row is valid; to send: {save}{shlex.join(command)}")
-    return 0
+    else:
+        print(f"every row is valid; to send: {save}{shlex.join(command)}")
+    return code
 
 
 def _print_document(args: argparse.Namespace, plan: Plan, rate: float, command: str,

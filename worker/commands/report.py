@@ -53,6 +53,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def handle(args: argparse.Namespace) -> int:
     from worker.core.errors import ConfigError
+    from worker.core.exitcodes import ExitCode
     from worker.core.outcomes import Outcome
     from worker.report.failedjob import RetryPicker, check_out_path
     from worker.report.meta import stopped_by
@@ -97,7 +98,7 @@ def handle(args: argparse.Namespace) -> int:
 
         report_document(args, stats, job, picker, written, torn=report.torn,
                         resuming=resuming)
-        return 0
+        return ExitCode.OK
     text = sys.stderr if to_stdout else sys.stdout  # stdout holds the rows then
     print(f"{args.report}: {stats.describe(args.top)}", file=text)
     if picker is None:
@@ -109,7 +110,7 @@ def handle(args: argparse.Namespace) -> int:
 
         kinds = "failed or skipped" if args.skipped else "failed"
         print(retry_written(args.failed, written or 0, picker.overridden, kinds), file=text)
-    return 0
+    return ExitCode.OK
 
 
 def _write_failed(args: argparse.Namespace, picker: RetryPicker, to_stdout: bool) -> int:

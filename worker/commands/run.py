@@ -17,6 +17,7 @@ from worker.commands._flags import (
     positive_int,
     settings_from,
 )
+from worker.core.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from worker.run.request import RunResult
@@ -193,7 +194,8 @@ def _monitoring(args: argparse.Namespace, started_at: str, data: dict[str, Any],
                lambda path, d: write_metrics(path, d, finished_at=finished), data)
     if logs.json_mode() and outcome is not None:
         code = outcome.exit_code
-        level = logs.INFO if code == 0 else logs.WARNING if code == 1 else logs.ERROR
+        level = (logs.INFO if code == ExitCode.OK else logs.WARNING
+                 if code == ExitCode.FAILED else logs.ERROR)
         fields = {k: v for k, v in data.items() if k not in ("schema_version", "run_id")}
         logs.event("summary", outcome.summary.line(outcome.wall_s, str(report)),
                    level=level, **fields)

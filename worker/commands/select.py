@@ -14,6 +14,7 @@ from worker.commands._flags import (
     settings_from,
 )
 from worker.commands._output import STDIO, add_json_flag
+from worker.core.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from worker.select.filters import Criteria
@@ -110,7 +111,7 @@ def handle(args: argparse.Namespace) -> int:
 
         print_json(document("select", exit_code=done.exit_code, out=absolute(args.out),
                             undo_out=absolute(args.undo_out), **done.as_dict()))
-    elif done.exit_code == 0:
+    elif done.exit_code == ExitCode.OK:
         print(done.line(), file=sys.stderr if to_stdout else sys.stdout)
     return done.exit_code
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from worker.commands._flags import FILE, SETTINGS_ENVIRONMENT, add_settings_flags, settings_from
 from worker.commands._output import add_json_flag
+from worker.core.exitcodes import exit_code
 
 if TYPE_CHECKING:
     from worker.verify.check import Expected, Findings
@@ -55,7 +56,7 @@ def handle(args: argparse.Namespace) -> int:
     verdict = verify(expected, settings, sample=args.sample, seed=args.seed)
     differ = {d.conversation_id for d in verdict.differences}
     ok = verdict.checked - len(differ | {u.conversation_id for u in verdict.unreadable})
-    code = 3 if verdict.aborted else 1 if verdict.differences or verdict.unreadable else 0
+    code = exit_code(verdict.stop, all_ok=not (verdict.differences or verdict.unreadable))
     if args.json:
         _print_document(args, expected, verdict, code)
     else:

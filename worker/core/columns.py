@@ -25,6 +25,8 @@ class Col(enum.IntEnum):
     ERROR = 7
     DURATION_MS = 8
     FINISHED_AT = 9
+    FAULT = 10  # a failed row's `Fault` ("outage" or "refused"); after the first ten, so
+    # a script that reads the older columns by position still finds them
 
     @property
     def label(self) -> str:

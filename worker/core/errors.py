@@ -16,6 +16,14 @@
             ├── Unexpected      an answer that is not Partoo's (redirect, 200 with HTML, ...)
             └── Unauthorized    401: the key itself is bad, so the whole run must stop
 
+`fault` is the one rule for whose fault a failure is (`Fault`), decided here, by the
+class the answer was classified as (`worker.partoo.answers`), and carried into the
+report's `fault` column: an *outage* (a transient error, or an answer that is not
+Partoo's: a wrong base URL, a proxy's page) is the server's, so the circuit breaker
+counts it and the row is sent again in place (`--resume --retry-failed`) once the API is
+well; a *refusal* (Partoo's own JSON 4xx) is the row's, to fix. The breaker, the run's
+summary, `report` and its next steps all read `fault`; none decides again by status.
+
 `may_have_applied` marks the answers that do not say whether the change landed: a 5xx
 (the server may fail after applying it), a connection lost or a timeout once the request
 was out, a 200 that is not Partoo's success answer. The row's work reads such a row's
@@ -28,8 +36,13 @@ puts headers into errors, and nothing else holds the key.
 
 from __future__ import annotations
 
+import enum
+
+from worker.core.exitcodes import ExitCode
+
 __all__ = [
     "ConfigError",
+    "Fault",
     "JobFileError",
     "NetworkError",
     "PartooBulkError",
@@ -54,7 +67,7 @@ class PartooBulkError(Exception):
 class StartupError(PartooBulkError):
     """The command cannot start. The message says what is wrong, where, and what to do."""
 
-    exit_code = 2
+    exit_code = ExitCode.COULD_NOT_START
 
 
 class ConfigError(StartupError):
@@ -72,13 +85,29 @@ class ReportError(StartupError):
 class RunAborted(PartooBulkError):
     """A run that had started could not go on; its report is valid up to its last line."""
 
-    exit_code = 3
+    exit_code = ExitCode.ABORTED
+
+
+class Fault(enum.StrEnum):
+    """Whose fault a failed row is: the report's `fault` cell."""
+
+    OUTAGE = "outage"  # the server's, a proxy's or the network's: send it again once well
+    REFUSED = "refused"  # the API refused this row: fix its cause first
+
+    @classmethod
+    def of(cls, text: str) -> Fault | None:
+        """The fault a report's `fault` cell names; None for '' (not a failed row)."""
+        return _FAULT_BY_NAME.get(text)
+
+
+_FAULT_BY_NAME = {f.value: f for f in Fault}
 
 
 class RequestError(PartooBulkError):
     """One request did not succeed. `http_status` is None when no HTTP answer came back."""
 
     may_have_applied = False
+    fault = Fault.REFUSED  # see the module's docstring: set per class, never per status
 
     def __init__(self, message: str, *, http_status: int | None = None,
                  may_have_applied: bool | None = None) -> None:
@@ -91,6 +120,8 @@ class RequestError(PartooBulkError):
 
 class TransientError(RequestError):
     """`retry_after_s` is the server's Retry-After, when it sent a usable one."""
+
+    fault = Fault.OUTAGE
 
     def __init__(self, message: str, *, http_status: int | None = None,
                  retry_after_s: float | None = None,
@@ -121,8 +152,8 @@ class Rejected(PermanentError):
 
 
 class Unexpected(PermanentError):
-    pass
+    fault = Fault.OUTAGE  # not Partoo's answer: the address or a proxy, not the row
 
 
 class Unauthorized(PermanentError):
-    pass
+    pass  # its rows are `skipped`, not failed: the key, not a row, is wrong

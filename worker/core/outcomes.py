@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from worker.core.errors import Fault
+
 __all__ = ["FINAL_OUTCOMES", "Outcome", "Result"]
 
 
@@ -35,6 +37,7 @@ class Result:
     http_status: int | None = None
     attempts: int = 0
     error: str = ""
+    fault: Fault | None = None  # a failed row's: whose fault (`RequestError.fault`)
     duration_ms: int | None = None
     finished_at: str = ""
     cells: list[str] = field(default_factory=list)

@@ -107,6 +107,11 @@ def open_lines(path: str | Path) -> ReportLines:
                           "the header line before anything else")
     if tuple(header[: len(REPORT_COLUMNS)]) != REPORT_COLUMNS:
         names = {h.strip().lower() for h in header}
+        if tuple(header[: len(REPORT_COLUMNS) - 1]) == REPORT_COLUMNS[:-1]:
+            raise ReportError(f"{path}: written by an earlier partoo-bulk, without the "
+                              f"{Col.FAULT.label} column (whose fault a failed row is): "
+                              "read it with the version that wrote it, or run the job again "
+                              "into a new report")
         if "conversation_id" in names and "outcome" not in names:
             raise ReportError(f"{path}: this is a job file, not a report: the report of "
                               "`partoo-bulk run JOB` is JOB.report.csv (or the --report path)")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from worker.core.errors import ReportError
 from worker.core.operations import Override
+from worker.core.stops import StopReason
 
 __all__ = ["check_same_job", "fingerprint", "meta_path", "read_meta", "record_stop",
            "stopped_by", "write_meta"]
@@ -51,13 +52,12 @@ def record_stop(report: Path, stop: str | None) -> None:
         pass
 
 
-def stopped_by(report: Path) -> str | None:
+def stopped_by(report: Path) -> StopReason | None:
     """Why the last run on `report` stopped, as `record_stop` noted it; None if unknown."""
     try:
-        stop = read_meta(report).get("stop")
+        return StopReason.of(read_meta(report).get("stop"))
     except (ReportError, AttributeError):
         return None
-    return stop if isinstance(stop, str) else None
 
 
 def _write(report: Path, data: dict[str, object]) -> None:

@@ -1,7 +1,9 @@
 """What to do after reading a report: the commands to copy, with this report's paths.
 
 The job a report belongs to is read from its `.meta.json` (written by `run` before the
-first request); without it, the commands say JOB.
+first request); without it, the commands say JOB. Whose fault a failed row is comes from
+its `fault` cell, as the run decided it (`worker.core.errors.Fault`): `report` never
+decides again by status, so its advice is the breaker's.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from worker.core.outcomes import Outcome
+from worker.core.stops import StopReason
 from worker.report.meta import meta_path
 from worker.report.stats import ReportStats
 
-__all__ = ["NextStep", "job_words", "next_steps", "retry_name", "retry_written", "steps"]
+__all__ = ["NextStep", "job_words", "next_steps", "retry_failed_advised", "retry_name",
+           "retry_written", "steps"]
 
 
 @dataclass(frozen=True)
@@ -27,9 +31,6 @@ class NextStep:
 
     def __str__(self) -> str:
         return self.text + "".join(f"\n      {c}" for c in self.commands)
-
-_REFUSED = "refused"  # worker.sending.control.StopReason.REFUSED, as the meta holds it
-
 
 def job_words(report: Path) -> list[str] | None:
     """`JOB [--action ...|--assign ...]` as the run that wrote `report` had them."""
@@ -50,16 +51,26 @@ def retry_name(report: Path) -> Path:
     return report.with_name(stem + ".retry.csv")
 
 
+def retry_failed_advised(stop: StopReason | None, failed_on_outage: int) -> bool:
+    """Does the command that goes on need `--retry-failed`? When the run stopped for its
+    failed rows (the breaker, refusals all alike: the rows failed for the run, not for
+    themselves), or rows failed on an outage: once the cause is fixed, they go again."""
+    return stop in (StopReason.BREAKER, StopReason.REFUSED) or failed_on_outage > 0
+
+
 def steps(stats: ReportStats, report: Path, job: list[str] | None, *,
-          stop: str | None = None) -> list[NextStep]:
+          stop: StopReason | None = None) -> list[NextStep]:
     """What to do next, most urgent first, with the commands for this report. `stop`: why
     the run stopped, as its meta says (`worker.report.meta.stopped_by`)."""
     o = stats.outcomes
     job = job or ["JOB"]
     run = ["partoo-bulk", "run", *job, "--report", str(report)]
     found = []
-    refused = o[Outcome.FAILED] - stats.failed_transient
-    if stop == _REFUSED and refused:
+    outage = stats.failed_on_outage
+    refused = o[Outcome.FAILED] - outage
+    skipped = o[Outcome.SKIPPED]
+    again = shlex.join([*run, "--resume", "--retry-failed"])
+    if stop is StopReason.REFUSED and refused:
         # Its rows were all refused alike: the job is wrong, fixing rows one by one is not
         # the way (nor is --failed, which would leave the skipped ones behind).
         found.append(NextStep("fix_job", refused, f"the run stopped: the {refused} rows it "
@@ -67,10 +78,19 @@ def steps(stats: ReportStats, report: Path, job: list[str] | None, *,
                               "the key's access, the action), not each row, is what to fix: "
                               "the error says what came back. Once fixed, send them again "
                               "with the rest:",
-                              [shlex.join([*run, "--resume", "--retry-failed"])]))
+                              [again]))
         refused = 0
-    elif o[Outcome.SKIPPED]:
-        found.append(NextStep("resume", o[Outcome.SKIPPED], f"{o[Outcome.SKIPPED]} skipped: "
+    elif outage:
+        # One command sends the rows that failed on the outage and the skipped ones.
+        rest = (f", and {skipped} skipped (the run stopped before them)" if skipped else "")
+        found.append(NextStep("retry_outage", outage + skipped, f"{outage} failed on the "
+                              "server's side (5xx, 429, timeouts, or answers that are not "
+                              "Partoo's API: a wrong PARTOO_BASE_URL, a proxy; the error "
+                              f"says which){rest}: not the rows' fault. Fix the address if the "
+                              "error says so; once the API is well, send them again in place:",
+                              [again]))
+    elif skipped:
+        found.append(NextStep("resume", skipped, f"{skipped} skipped: "
                               "not finished, the run stopped. Finish it:",
                               [shlex.join([*run, "--resume"])]))
     if refused:
@@ -80,11 +100,6 @@ def steps(stats: ReportStats, report: Path, job: list[str] | None, *,
                               "refused them (4xx): the error says why. Fix the cause (user, "
                               "access, id), then send only the failed rows:",
                               [write, shlex.join(["partoo-bulk", "run", retry])]))
-    if stats.failed_transient:
-        found.append(NextStep("retry_outage", stats.failed_transient,
-                              f"{stats.failed_transient} failed on an outage (5xx, 429, "
-                              "timeouts): once the API is well, send them again in place:",
-                              [shlex.join([*run, "--resume", "--retry-failed"])]))
     if o[Outcome.INVALID]:
         found.append(NextStep("fix_invalid", o[Outcome.INVALID], f"{o[Outcome.INVALID]} "
                               f"invalid: never sent. Fix them in {job[0]} (the error column "
@@ -93,7 +108,7 @@ def steps(stats: ReportStats, report: Path, job: list[str] | None, *,
 
 
 def next_steps(stats: ReportStats, report: Path, job: list[str] | None, *,
-               stop: str | None = None) -> str:
+               stop: StopReason | None = None) -> str:
     if not stats.rows:
         return "no rows yet: the run has not written any (or the job was empty)"
     found = steps(stats, report, job, stop=stop)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from worker.core.columns import REPORT_COLUMNS, Col
+from worker.core.errors import Fault
 from worker.core.operations import Action
 from worker.core.outcomes import Outcome
 from worker.report.lines import ReportLines, open_lines
@@ -33,6 +34,7 @@ class ReportRow:
     http_status: str  # "" when no HTTP answer came back
     error: str
     extras: list[str]  # the job's extra columns, as the report holds them
+    fault: Fault | None = None  # a failed row's, as the run decided it (`Fault`)
 
     @property
     def act(self) -> Action | None:
@@ -43,7 +45,8 @@ class ReportRow:
     def of(cls, cells: list[str]) -> ReportRow:
         return cls(int(cells[Col.ROW]), cells[Col.CONVERSATION_ID], cells[Col.ACTION],
                    cells[Col.VALUE], Outcome(cells[Col.OUTCOME]), cells[Col.HTTP_STATUS],
-                   cells[Col.ERROR], cells[len(REPORT_COLUMNS):])
+                   cells[Col.ERROR], cells[len(REPORT_COLUMNS):],
+                   Fault.of(cells[Col.FAULT]))
 
 
 class ReportFile:

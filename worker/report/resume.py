@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from worker.core.columns import REPORT_COLUMNS, Col
-from worker.core.errors import ReportError
+from worker.core.errors import Fault, ReportError
 from worker.core.operations import Operation
 from worker.core.outcomes import FINAL_OUTCOMES, Outcome, Result
 from worker.report.lastok import LastOkRows
@@ -112,7 +112,7 @@ def carry_over(items: Iterable[Operation | Result], old: Iterator[list[str]], *,
         if outcome in keep or superseded:
             yield Result(row=item.row, conversation_id=found[Col.CONVERSATION_ID],
                          action=found[Col.ACTION], value=found[Col.VALUE], outcome=outcome,
-                         line=found)
+                         fault=Fault.of(found[Col.FAULT]), line=found)
         else:
             yield item
 

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from worker.core.errors import Fault
 from worker.core.outcomes import Outcome
 from worker.report.reader import ReportRow
 
@@ -45,7 +46,7 @@ class ReportStats:
     outcomes: Counter[Outcome] = field(default_factory=Counter)
     statuses: Counter[str] = field(default_factory=Counter)
     groups: dict[tuple[Outcome, str], Group] = field(default_factory=dict)
-    failed_transient: int = 0  # failed on 5xx, 408, 429 or no answer: an outage, not the row
+    failed_on_outage: int = 0  # failed, and not the row's fault (`Fault`): send it again
     read_back_ok: int = 0  # ok rows known only by reading the conversation back
     first_read_back_ok: int = 0
 
@@ -58,8 +59,8 @@ class ReportStats:
                 self.read_back_ok += 1
                 self.first_read_back_ok = self.first_read_back_ok or row.row
             return
-        if row.outcome is Outcome.FAILED and _transient(row.http_status):
-            self.failed_transient += 1
+        if row.outcome is Outcome.FAILED and row.fault is not Fault.REFUSED:
+            self.failed_on_outage += 1
         key = (row.outcome, error_kind(row.error))
         group = self.groups.get(key)
         if group is None:
@@ -124,10 +125,6 @@ def error_kind(error: str) -> str:
     status = _STATUS.match(error)
     head, rest = (error[: status.end()], error[status.end():]) if status else ("", error)
     return head + _NUMBER.sub("#", _QUOTED.sub("'…'", rest))
-
-
-def _transient(status: str) -> bool:
-    return not status or status.startswith("5") or status in ("408", "429")
 
 
 def _share(count: int, total: int) -> str:

@@ -40,6 +40,7 @@ def result_line(result: Result) -> list[str]:
         neutralise(result.error),
         "" if result.duration_ms is None else str(result.duration_ms),
         result.finished_at,
+        "" if result.fault is None else result.fault.value,
     ]
     return fixed + [neutralise(c) for c in result.cells]
 

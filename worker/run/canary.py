@@ -20,11 +20,12 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 from worker import logs
+from worker.core.exitcodes import ExitCode
 from worker.core.outcomes import Outcome, Result
+from worker.core.stops import Stop, StopReason
 from worker.run.ask import open_terminal
-from worker.run.request import EXIT_FAILED, RunRequest, RunResult
+from worker.run.request import RunRequest, RunResult
 from worker.run.runner import run
-from worker.sending.control import Stop, StopReason
 from worker.verify.check import Findings, expectations, verify
 
 __all__ = ["run_with_canary"]
@@ -36,7 +37,7 @@ def run_with_canary(req: RunRequest) -> RunResult:
         return first
     findings = _read_back(req, first.canary)
     bad = [line for r in first.canary if (line := _not_holding(r, findings))]
-    held = first.summary.outcomes[Outcome.SKIPPED.value]
+    held = first.summary.outcomes[Outcome.SKIPPED]
     text = _describe(first.canary, bad, findings)
     fields = _fields(first.canary, bad)
     if held and _go_ahead(req, text, fields, held):
@@ -45,14 +46,14 @@ def run_with_canary(req: RunRequest) -> RunResult:
     if not held:  # the canary was the whole job: nothing more to send
         logs.event("canary", text, level=logs.WARNING if bad else logs.INFO, **fields)
         print(first.summary.line(first.wall_s, str(req.report)), flush=True)
-        return replace(first, exit_code=EXIT_FAILED if bad else first.exit_code)
+        return replace(first, exit_code=ExitCode.FAILED if bad else first.exit_code)
     why = (f"{len(bad)} of {len(first.canary)} canary rows do not hold" if bad
            else "not confirmed")
     logs.event("canary_stop", f"partoo-bulk: canary: {why}: the other {held} rows were not "
                f"sent (skipped in {req.report}). To send them: {req.resume_hint}",
                level=logs.WARNING, resume_command=req.resume_hint)
     print(first.summary.line(first.wall_s, str(req.report)), flush=True)
-    return RunResult(EXIT_FAILED, first.summary, first.wall_s,
+    return RunResult(ExitCode.FAILED, first.summary, first.wall_s,
                      Stop(StopReason.CANARY, f"canary: {why}"), first.canary)
 
 

@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from worker.core.errors import ConfigError
+from worker.core.exitcodes import ExitCode
 from worker.core.outcomes import Outcome
 
 __all__ = ["check_metrics_path", "write_metrics"]
 
 _PREFIX = "partoo_bulk_"
 _LAST_SUCCESS = _PREFIX + "last_success_timestamp_seconds"
-_FINISHED = (0, 1)  # exit codes of a run whose every row reached its final outcome
+_FINISHED = (ExitCode.OK, ExitCode.FAILED)  # every row reached its final outcome
 
 
 def check_metrics_path(path: Path) -> None:
@@ -59,7 +60,7 @@ def write_metrics(path: Path, data: Mapping[str, Any], *, finished_at: float) ->
                  ["bulk_job", "outcome"], registry=registry)
     for outcome in Outcome:
         rows.labels(job, outcome.value).set(outcomes.get(outcome.value, 0))
-    code = int(data.get("exit_code", 2))
+    code = int(data.get("exit_code", ExitCode.COULD_NOT_START))
     gauge("requests", "Requests the run sent (429s and reads included).",
           data.get("requests", 0))
     gauge("http_429_responses", "429 answers the run got (each one paused the run).",

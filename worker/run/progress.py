@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
 from worker import logs
-from worker.core.outcomes import Result
+from worker.core.outcomes import Outcome, Result
 from worker.run.summary import Summary, cap_note
 from worker.sending.concurrency import Concurrency
 
@@ -129,7 +129,7 @@ class PlainProgress:
         rows_per_s = (s.rows - s.carried) / max(now - self._started, 1e-9)
         left = self._total - s.rows
         return {"rows_done": s.rows, "rows_total": self._total,
-                **{f"rows_{o}": s.outcomes[o] for o in ("ok", "failed", "invalid", "skipped")},
+                **{f"rows_{o.value}": s.outcomes[o] for o in Outcome},
                 "requests": s.requests, "requests_per_minute": round(
                     self._rate.per_minute(now), 1), "http_429": s.throttled,
                 "eta_s": round(left / rows_per_s) if rows_per_s > 0 and left > 0 else None,
@@ -140,8 +140,8 @@ class PlainProgress:
         done = s.rows
         pct = 100 * done / self._total if self._total else 100.0
         rows_per_s = (done - s.carried) / max(now - self._started, 1e-9)
-        return (f"progress: {done}/{self._total} rows ({pct:.1f}%), {s.outcomes['ok']} ok, "
-                f"{s.outcomes['failed']} failed, {s.outcomes['invalid']} invalid | "
+        return (f"progress: {done}/{self._total} rows ({pct:.1f}%), {s.outcomes[Outcome.OK]} ok, "
+                f"{s.outcomes[Outcome.FAILED]} failed, {s.outcomes[Outcome.INVALID]} invalid | "
                 f"{self._rate.per_minute(now):.0f} req/min | {s.throttled} x 429 | "
                 f"ETA {_eta(done, self._total, rows_per_s)}"
                 + (f" | {self._cap_note}" if self._cap_note else ""))
@@ -186,8 +186,9 @@ class RichProgress:
             note = self._cap.note(now)
             self._cap_text, self._cap_looked = (f" | {note}" if note else ""), now
         s = self._summary
-        counts = (f"[green]{s.outcomes['ok']} ok[/] [red]{s.outcomes['failed']} failed[/] "
-                  f"{s.outcomes['invalid']} invalid | {self._rate.per_minute(now):.0f}/min | "
+        o = s.outcomes
+        counts = (f"[green]{o[Outcome.OK]} ok[/] [red]{o[Outcome.FAILED]} failed[/] "
+                  f"{o[Outcome.INVALID]} invalid | {self._rate.per_minute(now):.0f}/min | "
                   f"{s.throttled} x 429{self._cap_text}")
         self._bar.update(self._task, completed=s.rows, counts=counts)
 

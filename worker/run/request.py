@@ -8,14 +8,11 @@ from pathlib import Path
 from worker.config import Settings
 from worker.core.errors import ConfigError
 from worker.core.outcomes import Result
+from worker.core.stops import Stop
 from worker.jobfile.pinned import JobSource
 from worker.run.summary import Summary
-from worker.sending.control import Stop
 
-__all__ = ["EXIT_ABORTED", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "RunRequest",
-           "RunResult"]
-
-EXIT_OK, EXIT_FAILED, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 3, 130
+__all__ = ["RunRequest", "RunResult"]
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 One async path, `arun`: the Python API awaits it on its caller's loop (`worker.api`);
 `run` gives it a loop of its own for the CLI and the demo. `commands/run.py` builds a
-`RunRequest` and calls `run()`. Exit codes: 0 all rows ok; 1 finished with failed or
-invalid rows; 2 could not start (raised as `StartupError`, nothing sent); 3 aborted; 130
-interrupted. Output (the summary, undo and stop lines) only with `req.echo`.
+`RunRequest` and calls `run()`. Its exit code is `worker.core.exitcodes.exit_code` of
+its stop and rows (a `StartupError` is raised before anything is sent). Output (the
+summary, undo and stop lines) only with `req.echo`.
 """
 
 from __future__ import annotations
@@ -19,46 +19,31 @@ from pathlib import Path
 from worker import logs
 from worker.core.columns import REPORT_COLUMNS
 from worker.core.errors import ConfigError, RunAborted, StartupError
+from worker.core.exitcodes import ExitCode, exit_code
 from worker.core.operations import Operation
-from worker.core.outcomes import Result
+from worker.core.outcomes import Outcome, Result
 from worker.jobfile.pinned import pinned
 from worker.jobfile.plan import Plan, make_plan
 from worker.jobfile.reader import Job
 from worker.partoo.preflight import check_reachable
 from worker.report import ahead, lock, resume
 from worker.report import meta as runmeta
+from worker.report.nextsteps import retry_failed_advised
 from worker.report.writer import ReportWriter
 from worker.run import outputs, undo
 from worker.run.ask import confirm_run
 from worker.run.progress import make_progress
-from worker.run.request import (
-    EXIT_ABORTED,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    RunRequest,
-    RunResult,
-)
+from worker.run.request import RunRequest, RunResult
 from worker.run.sink import ReportSink, hold_back
 from worker.run.summary import ConcurrencyUse, Summary
-from worker.sending.control import RunControl, StopReason
+from worker.sending.control import RunControl
 from worker.sending.engine import Engine
 from worker.sending.readback import ReadBack
 from worker.sending.rowwork import RowWork
 from worker.sending.signals import graceful_signals
 from worker.sending.stack import open_client, pacing
 
-__all__ = [
-    "EXIT_ABORTED",
-    "EXIT_FAILED",
-    "EXIT_INTERRUPTED",
-    "EXIT_OK",
-    "RunRequest",
-    "RunResult",
-    "arun",
-    "default_report_path",
-    "run",
-]
+__all__ = ["RunRequest", "RunResult", "arun", "default_report_path", "run"]
 
 _GC_NEW_OBJECTS = 10_000  # the collector's first generation, while a run sends
 
@@ -225,16 +210,14 @@ def _finish(req: RunRequest, resuming: bool, inputs: _Inputs, control: RunContro
     return RunResult(_exit_code(control, summary, req), summary, wall, control.stop)
 
 
-def _exit_code(control: RunControl, summary: Summary, req: RunRequest) -> int:
+def _exit_code(control: RunControl, summary: Summary, req: RunRequest) -> ExitCode:
     """The run's exit code; with `req.echo`, the stop and the command that resumes."""
     stop = control.stop
     if stop is not None and req.echo:
         verb = "aborted" if stop.aborted else "stopped"
         command = ""
         if req.resume_hint:
-            # The rows a breaker or a refusal stopped on failed for the run, not for
-            # themselves: once the cause is fixed they go again.
-            again = stop.reason in (StopReason.BREAKER, StopReason.REFUSED)
+            again = retry_failed_advised(stop.reason, summary.failed_on_outage)
             command = f"{req.resume_hint}{' --retry-failed' if again else ''}"
         logs.event(verb, f"partoo-bulk: {verb}: {stop.detail}",
                    level=logs.ERROR if stop.aborted else logs.WARNING,
@@ -242,8 +225,5 @@ def _exit_code(control: RunControl, summary: Summary, req: RunRequest) -> int:
         if command:
             logs.event("resume_hint", f"partoo-bulk: to finish the job: {command}",
                        level=logs.INFO, resume_command=command)
-    if stop is not None:
-        return EXIT_ABORTED if stop.aborted else EXIT_INTERRUPTED
-    if summary.outcomes["failed"] or summary.outcomes["invalid"]:
-        return EXIT_FAILED
-    return EXIT_OK
+    o = summary.outcomes
+    return exit_code(stop, all_ok=not (o[Outcome.FAILED] or o[Outcome.INVALID]))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from worker.core.errors import Fault
 from worker.core.outcomes import Outcome, Result
 from worker.report.stats import error_kind
 
@@ -41,18 +42,21 @@ class ConcurrencyUse:
 @dataclass
 class Summary:
     rows: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
     http_statuses: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     requests: int = 0
     throttled: int = 0
     retries: int = 0  # requests beyond each row's first, 429s not counted
     carried: int = 0  # rows kept from an earlier report on --resume, not sent again
+    failed_on_outage: int = 0  # failed rows not their own fault (`Fault`), kept ones too
     concurrency: ConcurrencyUse | None = None  # set once the rows are sent
 
     def add(self, result: Result) -> None:
         self.rows += 1
-        self.outcomes[result.outcome.value] += 1
+        self.outcomes[result.outcome] += 1
+        if result.outcome is Outcome.FAILED and result.fault is not Fault.REFUSED:
+            self.failed_on_outage += 1
         if result.line is not None:
             self.carried += 1
             return
@@ -79,14 +83,14 @@ class Summary:
         self.http_statuses.update(earlier.http_statuses)
         self.errors.update(earlier.errors)
         # Rows it settled came back here as kept rows, but they are this run's own.
-        self.carried -= earlier.rows - earlier.carried - earlier.outcomes["skipped"]
+        self.carried -= earlier.rows - earlier.carried - earlier.outcomes[Outcome.SKIPPED]
 
     def line(self, wall_s: float, report: str) -> str:
         o = self.outcomes
         rate = self.requests / wall_s * 60 if wall_s > 0 else 0.0
         kept = f" ({self.carried} kept from the earlier report)" if self.carried else ""
-        return (f"{_n(self.rows, 'row')}{kept}: {o['ok']} ok, {o['failed']} failed, "
-                f"{o['invalid']} invalid, {o['skipped']} skipped | "
+        counts = ", ".join(f"{o[outcome]} {outcome.value}" for outcome in Outcome)
+        return (f"{_n(self.rows, 'row')}{kept}: {counts} | "
                 f"{_n(self.requests, 'request')}, {self.throttled} x 429, "
                 f"{_n(self.retries, 'retry', 'retries')} | {_duration(wall_s)} "
                 f"({rate:.0f} req/min){self._cap_part(wall_s)} | report: {report}")
@@ -100,9 +104,10 @@ class Summary:
         return f" | {note} (it held requests back {share:.0%} of the time)"
 
     def as_dict(self, wall_s: float) -> dict[str, Any]:
-        return {"rows": self.rows, "outcomes": {o.value: self.outcomes[o.value]
+        return {"rows": self.rows, "outcomes": {o.value: self.outcomes[o]
                                                 for o in Outcome},
                 "kept_from_earlier_report": self.carried,
+                "failed_on_outage": self.failed_on_outage,
                 "http_statuses": dict(sorted(self.http_statuses.items())),
                 "errors": dict(self.errors.most_common(50)),
                 "requests": self.requests, "http_429": self.throttled,

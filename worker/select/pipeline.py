@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from worker.config import Settings
 from worker.core.conversation import ConversationState
 from worker.core.errors import ConfigError, RequestError, RunAborted, TransientError, Unauthorized
+from worker.core.exitcodes import ExitCode, exit_code
 from worker.jobfile.undojob import (
     UNDO_HEADER,
     not_restorable_path,
@@ -47,7 +48,6 @@ __all__ = ["CONTEXT_COLUMNS", "SelectRequest", "select"]
 # looked like when it was selected. None of these may be a report or action column name.
 CONTEXT_COLUMNS = ("business_id", "business_name", "last_activity", "solved_before",
                    "assignee_before", "expired")
-EXIT_OK, EXIT_INTERRUPTED = 0, 130
 _PROGRESS_EVERY_S = 10.0
 _DRAIN_TIMEOUT_S = 10.0  # a page in flight may take this long to come back after a signal
 
@@ -90,7 +90,7 @@ async def _main(req: SelectRequest) -> Selected:
             if control.stop is None:
                 raise
     print(f"partoo-bulk: {control.stop.detail}: no job file was written", file=sys.stderr)
-    return Selected(EXIT_INTERRUPTED, str(req.out))
+    return Selected(exit_code(control.stop, all_ok=True), str(req.out))
 
 
 async def _select(req: SelectRequest, control: RunControl) -> Selected:
@@ -130,7 +130,7 @@ async def _select(req: SelectRequest, control: RunControl) -> Selected:
                 raise RunAborted(f"--out {req.out}: writing the job file failed "
                                  f"({exc.strerror}); no job file was written") from None
     _print_counts(listed, lister.stats, unreadable, funnel, req.target, host)
-    return Selected(EXIT_OK, str(req.out), listed, unreadable, time.monotonic() - started,
+    return Selected(ExitCode.OK, str(req.out), listed, unreadable, time.monotonic() - started,
                     lister.stats, funnel, req.target)
 
 

@@ -17,39 +17,14 @@ Decisions are made on `Stop.reason`, a `str` Enum, never by searching the messag
 from __future__ import annotations
 
 import asyncio
-import enum
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["RunControl", "Stop", "StopReason"]
+from worker.core.stops import Stop, StopReason
+
+__all__ = ["RunControl"]
 
 T = TypeVar("T")
-
-
-class StopReason(enum.StrEnum):
-    INTERRUPTED = "interrupted"  # SIGINT/SIGTERM, or the drain deadline: exit 130
-    UNAUTHORIZED = "unauthorized"  # 401: the key, not a row, is wrong
-    BREAKER = "breaker"  # the circuit breaker: the API (or the quota) looks down
-    REFUSED = "refused"  # every row so far refused the same way: the job, not the rows
-    REPORT = "report"  # the report could not be written
-    INTERNAL = "internal"  # a bug: the run stops rather than guess
-    CANARY = "canary"  # `run --canary`: its rows did not all hold, or the operator said no
-
-
-@dataclass(frozen=True, slots=True)
-class Stop:
-    reason: StopReason
-    detail: str  # what to tell the operator
-
-    @property
-    def aborted(self) -> bool:
-        """True when the run had to stop (exit 3), not asked to (exit 130) nor held back
-        after its canary (exit 1)."""
-        return self.reason not in (StopReason.INTERRUPTED, StopReason.CANARY)
-
-    def __str__(self) -> str:
-        return self.detail
 
 
 class RunControl:

@@ -19,7 +19,7 @@ by one. Like S3 Batch Operations' failure threshold, but for refusals:
 
 from __future__ import annotations
 
-from worker.core.errors import Rejected, RequestError
+from worker.core.errors import Fault, RequestError
 from worker.report.stats import error_kind
 
 __all__ = ["SameRefusals"]
@@ -50,8 +50,8 @@ class SameRefusals:
         if failure is None:
             self._armed = False
             return False
-        if not isinstance(failure, Rejected):
-            return False
+        if failure.fault is not Fault.REFUSED:
+            return False  # the server's fault: the breaker's to count
         kind = (failure.http_status, error_kind(failure.message))
         if self._kind is not None and kind != self._kind:
             self._armed = False

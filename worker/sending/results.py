@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from worker.core.errors import RateLimited, RequestError, TransientError
+from worker.core.errors import Fault, RateLimited, RequestError, TransientError
 from worker.core.operations import Operation
 from worker.core.outcomes import Outcome, Result
 from worker.logs import REQUEST_LOG
@@ -22,7 +22,7 @@ __all__ = ["done", "failure_text", "log_request", "skipped"]
 
 
 def done(op: Operation, tally: Tally, outcome: Outcome, http_status: int | None,
-         error: str) -> Result:
+         error: str, fault: Fault | None = None) -> Result:
     # From the first request out to the final answer: the row's own time, not the time
     # it queued for a permit.
     now = asyncio.get_running_loop().time()
@@ -30,7 +30,7 @@ def done(op: Operation, tally: Tally, outcome: Outcome, http_status: int | None,
     return Result(row=op.row, conversation_id=str(op.conversation_id),
                   action=op.action.value, value=op.value, outcome=outcome,
                   http_status=http_status, attempts=tally.requests, error=error,
-                  duration_ms=round(elapsed * 1000), finished_at=utc_now_ms(),
+                  fault=fault, duration_ms=round(elapsed * 1000), finished_at=utc_now_ms(),
                   cells=op.cells, throttled=tally.throttled, reads=tally.reads)
 
 

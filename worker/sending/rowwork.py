@@ -24,20 +24,21 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from worker.core.errors import (
+    Fault,
     RateLimited,
     RequestError,
     RunAborted,
     TransientError,
     Unauthorized,
-    Unexpected,
 )
 from worker.core.operations import Operation
 from worker.core.outcomes import Outcome, Result
+from worker.core.stops import StopReason
 from worker.sending import results
 from worker.sending.aimd import Aimd
 from worker.sending.breaker import Breaker
 from worker.sending.concurrency import Concurrency
-from worker.sending.control import RunControl, StopReason
+from worker.sending.control import RunControl
 from worker.sending.ratelimit import RateLimiter
 from worker.sending.readback import describe_state, holds
 from worker.sending.refusals import SameRefusals
@@ -103,7 +104,8 @@ class RowWork:
             if not isinstance(exc, RequestError):
                 reason = f"internal error ({type(exc).__name__}: {exc})"
                 self._control.halt(StopReason.INTERNAL, reason)
-                return results.done(op, tally, Outcome.FAILED, None, reason)
+                # Not the row's fault: once fixed, it is sent again in place.
+                return results.done(op, tally, Outcome.FAILED, None, reason, Fault.OUTAGE)
             if isinstance(exc, Unauthorized):
                 # The key, not the row, is wrong: the row goes back with the others, so
                 # that `--resume` with a good key sends it.
@@ -115,7 +117,7 @@ class RowWork:
             text = results.failure_text(exc, tally, self._policy)
             if step is Step.CAPTURE:
                 text = f"not changed: reading its state for the undo file failed: {text}"
-            return results.done(op, tally, Outcome.FAILED, exc.http_status, text)
+            return results.done(op, tally, Outcome.FAILED, exc.http_status, text, exc.fault)
         self.succeeded()
         return results.done(op, tally, Outcome.OK, 200, "")
 
@@ -161,7 +163,7 @@ class RowWork:
             self.succeeded()
             return results.done(op, tally, outcome, 200, text)
         self.failed(exc)
-        return results.done(op, tally, outcome, exc.http_status, text)
+        return results.done(op, tally, outcome, exc.http_status, text, exc.fault)
 
     async def _attempt(self, op: Any, tally: Tally, step: Step,
                        send: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -230,10 +232,8 @@ class RowWork:
         if self._refusals.record(exc):
             self._control.halt(StopReason.REFUSED, self._refusals.explain())
         if self._breaker is not None:
-            # Rows the API refused are the rows' fault; transient failures that outlived
-            # their retries, and answers that are not Partoo's, are the server's.
-            bad = isinstance(exc, TransientError | Unexpected)
-            if self._breaker.record(bad=bad):
+            # Whose fault it is was decided once, by the error's class (`Fault`).
+            if self._breaker.record(bad=exc.fault is Fault.OUTAGE):
                 self._control.halt(StopReason.BREAKER, self._breaker.explain(
                     exc.message, throttled=isinstance(exc, RateLimited)))
 

@@ -14,7 +14,8 @@ import threading
 from typing import Any
 
 from worker import logs
-from worker.sending.control import RunControl, StopReason
+from worker.core.stops import StopReason
+from worker.sending.control import RunControl
 
 __all__ = ["graceful_signals"]
 

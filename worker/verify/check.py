@@ -19,6 +19,7 @@ from worker.core.conversation import ConversationState, read_state
 from worker.core.errors import RequestError
 from worker.core.operations import Field, Operation
 from worker.core.outcomes import Outcome, Result
+from worker.core.stops import Stop
 from worker.partoo.client import PartooClient
 from worker.partoo.preflight import check_reachable
 from worker.report.lastok import last_ok
@@ -79,6 +80,7 @@ class Findings:
     """What `verify` found: how many were read, which differ, which could not be read."""
 
     aborted: str | None = None  # why the reads stopped (401, API down), if they did
+    stop: Stop | None = None  # the same, for its exit code
     checked: int = 0
     differences: list[Difference] = field(default_factory=list)  # in row order
     unreadable: list[Unreadable] = field(default_factory=list)
@@ -198,5 +200,6 @@ async def _check(ids: list[int], expected: dict[int, Expected], s: Settings) -> 
         engine = Engine(reader, control, concurrency=guard.concurrency)
         checks = (_Check(i, cid, expected[cid]) for i, cid in enumerate(ids, start=1))
         await engine.run(checks, reader.collect)
+    findings.stop = control.stop
     findings.aborted = None if control.stop is None else control.stop.detail
     return findings
