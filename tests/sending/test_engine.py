@@ -11,8 +11,8 @@ from helpers import FakeSender, make_engine, ops, run_engine
 from worker.core.errors import NetworkError, RateLimited, Rejected, ServerError, Unauthorized
 from worker.core.operations import Action, Operation
 from worker.core.outcomes import Outcome, Result
-from worker.sending.breaker import Breaker
 from worker.core.stops import StopReason
+from worker.sending.breaker import Breaker
 
 pytestmark = pytest.mark.looptime
 

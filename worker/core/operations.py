@@ -110,14 +110,20 @@ def show(value: str, limit: int = 40) -> str:
     return repr(value)
 
 
-def parse_conversation_id(raw: str) -> int:
-    """The id as an int, or ValueError with the message for the report."""
+def parse_conversation_id(raw: object) -> int:
+    """The one rule for a conversation id, wherever one comes from (a job's cell, a report,
+    the list API's `id`, an undo journal): a positive whole number in ASCII digits, at
+    most 2^63-1 (the API's own bound, so an id `select` writes is one `run` sends). The id
+    as an int, or ValueError with the message for the report."""
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise ValueError(f"conversation_id {show(repr(raw))} is not a conversation id")
+    raw = str(raw)
     text = raw.strip(" \t")
     if not text:
         raise ValueError("conversation_id is empty: put the conversation's numeric id")
     if _DIGITS.fullmatch(text) and int(text) > _MAX_ID:
         raise ValueError(f"conversation_id {show(raw)} is too large to be a conversation id "
-                         f"(at most {len(str(_MAX_ID))} digits): check the cell")
+                         f"(at most {len(str(_MAX_ID))} digits, up to {_MAX_ID}): check the id")
     if not _DIGITS.fullmatch(text) or int(text) == 0:
         raise ValueError(
             f"conversation_id {show(raw)} is not a conversation id: "

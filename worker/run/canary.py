@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from worker import logs
 from worker.core.exitcodes import ExitCode
+from worker.core.operations import parse_conversation_id
 from worker.core.outcomes import Outcome, Result
 from worker.core.stops import Stop, StopReason
 from worker.run.ask import open_terminal
@@ -59,14 +60,15 @@ def run_with_canary(req: RunRequest) -> RunResult:
 
 def _read_back(req: RunRequest, sent: list[Result]) -> Findings:
     """What the conversations the canary changed hold now, read as `verify` reads them."""
-    changed = {int(r.conversation_id) for r in sent if r.outcome is Outcome.OK}
+    changed = {parse_conversation_id(r.conversation_id) for r in sent
+               if r.outcome is Outcome.OK}
     expected = expectations(req.report, changed)
     return verify(expected, req.settings) if expected else Findings()
 
 
 def _not_holding(result: Result, findings: Findings) -> str | None:
     """Why a canary row does not hold, or None when it does."""
-    cid = int(result.conversation_id)
+    cid = parse_conversation_id(result.conversation_id)
     where = f"row {result.row}, conversation {cid}"
     if result.outcome is not Outcome.OK:
         return f"{where}: {result.outcome.value}: {result.error}"

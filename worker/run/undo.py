@@ -23,7 +23,7 @@ from pathlib import Path
 from worker import logs
 from worker.core.conversation import ConversationState, read_state
 from worker.core.errors import ReportError, RunAborted
-from worker.core.operations import Field, Operation
+from worker.core.operations import Field, Operation, parse_conversation_id
 from worker.jobfile.undojob import (
     UNDO_HEADER,
     not_restorable_path,
@@ -100,9 +100,13 @@ def _load(path: Path) -> dict[int, ConversationState]:
     text = text[: text.rfind("\n") + 1]  # a torn last line (a kill) is dropped
     prior: dict[int, ConversationState] = {}
     for line in list(csv.reader(text.splitlines()))[1:]:
-        if len(line) == 4 and line[0].isdigit():
-            prior[int(line[0])] = ConversationState(line[1] == "1", line[2] == "1",
-                                                    line[3] or None)
+        if len(line) != 4:
+            continue
+        try:
+            cid = parse_conversation_id(line[0])
+        except ValueError:
+            continue  # not a line this journal wrote
+        prior[cid] = ConversationState(line[1] == "1", line[2] == "1", line[3] or None)
     return prior
 
 

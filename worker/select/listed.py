@@ -6,7 +6,10 @@ shape we do not know becomes "unknown" (None), never an exception: each filter t
 decides what unknown means for it, in the safe direction (a conversation whose last
 activity cannot be read is never called stale).
 
-Only an entry without a usable id is dropped here: it could not become a job row.
+Only an entry without a usable id is dropped here: it could not become a job row. A
+usable id is one `run` sends: the one parser, `worker.core.operations.parse_conversation_id`
+(an id past 2^63-1 is dropped, not written into a job that `run` would refuse);
+`id_problem` says why an entry was dropped.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from worker.core.conversation import assignee_of, expired_of
+from worker.core.operations import parse_conversation_id
 
-__all__ = ["Listed", "format_date", "parse_date", "read_conversation"]
+__all__ = ["Listed", "format_date", "id_problem", "parse_date", "read_conversation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +42,9 @@ def read_conversation(raw: Any) -> Listed | None:
     """The conversation, or None when the entry has no positive integer id."""
     if not isinstance(raw, dict):
         return None
-    conversation_id = _int_id(raw.get("id"))
-    if conversation_id is None:
+    try:
+        conversation_id = parse_conversation_id(raw.get("id"))
+    except ValueError:
         return None
     business = raw.get("business")
     business = business if isinstance(business, dict) else {}
@@ -88,13 +93,16 @@ def _last_activity(raw: dict[str, Any]) -> datetime | None:
     return None
 
 
-def _int_id(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) > 0:
-        return int(value)
+def id_problem(raw: Any) -> str | None:
+    """Why a listed entry cannot become a job row (no usable id); None when it can."""
+    if not isinstance(raw, dict):
+        return "an entry that is not an object"
+    if "id" not in raw:
+        return "an entry without an id"
+    try:
+        parse_conversation_id(raw["id"])
+    except ValueError as exc:
+        return str(exc)
     return None
 
 

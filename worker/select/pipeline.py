@@ -32,7 +32,7 @@ from worker.jobfile.undojob import (
 )
 from worker.jobfile.writer import STDOUT, JobWriter, check_out_path, open_job_writer
 from worker.select.filters import Criteria, Funnel, build_funnel
-from worker.select.listed import Listed, format_date, read_conversation
+from worker.select.listed import Listed, format_date, id_problem, read_conversation
 from worker.select.pager import Lister, ListingStats
 from worker.select.result import Selected
 from worker.select.target import Target
@@ -100,6 +100,7 @@ async def _select(req: SelectRequest, control: RunControl) -> Selected:
     funnel = build_funnel(req.criteria, req.target)
     header = ["conversation_id", req.target.column, *CONTEXT_COLUMNS]
     listed = unreadable = 0
+    first_unusable: str | None = None
     progress = _Progress(None if req.quiet else sys.stderr)
     started = time.monotonic()
     async with open_client(s, connections=1) as client:
@@ -117,6 +118,7 @@ async def _select(req: SelectRequest, control: RunControl) -> Selected:
                         conv = read_conversation(raw)
                         if conv is None:
                             unreadable += 1
+                            first_unusable = first_unusable or id_problem(raw)
                         elif funnel.admit(conv):
                             cell = req.target.cell()
                             writer.write(_row(conv, cell))
@@ -129,7 +131,7 @@ async def _select(req: SelectRequest, control: RunControl) -> Selected:
             except OSError as exc:
                 raise RunAborted(f"--out {req.out}: writing the job file failed "
                                  f"({exc.strerror}); no job file was written") from None
-    _print_counts(listed, lister.stats, unreadable, funnel, req.target, host)
+    _print_counts(listed, lister.stats, unreadable, first_unusable, funnel, req.target, host)
     return Selected(ExitCode.OK, str(req.out), listed, unreadable, time.monotonic() - started,
                     lister.stats, funnel, req.target)
 
@@ -193,12 +195,13 @@ def _aborted(exc: RequestError, stats: ListingStats, host: str) -> RunAborted:
                       f"file was written{again}")
 
 
-def _print_counts(listed: int, stats: ListingStats, unreadable: int, funnel: Funnel,
-                  target: Target, host: str) -> None:
+def _print_counts(listed: int, stats: ListingStats, unreadable: int, first: str | None,
+                  funnel: Funnel, target: Target, host: str) -> None:
     lines = [f"partoo-bulk select: {_n(listed, 'conversation')} listed from {host} in "
              f"{_n(stats.pages, 'page')}"]
     if unreadable:
-        lines.append(f"  without a usable id: {unreadable} dropped")
+        lines.append(f"  without a usable id: {unreadable} dropped, never written to the job "
+                     f"(first: {first})")
     lines += funnel.lines()
     lines.append(f"  selected: {funnel.passed} ({target.describe()})")
     print("\n".join(lines), file=sys.stderr)

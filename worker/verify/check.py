@@ -17,7 +17,7 @@ from pathlib import Path
 from worker.config import Settings
 from worker.core.conversation import ConversationState, read_state
 from worker.core.errors import RequestError
-from worker.core.operations import Field, Operation
+from worker.core.operations import Field, Operation, parse_conversation_id
 from worker.core.outcomes import Outcome, Result
 from worker.core.stops import Stop
 from worker.partoo.client import PartooClient
@@ -175,7 +175,7 @@ class _Reader:
         if result.outcome is Outcome.SKIPPED:
             return  # not read: the run was stopped, and says why once
         self._findings.checked += 1
-        cid = int(result.conversation_id)
+        cid = parse_conversation_id(result.conversation_id)
         self._findings.read.add(cid)
         if result.outcome is Outcome.FAILED:
             self._findings.unreadable.append(Unreadable(cid, result.error))
