@@ -43,17 +43,41 @@ def add_action_flags(p: argparse.ArgumentParser) -> None:
                        help="assign every id of a plain list of ids to this user")
 
 
+class SettingsHelp(argparse.RawDescriptionHelpFormatter):
+    """A flag's "(default X)" read from the settings model (`worker.config.default`), the
+    one place a default is written; read only when the help is shown, so that building
+    the parsers imports no pydantic."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        setting = getattr(action, "setting", None)
+        if setting is None:
+            return action.help
+        from worker.config import default
+
+        value = default(setting)
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        return f"{action.help} (default {shown})"
+
+
 def add_settings_flags(p: argparse.ArgumentParser) -> None:
+    p.formatter_class = SettingsHelp
     p.add_argument("--config", type=Path, metavar="FILE",
                    help="TOML settings file (see config.example.toml; default: "
                    "$PARTOO_CONFIG)").complete = FILE  # type: ignore[attr-defined]
-    p.add_argument("--rate-per-minute", type=float, help="requests per minute (default 300)")
-    p.add_argument("--concurrency", type=int,
-                   help="requests in flight at most (default 64); as many as the rate "
-                   "needs at the API's latency are kept out, up to this")
-    p.add_argument("--max-attempts", type=int, help="requests per row on transient errors")
-    p.add_argument("--request-timeout-s", type=float, help="seconds per request (default 30)")
-    p.add_argument("--base-url", help="API base URL (default https://api.partoo.co/v2)")
+    for flag, kind, text in _SETTINGS_FLAGS:
+        action = p.add_argument(flag, type=kind, help=text)
+        action.setting = flag.removeprefix("--").replace("-", "_")  # type: ignore[attr-defined]
+
+
+# The settings that have a flag (`worker.config.FLAGGED` names the same ones).
+_SETTINGS_FLAGS: tuple[tuple[str, type, str], ...] = (
+    ("--rate-per-minute", float, "requests per minute"),
+    ("--concurrency", int, "requests in flight at most; as many as the rate needs at the "
+     "API's latency are kept out, up to this"),
+    ("--max-attempts", int, "requests per row on transient errors"),
+    ("--request-timeout-s", float, "seconds per request"),
+    ("--base-url", str, "API base URL"),
+)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

@@ -5,10 +5,11 @@ from worker.config.settings import (
     DEFAULT_BASE_URL,
     FLAGGED,
     Settings,
+    default,
     default_config_path,
     is_loopback,
     load_settings,
 )
 
-__all__ = ["DEFAULT_BASE_URL", "FLAGGED", "Settings", "default_config_path", "is_loopback",
-           "load_settings"]
+__all__ = ["DEFAULT_BASE_URL", "FLAGGED", "Settings", "default", "default_config_path",
+           "is_loopback", "load_settings"]

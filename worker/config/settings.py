@@ -34,7 +34,7 @@ from worker.config.messages import explain
 from worker.core.errors import ConfigError
 from worker.keyfile import read_key_file
 
-__all__ = ["DEFAULT_BASE_URL", "Settings", "default_config_path", "load_settings"]
+__all__ = ["DEFAULT_BASE_URL", "Settings", "default", "default_config_path", "load_settings"]
 
 DEFAULT_BASE_URL = "https://api.partoo.co/v2"
 # The settings that have a command-line flag (worker.commands._flags): an error names
@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         # The order is the precedence: flags, then PARTOO_* variables, then the file.
         return (init_settings, env_settings,
                 InitSettingsSource(settings_cls, init_kwargs=_FILE_VALUES.get()))
+
+
+def default(name: str) -> Any:
+    """A setting's default, as the model states it: the one place a default is written
+    (`--help`, `RetryPolicy` and the README's table read it from here)."""
+    return Settings.model_fields[name].default
 
 
 def is_loopback(host: str) -> bool:

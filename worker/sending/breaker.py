@@ -15,7 +15,8 @@ __all__ = ["Breaker"]
 
 
 class Breaker:
-    def __init__(self, window: int = 50, threshold: float = 0.5) -> None:
+    def __init__(self, window: int, threshold: float) -> None:
+        # No defaults of its own: `failure_window` / `failure_threshold` are the settings'.
         self._recent: deque[bool] = deque(maxlen=window)
         self._bad = 0
         self._window = window

@@ -36,7 +36,7 @@ _OTHER = ("the job asks for something the API refuses for every conversation (a 
 
 
 class SameRefusals:
-    def __init__(self, first_rows: int = 20) -> None:
+    def __init__(self, first_rows: int) -> None:  # `same_refusal_rows`: the settings' default
         self._first_rows = first_rows
         self._armed = first_rows > 0
         self._count = 0

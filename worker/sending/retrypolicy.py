@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from worker.config import default
 from worker.core.errors import RateLimited, TransientError
 from worker.sending.tally import Tally
 
@@ -39,11 +40,12 @@ MIN_RETRY_AFTER_S = 1.0  # "Retry-After: 0" (or a past date) after a 429 is not 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    max_attempts: int = 5
-    max_retry_after_s: float = 120.0
-    rate_limit_budget_s: float = 900.0
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 30.0
+    # The settings' defaults, not copies of them (`worker.config.default`).
+    max_attempts: int = default("max_attempts")
+    max_retry_after_s: float = default("max_retry_after_s")
+    rate_limit_budget_s: float = default("rate_limit_budget_s")
+    backoff_base_s: float = default("backoff_base_s")
+    backoff_max_s: float = default("backoff_max_s")
     row_wait_max_s: float = 1.0  # a 429 asking for longer pauses every sender
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
