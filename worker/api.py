@@ -87,10 +87,10 @@ async def arun_job(job: PathArg, *, report: PathArg | None = None,
     the PARTOO_* environment and the config files, as flags do (None means "not given").
     """
     values = _settings(settings)
-    if values.api_key is None:
-        raise ConfigError("no API key: set PARTOO_API_KEY (or PARTOO_API_KEY_FILE) in the "
-                          "process's environment, or pass settings={'api_key': ...} read "
-                          "from your secrets store")
+    values.require_api_key("the changes are made as the Partoo user of the key",
+                           how="set PARTOO_API_KEY (or PARTOO_API_KEY_FILE) in the "
+                           "process's environment, or pass settings={'api_key': ...} read "
+                           "from your secrets store")
     job_path = Path(job)
     source = JobSource(job_path, make_override(action, assign))
     if report is not None:

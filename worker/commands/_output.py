@@ -16,11 +16,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "STDIO", "absolute", "add_json_flag", "document", "print_json",
+from worker.core.stdio import is_stdio
+
+__all__ = ["SCHEMA_VERSION", "absolute", "add_json_flag", "document", "print_json",
            "private_folder", "spool_stdin"]
 
 SCHEMA_VERSION = 1
-STDIO = "-"
 
 
 def add_json_flag(p: argparse.ArgumentParser) -> None:
@@ -43,7 +44,7 @@ def print_json(doc: dict[str, Any]) -> None:
 def absolute(path: Path | str | None) -> str | None:
     if path is None:
         return None
-    return str(path) if str(path) == STDIO else str(Path(path).absolute())
+    return str(path) if is_stdio(path) else str(Path(path).absolute())
 
 
 def spool_stdin(folder: Path) -> Path:

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from worker.commands._flags import CONFIG_ENVIRONMENT, FILE, add_action_flags
-from worker.commands._output import STDIO, add_json_flag
+from worker.commands._output import add_json_flag
 from worker.core.exitcodes import ExitCode
+from worker.core.stdio import is_stdio
 
 if TYPE_CHECKING:
     from worker.jobfile.plan import Plan
@@ -58,7 +59,7 @@ def handle(args: argparse.Namespace) -> int:
     from worker.commands._output import private_folder, spool_stdin
     from worker.core.errors import JobFileError
 
-    if str(args.job) != STDIO:
+    if not is_stdio(args.job):
         return _plan(args, args.job, str(args.job))
     with private_folder() as folder:
         spooled = spool_stdin(Path(folder))

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from worker.commands._flags import FILE, positive_int
-from worker.commands._output import STDIO, add_json_flag
+from worker.commands._output import add_json_flag
+from worker.core.stdio import is_stdio
 
 if TYPE_CHECKING:
     from worker.report.failedjob import RetryPicker
@@ -64,7 +65,7 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.skipped and args.failed is None:
         raise ConfigError("--skipped goes with --failed OUT (it adds the skipped rows to OUT)")
-    to_stdout = args.failed is not None and str(args.failed) == STDIO
+    to_stdout = args.failed is not None and is_stdio(args.failed)
     if to_stdout and args.json:
         raise ConfigError("--json and --failed - both write to stdout: write the failed "
                           "rows to a file (--failed retry.csv), or drop --json")

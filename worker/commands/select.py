@@ -13,8 +13,9 @@ from worker.commands._flags import (
     override_from,
     settings_from,
 )
-from worker.commands._output import STDIO, add_json_flag
+from worker.commands._output import add_json_flag
 from worker.core.exitcodes import ExitCode
+from worker.core.stdio import is_stdio
 
 if TYPE_CHECKING:
     from worker.select.filters import Criteria
@@ -88,11 +89,11 @@ def handle(args: argparse.Namespace) -> int:
 
     from worker.select.pipeline import SelectRequest, select
 
-    to_stdout = args.out == STDIO
+    to_stdout = is_stdio(args.out)
     if to_stdout and args.json:
         raise _error("--json and --out - both write to stdout: write the job to a file "
                      "(--out stale.csv), or drop --json")
-    if args.undo_out is not None and str(args.undo_out) == STDIO:
+    if args.undo_out is not None and is_stdio(args.undo_out):
         raise _error("--undo-out -: the undo job needs a file of its own (stdout is for "
                      "--out -): name a file, e.g. --undo-out undo.csv")
     settings = settings_from(args)

@@ -47,9 +47,7 @@ def handle(args: argparse.Namespace) -> int:
     from worker.verify.check import expectations, verify
 
     settings = settings_from(args)
-    if settings.api_key is None:
-        raise ConfigError("PARTOO_API_KEY is not set: export it (verify reads conversations "
-                          "from the API)")
+    settings.require_api_key("verify reads conversations as the Partoo user of the key")
     if args.sample is not None and args.sample < 1:
         raise ConfigError("--sample must be at least 1")
     expected = expectations(args.report)

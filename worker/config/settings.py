@@ -68,6 +68,17 @@ class Settings(BaseSettings):
     # The first rows sent all refused the same way stop the run (0: never).
     same_refusal_rows: int = Field(20, ge=0, le=100_000)
 
+    def require_api_key(self, needed_for: str, *,
+                        how: str = "export PARTOO_API_KEY (or PARTOO_API_KEY_FILE)") -> SecretStr:
+        """The key, or the one "no key" `ConfigError`: what it is needed for, and `how` to
+        give it (the CLI's way by default; the Python API names its own)."""
+        if self.api_key is None:
+            raise ConfigError(f"PARTOO_API_KEY is not set: {needed_for}. Give it: {how}, "
+                              "without typing it on a command line (e.g. `read -rs "
+                              "PARTOO_API_KEY && export PARTOO_API_KEY`); it is never a flag, "
+                              "so it stays out of shell history and ps")
+        return self.api_key
+
     @field_validator("base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:

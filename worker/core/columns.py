@@ -1,4 +1,5 @@
-"""The report's fixed columns, by name: the one place that says which cell is which.
+"""Column names: a job's own columns (`JOB_COLUMNS`) and the report's fixed columns
+(`Col`), the one place that says which cell is which.
 
 Every report line is `Col` cells in this order, then the job's extra columns unchanged.
 A shared type because both sides need it: the report reads and writes these, and the
@@ -9,7 +10,14 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["REPORT_COLUMNS", "Col"]
+from worker.core.operations import Field
+
+__all__ = ["ID_COLUMN", "JOB_COLUMNS", "REPORT_COLUMNS", "Col"]
+
+ID_COLUMN = "conversation_id"
+# A job's own columns, in the order every job file we write has them (`select`, `report
+# --failed`, the undo job): the id, then one column per `Field`, named as the API names it.
+JOB_COLUMNS: tuple[str, ...] = (ID_COLUMN, *(f.value for f in Field))
 
 
 class Col(enum.IntEnum):

@@ -11,12 +11,12 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from worker.core.columns import REPORT_COLUMNS
+from worker.core.columns import JOB_COLUMNS, REPORT_COLUMNS
 from worker.core.errors import JobFileError
 from worker.core.operations import Override, parse_conversation_id
 
 __all__ = ["Layout", "header_layout", "plain_layout"]
-ID, STATUS, ASSIGNEE = "conversation_id", "status", "assigned_user_id"
+ID, STATUS, ASSIGNEE = JOB_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,11 +29,11 @@ from typing import BinaryIO
 
 from worker.core.errors import JobFileError, ReportError
 from worker.core.operations import Override
+from worker.core.stdio import is_stdio
 from worker.jobfile.reader import Job, open_job
 
-__all__ = ["STDIN", "JobSource", "is_stream", "pinned", "resume_name", "spool_path"]
+__all__ = ["JobSource", "is_stream", "pinned", "resume_name", "spool_path"]
 
-STDIN = "-"
 _CHUNK = 1 << 20
 
 
@@ -51,7 +51,7 @@ def spool_path(report: Path) -> Path:
 
 def is_stream(path: Path) -> bool:
     """`-`, a pipe, /dev/stdin, a device: bytes that can be read only once."""
-    if str(path) == STDIN:
+    if is_stdio(path):
         return True
     try:
         mode = os.stat(path).st_mode
@@ -120,7 +120,7 @@ def _copy(source: Path, to: Path) -> str:
 
 @contextlib.contextmanager
 def _open_source(source: Path) -> Iterator[BinaryIO]:
-    if str(source) == STDIN:
+    if is_stdio(source):
         yield sys.stdin.buffer
         return
     if source.is_dir():
@@ -154,4 +154,4 @@ def _sha256(path: Path) -> str:
 
 
 def _name(source: Path) -> str:
-    return "stdin" if str(source) == STDIN else str(source)
+    return "stdin" if is_stdio(source) else str(source)

@@ -16,7 +16,9 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 
+from worker.core.columns import JOB_COLUMNS
 from worker.core.operations import Action, Operation
+from worker.core.words import counted
 from worker.jobfile.reader import Job
 
 __all__ = ["InvalidExample", "Plan", "Touch", "make_plan"]
@@ -26,7 +28,7 @@ _SHOWN_REPEATED = 3  # conversations shown as examples
 _SHOWN_ROWS = 4  # rows shown per example conversation
 _ACTIONS = tuple(Action)  # display order: close, open, assign, unassign
 _ASSIGN = _ACTIONS.index(Action.ASSIGN)
-_COLUMNS = ("conversation_id", "status", "assigned_user_id")
+_COLUMNS = JOB_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +86,14 @@ class Plan:
         minutes = self.estimate_s(rate_per_minute, undo=undo) / 60
         reads = f", {self.conversations} of them reads for --undo-out" if undo else ""
         lines.append(f"estimated duration: about {_human(minutes)} "
-                     f"({_count(self.total_requests(undo=undo), 'request')}{reads} at "
+                     f"({counted(self.total_requests(undo=undo), 'request')}{reads} at "
                      f"{rate_per_minute:g}/min; longer if the API asks us to slow down)")
         return "\n".join(lines)
 
     def _describe_repeated(self) -> list[str]:
         if not self.repeated:
             return []
-        lines = [f"{_count(self.repeated, 'conversation')} touched by more than one row: "
+        lines = [f"{counted(self.repeated, 'conversation')} touched by more than one row: "
                  "file order decides, the last row wins (for the status and for the "
                  "assignee separately)"]
         for cid, touches in self.repeated_examples.items():
@@ -105,7 +107,7 @@ class Plan:
     def _describe_invalid(self) -> list[str]:
         if not self.invalid:
             return []
-        lines = [f"{_count(self.invalid, 'invalid row')}, never sent (row 1 is the first "
+        lines = [f"{counted(self.invalid, 'invalid row')}, never sent (row 1 is the first "
                  "data line; a header and blank lines are not rows):"]
         lines += [f"  {example}" for example in self.invalid_examples]
         if self.invalid > len(self.invalid_examples):
@@ -200,8 +202,6 @@ def _with_column(message: str) -> str:
     return f"whole row: {message}"
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _human(minutes: float) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from worker.core.cells import MAX_CELL
+from worker.core.columns import ID_COLUMN
 from worker.core.errors import JobFileError
 from worker.core.operations import Operation, Override, invalid, parse_action, parse_conversation_id
 from worker.core.outcomes import Result
@@ -120,7 +121,7 @@ def open_job(path: str | Path, override: Override | None = None, *,
                            "(conversation_id,status or conversation_id,assigned_user_id) "
                            "and at least one row")
     line, header = first
-    if override is not None and "conversation_id" not in (h.strip().lower() for h in header):
+    if override is not None and ID_COLUMN not in (h.strip().lower() for h in header):
         return Job(name, plain_layout(delimiter), override, path)
     return Job(name, header_layout(name, line, delimiter, header, override), override, path)
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from worker.core.columns import ID_COLUMN, JOB_COLUMNS
 from worker.core.conversation import ConversationState
 
 __all__ = ["UNDO_HEADER", "not_restorable_path", "undo_rows", "write_not_restorable"]
 
-UNDO_HEADER = ["conversation_id", "status", "assigned_user_id", "undo_note"]
+UNDO_HEADER = [*JOB_COLUMNS, "undo_note"]
 
 
 def not_restorable_path(undo: Path) -> Path:
@@ -47,5 +48,5 @@ def write_not_restorable(path: Path, lost: list[list[str]]) -> None:
         return
     with open(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["conversation_id", "field", "value_before", "reason"])
+        writer.writerow([ID_COLUMN, "field", "value_before", "reason"])
         writer.writerows(lost)

@@ -26,14 +26,12 @@ from typing import IO
 
 from worker.core.cells import neutralise
 from worker.core.errors import ConfigError
+from worker.core.stdio import is_stdio
 
-__all__ = ["STDOUT", "JobWriter", "StdoutJobWriter", "check_out_path", "open_job_writer"]
-
-STDOUT = "-"
-
+__all__ = ["JobWriter", "StdoutJobWriter", "check_out_path", "open_job_writer"]
 
 def open_job_writer(path: Path, header: list[str], *, overwrite: bool) -> JobWriter:
-    if str(path) == STDOUT:
+    if is_stdio(path):
         return StdoutJobWriter(path, header, overwrite=overwrite)
     return JobWriter(path, header, overwrite=overwrite)
 

@@ -26,6 +26,7 @@ import os
 from pathlib import Path
 from typing import TextIO
 
+from worker.core.columns import JOB_COLUMNS
 from worker.core.errors import ConfigError, ReportError
 from worker.core.operations import Field, parse_conversation_id
 from worker.core.outcomes import Outcome
@@ -110,7 +111,7 @@ def write_retry_job(picker: RetryPicker, out: Path, *, overwrite: bool) -> int:
 def write_retry_rows(picker: RetryPicker, f: TextIO) -> int:
     """The job file's header and the picked rows, to an open text file. Returns how many."""
     report = picker.report
-    header = ["conversation_id", "status", "assigned_user_id", *report.extra_columns]
+    header = [*JOB_COLUMNS, *report.extra_columns]
     writer = csv.writer(f, lineterminator="\n")
     writer.writerow(header)
     written = 0

@@ -24,7 +24,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import worker.core.cells  # noqa: F401  (sets the one csv field-size limit)
-from worker.core.columns import REPORT_COLUMNS, Col
+from worker.core.columns import ID_COLUMN, REPORT_COLUMNS, Col
 from worker.core.errors import ReportError
 from worker.core.outcomes import Outcome
 
@@ -112,7 +112,7 @@ def open_lines(path: str | Path) -> ReportLines:
                               f"{Col.FAULT.label} column (whose fault a failed row is): "
                               "read it with the version that wrote it, or run the job again "
                               "into a new report")
-        if "conversation_id" in names and "outcome" not in names:
+        if ID_COLUMN in names and Col.OUTCOME.label not in names:
             raise ReportError(f"{path}: this is a job file, not a report: the report of "
                               "`partoo-bulk run JOB` is JOB.report.csv (or the --report path)")
         raise ReportError(f"{path}, line 1: not a partoo-bulk report: its header should "

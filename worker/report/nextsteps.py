@@ -15,6 +15,7 @@ from pathlib import Path
 
 from worker.core.outcomes import Outcome
 from worker.core.stops import StopReason
+from worker.core.words import counted, plural
 from worker.report.meta import meta_path
 from worker.report.stats import ReportStats
 
@@ -118,14 +119,14 @@ def next_steps(stats: ReportStats, report: Path, job: list[str] | None, *,
 
 
 def retry_written(out: Path, written: int, overridden: set[int], kinds: str) -> str:
-    lines = [f"wrote {written} {kinds} row{'s' if written != 1 else ''} to {out}, a job "
+    lines = [f"wrote {written} {kinds} {plural(written, 'row')} to {out}, a job "
              "file (rows in the report's order)"]
     if overridden:
         rows = sorted(overridden)
         shown = ", ".join(map(str, rows[:5])) + (", …" if len(rows) > 5 else "")
-        lines.append(f"left out {len(rows)} row{'s' if len(rows) != 1 else ''} that a later "
+        lines.append(f"left out {counted(len(rows), 'row')} that a later "
                      "row of the same conversation overrode with success (sending them now "
-                     f"would undo it): row{'s' if len(rows) != 1 else ''} {shown}")
+                     f"would undo it): {plural(len(rows), 'row')} {shown}")
     if written:
         quoted = shlex.quote(str(out))
         lines.append(f"once the cause is fixed: partoo-bulk plan {quoted} && "

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from worker.core.errors import Fault
 from worker.core.outcomes import Outcome
+from worker.core.words import counted, plural
 from worker.report.reader import ReportRow
 
 __all__ = ["ReportStats", "error_kind", "printable"]
@@ -97,17 +98,16 @@ class ReportStats:
             return []
         not_ok = self.rows - self.outcomes[Outcome.OK]
         ranked = sorted(self.groups.values(), key=lambda g: -g.count)
-        lines = [f"why {not_ok} {'row is' if not_ok == 1 else 'rows are'} not ok "
-                 f"({len(ranked)} kind{'s' if len(ranked) != 1 else ''} of error, "
+        lines = [f"why {not_ok} {plural(not_ok, 'row is', 'rows are')} not ok "
+                 f"({counted(len(ranked), 'kind')} of error, "
                  "most frequent first):"]
         for group in ranked[:top]:
             rows = ", ".join(map(str, group.rows)) + (", …" if group.count > len(group.rows)
                                                        else "")
             shown = printable(group.message) or "(no message)"
             varies = "; the values differ from row to row" if group.varies else ""
-            noun = "row" if group.count == 1 else "rows"
-            lines.append(f"  {group.count} {noun} {group.outcome.value}: {shown}  "
-                         f"[row{'s' if len(group.rows) > 1 else ''} {rows}{varies}]")
+            lines.append(f"  {counted(group.count, 'row')} {group.outcome.value}: {shown}  "
+                         f"[{plural(len(group.rows), 'row')} {rows}{varies}]")
         rest = ranked[top:]
         if rest:
             lines.append(f"  ... and {len(rest)} more kinds ({sum(g.count for g in rest)} "

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from worker.core.errors import ConfigError
-from worker.jobfile.pinned import STDIN, spool_path
+from worker.core.stdio import is_stdio
+from worker.jobfile.pinned import spool_path
 from worker.jobfile.undojob import not_restorable_path
 from worker.report.ahead import ahead_path
 from worker.report.lock import lock_path
@@ -42,7 +43,7 @@ def check_distinct(job: Path, report: Path, undo_out: Path | None,
                    summary_json: Path | None) -> None:
     """Raise `PathClash` unless every output is a file of its own, and none is the job."""
     seen: dict[object, _Output] = {}
-    if str(job) != STDIN:
+    if not is_stdio(job):
         seen[_identity(job)] = _Output("", "the job file", job)
     spool = _identity(spool_path(report))
     for out in _outputs(report, undo_out, summary_json):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from worker import logs
 from worker.core.columns import REPORT_COLUMNS
-from worker.core.errors import ConfigError, RunAborted, StartupError
+from worker.core.errors import RunAborted, StartupError
 from worker.core.exitcodes import ExitCode, exit_code
 from worker.core.operations import Operation
 from worker.core.outcomes import Outcome, Result
@@ -59,11 +59,7 @@ def run(req: RunRequest) -> RunResult:
 
 async def arun(req: RunRequest) -> RunResult:
     """Check, confirm, then send. Raises `StartupError` before anything is sent."""
-    if req.settings.api_key is None:
-        raise ConfigError("PARTOO_API_KEY is not set: set it to the key of the Partoo user "
-                          "the changes are made as, without typing it on the command line "
-                          "(e.g. `read -rs PARTOO_API_KEY && export PARTOO_API_KEY`); it is "
-                          "never a flag, so it stays out of shell history and ps")
+    req.settings.require_api_key("the changes are made as the Partoo user of the key")
     outputs.check_folders(req)
     # One run per report, from before any output is touched until its last rename; the
     # job read once, under that lock, and only that copy read after.

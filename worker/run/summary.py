@@ -11,6 +11,7 @@ from typing import Any
 
 from worker.core.errors import Fault
 from worker.core.outcomes import Outcome, Result
+from worker.core.words import counted
 from worker.report.stats import error_kind
 
 __all__ = ["ConcurrencyUse", "Summary", "cap_note", "write_summary_json"]
@@ -90,9 +91,9 @@ class Summary:
         rate = self.requests / wall_s * 60 if wall_s > 0 else 0.0
         kept = f" ({self.carried} kept from the earlier report)" if self.carried else ""
         counts = ", ".join(f"{o[outcome]} {outcome.value}" for outcome in Outcome)
-        return (f"{_n(self.rows, 'row')}{kept}: {counts} | "
-                f"{_n(self.requests, 'request')}, {self.throttled} x 429, "
-                f"{_n(self.retries, 'retry', 'retries')} | {_duration(wall_s)} "
+        return (f"{counted(self.rows, 'row')}{kept}: {counts} | "
+                f"{counted(self.requests, 'request')}, {self.throttled} x 429, "
+                f"{counted(self.retries, 'retry', 'retries')} | {_duration(wall_s)} "
                 f"({rate:.0f} req/min){self._cap_part(wall_s)} | report: {report}")
 
     def _cap_part(self, wall_s: float) -> str:
@@ -133,8 +134,6 @@ def write_summary_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _n(count: int, noun: str, plural: str = "") -> str:
-    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def _duration(seconds: float) -> str:

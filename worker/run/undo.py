@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from worker import logs
+from worker.core.columns import ID_COLUMN
 from worker.core.conversation import ConversationState, read_state
 from worker.core.errors import ReportError, RunAborted
 from worker.core.operations import Field, Operation, parse_conversation_id
+from worker.core.words import counted, plural
 from worker.jobfile.undojob import (
     UNDO_HEADER,
     not_restorable_path,
@@ -36,7 +38,7 @@ from worker.report.reader import open_report
 
 __all__ = ["StateCapture", "UndoCounts", "UndoJournal", "finish", "journal_path", "write_undo"]
 
-_JOURNAL_HEADER = ["conversation_id", "is_solved", "is_expired", "assigned_user_id"]
+_JOURNAL_HEADER = [ID_COLUMN, "is_solved", "is_expired", Field.ASSIGNEE.value]
 
 
 def journal_path(undo: Path) -> Path:
@@ -145,11 +147,11 @@ def finish(report: Path, journal: UndoJournal, out: Path, resume_hint: str, *,
         raise RunAborted(f"{out}: writing the undo job failed ({exc.strerror}); the report "
                          "is complete and the journal kept. Free space, then write it "
                          f"with: {resume_hint}") from None
-    rows = f"{counts.rows} row{'s' if counts.rows != 1 else ''}"
-    convs = f"{counts.conversations} conversation{'s' if counts.conversations != 1 else ''}"
+    rows = counted(counts.rows, "row")
+    convs = counted(counts.conversations, "conversation")
     if quiet:
         return
-    print(f"undo: {rows} restore{'s' if counts.rows == 1 else ''} {convs}: {out}", flush=True)
+    print(f"undo: {rows} {plural(counts.rows, 'restores', 'restore')} {convs}: {out}", flush=True)
     if counts.not_restorable:
         logs.event("not_restorable", f"undo: {counts.not_restorable} change(s) cannot be "
                    f"undone (expired conversations): {not_restorable_path(out)}",

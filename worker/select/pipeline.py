@@ -21,16 +21,20 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 from worker.config import Settings
+from worker.core.columns import ID_COLUMN
 from worker.core.conversation import ConversationState
-from worker.core.errors import ConfigError, RequestError, RunAborted, TransientError, Unauthorized
+from worker.core.errors import RequestError, RunAborted, TransientError, Unauthorized
 from worker.core.exitcodes import ExitCode, exit_code
+from worker.core.operations import Field
+from worker.core.stdio import is_stdio
+from worker.core.words import counted
 from worker.jobfile.undojob import (
     UNDO_HEADER,
     not_restorable_path,
     undo_rows,
     write_not_restorable,
 )
-from worker.jobfile.writer import STDOUT, JobWriter, check_out_path, open_job_writer
+from worker.jobfile.writer import JobWriter, check_out_path, open_job_writer
 from worker.select.filters import Criteria, Funnel, build_funnel
 from worker.select.listed import Listed, format_date, id_problem, read_conversation
 from worker.select.pager import Lister, ListingStats
@@ -66,11 +70,8 @@ class SelectRequest:
 
 def select(req: SelectRequest) -> Selected:
     """Check, list, write. Raises `StartupError` before anything is sent."""
-    if req.settings.api_key is None:
-        raise ConfigError("PARTOO_API_KEY is not set: export PARTOO_API_KEY=<key of the "
-                          "Partoo user whose conversations are listed> (it is never a flag, "
-                          "so it stays out of shell history and ps)")
-    if str(req.out) != STDOUT:
+    req.settings.require_api_key("select lists conversations as the Partoo user of the key")
+    if not is_stdio(req.out):
         check_out_path(req.out, req.overwrite)
     if req.undo_out is not None:
         check_out_path(req.undo_out, req.overwrite)
@@ -98,7 +99,7 @@ async def _select(req: SelectRequest, control: RunControl) -> Selected:
     host = urlsplit(s.base_url).netloc
     guard = pacing(s)
     funnel = build_funnel(req.criteria, req.target)
-    header = ["conversation_id", req.target.column, *CONTEXT_COLUMNS]
+    header = [ID_COLUMN, req.target.column, *CONTEXT_COLUMNS]
     listed = unreadable = 0
     first_unusable: str | None = None
     progress = _Progress(None if req.quiet else sys.stderr)
@@ -164,7 +165,7 @@ class _UndoWriter:
     def add(self, conv: Listed, cell: str) -> None:
         if self._writer is None:
             return
-        is_status = self._target.column == "status"
+        is_status = self._target.action.field is Field.STATUS
         unknown = (conv.is_solved is None) if is_status else (not conv.assignee_known)
         if unknown:
             self._lost.append([str(conv.id), self._target.column, "",
@@ -191,14 +192,14 @@ def _aborted(exc: RequestError, stats: ListingStats, host: str) -> RunAborted:
         return RunAborted(f"{where}: the API answered {exc.message}; no job file was "
                           "written")
     again = ": run select again when the API answers" if isinstance(exc, TransientError) else ""
-    return RunAborted(f"{where}: {exc.message} (after {_n(stats.requests, 'request')}); no job "
-                      f"file was written{again}")
+    return RunAborted(f"{where}: {exc.message} (after {counted(stats.requests, 'request')}); "
+                      f"no job file was written{again}")
 
 
 def _print_counts(listed: int, stats: ListingStats, unreadable: int, first: str | None,
                   funnel: Funnel, target: Target, host: str) -> None:
-    lines = [f"partoo-bulk select: {_n(listed, 'conversation')} listed from {host} in "
-             f"{_n(stats.pages, 'page')}"]
+    lines = [f"partoo-bulk select: {counted(listed, 'conversation')} listed from {host} in "
+             f"{counted(stats.pages, 'page')}"]
     if unreadable:
         lines.append(f"  without a usable id: {unreadable} dropped, never written to the job "
                      f"(first: {first})")
@@ -220,10 +221,8 @@ class _Progress:
             return
         self._last = now
         of = f" of {stats.count}" if stats.count is not None else ""
-        print(f"listing: {listed}{of} conversations in {_n(stats.pages, 'page')} "
+        print(f"listing: {listed}{of} conversations in {counted(stats.pages, 'page')} "
               f"({stats.throttled} x 429), {selected} selected so far",
               file=self._out, flush=True)
 
 
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")

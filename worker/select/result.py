@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from worker.core.words import counted
 from worker.select.filters import Funnel
 from worker.select.pager import ListingStats
 from worker.select.target import Target
@@ -30,8 +31,8 @@ class Selected:
     def line(self) -> str:
         s = self.stats
         what = "" if self.target is None else f" ({self.target.describe()})"
-        return (f"selected {self.selected} conversations{what} | {_n(s.pages, 'page')}, "
-                f"{_n(s.requests, 'request')}, {s.throttled} x 429, {s.retries} retries | "
+        return (f"selected {self.selected} conversations{what} | {counted(s.pages, 'page')}, "
+                f"{counted(s.requests, 'request')}, {s.throttled} x 429, {s.retries} retries | "
                 f"{self.wall_s:.1f}s | job: {self.out}")
 
     def as_dict(self) -> dict[str, Any]:
@@ -47,5 +48,3 @@ class Selected:
             "retries": s.retries, "wall_time_s": round(self.wall_s, 3)}
 
 
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")

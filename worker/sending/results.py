@@ -14,6 +14,7 @@ from functools import lru_cache
 from worker.core.errors import Fault, RateLimited, RequestError, TransientError
 from worker.core.operations import Operation
 from worker.core.outcomes import Outcome, Result
+from worker.core.words import counted
 from worker.logs import REQUEST_LOG
 from worker.sending.retrypolicy import RetryPolicy
 from worker.sending.tally import Tally
@@ -61,7 +62,7 @@ def skipped(op: Operation, tally: Tally, reason: str, *, in_flight: bool = False
         last = f" (last: {said})" if said and said not in reason else ""
         maybe = ("; it may have been applied" if tally.maybe_applied
                  and "may have been applied" not in said else "")
-        tries = f"{tally.requests} attempt{'s' if tally.requests != 1 else ''}"
+        tries = counted(tally.requests, "attempt")
         text = f"not finished after {tries}{last}{maybe}: {reason}; --resume sends it again"
     return Result(row=op.row, conversation_id=str(op.conversation_id),
                   action=op.action.value, value=op.value, outcome=Outcome.SKIPPED,
