@@ -15,6 +15,7 @@ from pathlib import Path
 
 from worker.core.operations import Action, Operation
 from worker.core.outcomes import Result
+from worker.sending.concurrency import Concurrency, spare_for
 from worker.sending.control import RunControl
 from worker.sending.engine import Engine
 from worker.sending.ratelimit import RateLimiter
@@ -63,11 +64,14 @@ def ops(n: int, *, first_id: int = 1, action: Action = Action.CLOSE) -> list[Ope
 
 def make_engine(send, limiter, policy, *, concurrency=4, window=5000, breaker=None,
                 read_back=None, capture=None, aimd=None) -> Engine:
-    """An engine doing a run's row work (`RowWork`) with `send` as the PATCH."""
+    """An engine doing a run's row work (`RowWork`) with `send` as the PATCH, built as
+    `worker.sending.stack.pacing` builds a run's: one gate, shared by the engine and the
+    row's work, with the spare rows the limiter's rate needs."""
     control = RunControl()
+    gate = Concurrency(concurrency, spare=spare_for(limiter.max_rate_per_s))
     work = RowWork(send, limiter, policy, control, aimd=aimd, breaker=breaker,
-                   capture=capture, read_back=read_back)
-    return Engine(work, control, concurrency=concurrency, window=window)
+                   capture=capture, read_back=read_back, concurrency=gate)
+    return Engine(work, control, concurrency=gate, window=window)
 
 
 async def run_engine(items, sender, *, rate_per_minute=6000.0, burst=1, concurrency=4,

@@ -113,17 +113,6 @@ async def test_a_row_waiting_out_a_retry_counts_as_busy_so_the_meter_stays_fed()
     assert span == pytest.approx(199 * 0.05, rel=0.002)
 
 
-async def test_a_plain_cap_is_a_semaphore():
-    gate = Concurrency(3, spare=None)
-    for _ in range(3):
-        await gate.acquire()  # no row says it is busy: the cap alone decides
-    waiting = asyncio.ensure_future(gate.acquire())
-    await asyncio.sleep(1.0)
-    assert not waiting.done()
-    gate.release()
-    await asyncio.sleep(0)
-    assert waiting.done() and gate.in_use == 3
-
 
 def test_spare_covers_a_loop_turn_of_permits_at_high_rates():
     assert spare_for(5.0) == 2

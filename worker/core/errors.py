@@ -36,13 +36,11 @@ puts headers into errors, and nothing else holds the key.
 
 from __future__ import annotations
 
-import enum
-
 from worker.core.exitcodes import ExitCode
+from worker.core.outcomes import Fault
 
 __all__ = [
     "ConfigError",
-    "Fault",
     "JobFileError",
     "NetworkError",
     "PartooBulkError",
@@ -86,21 +84,6 @@ class RunAborted(PartooBulkError):
     """A run that had started could not go on; its report is valid up to its last line."""
 
     exit_code = ExitCode.ABORTED
-
-
-class Fault(enum.StrEnum):
-    """Whose fault a failed row is: the report's `fault` cell."""
-
-    OUTAGE = "outage"  # the server's, a proxy's or the network's: send it again once well
-    REFUSED = "refused"  # the API refused this row: fix its cause first
-
-    @classmethod
-    def of(cls, text: str) -> Fault | None:
-        """The fault a report's `fault` cell names; None for '' (not a failed row)."""
-        return _FAULT_BY_NAME.get(text)
-
-
-_FAULT_BY_NAME = {f.value: f for f in Fault}
 
 
 class RequestError(PartooBulkError):

@@ -1,13 +1,13 @@
-"""What happened to one row: the `Result` that becomes one line of the report."""
+"""What happened to one row: the `Result` that becomes one line of the report, and for a
+failed row whose fault it was (`Fault`, decided by the error's class in
+`worker.core.errors`)."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
 
-from worker.core.errors import Fault
-
-__all__ = ["FINAL_OUTCOMES", "Outcome", "Result"]
+__all__ = ["FINAL_OUTCOMES", "Fault", "Outcome", "Result"]
 
 
 class Outcome(enum.StrEnum):
@@ -15,6 +15,21 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"  # sent, and did not succeed (the error says why)
     INVALID = "invalid"  # never sent: the row itself is wrong
     SKIPPED = "skipped"  # never sent: the run stopped first (interrupt, abort)
+
+
+class Fault(enum.StrEnum):
+    """Whose fault a failed row is: the report's `fault` cell."""
+
+    OUTAGE = "outage"  # the server's, a proxy's or the network's: send it again once well
+    REFUSED = "refused"  # the API refused this row: fix its cause first
+
+    @classmethod
+    def of(cls, text: str) -> Fault | None:
+        """The fault a report's `fault` cell names; None for '' (not a failed row)."""
+        return _FAULT_BY_NAME.get(text)
+
+
+_FAULT_BY_NAME = {f.value: f for f in Fault}
 
 
 # Outcomes that `--resume` keeps; a skipped row is sent on resume.

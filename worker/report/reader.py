@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from worker.core.columns import REPORT_COLUMNS, Col
-from worker.core.errors import Fault
 from worker.core.operations import Action
-from worker.core.outcomes import Outcome
+from worker.core.outcomes import Fault, Outcome
 from worker.report.lines import ReportLines, open_lines
 
 __all__ = ["ReportFile", "ReportRow", "open_report"]

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from worker.core.columns import REPORT_COLUMNS, Col
-from worker.core.errors import Fault, ReportError
+from worker.core.errors import ReportError
 from worker.core.operations import Operation
-from worker.core.outcomes import FINAL_OUTCOMES, Outcome, Result
+from worker.core.outcomes import FINAL_OUTCOMES, Fault, Outcome, Result
 from worker.report.lastok import LastOkRows
 from worker.report.lines import open_lines
 from worker.report.reader import ReportRow

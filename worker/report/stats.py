@@ -14,8 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from worker.core.errors import Fault
-from worker.core.outcomes import Outcome
+from worker.core.outcomes import Fault, Outcome
 from worker.core.words import counted, plural
 from worker.report.reader import ReportRow
 

@@ -11,6 +11,7 @@ from worker.core.outcomes import Result
 from worker.core.stops import Stop
 from worker.jobfile.pinned import JobSource
 from worker.run.summary import Summary
+from worker.sending.signals import DRAIN_TIMEOUT_S
 
 __all__ = ["RunRequest", "RunResult"]
 
@@ -29,7 +30,7 @@ class RunRequest:
     quiet: bool = False  # no progress output
     echo: bool = True  # the summary, undo and stop lines (the Python API: off unless asked)
     handle_signals: bool = True  # the CLI's graceful Ctrl-C; never for the Python API
-    drain_timeout_s: float = 10.0
+    drain_timeout_s: float = DRAIN_TIMEOUT_S
     resume_hint: str = ""  # the command line that resumes this run
     canary: int = 0  # send only the first N rows; the others are held back, `skipped`
     earlier: RunResult | None = None  # the canary's part of this run, counted in its figures

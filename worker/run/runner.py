@@ -43,7 +43,7 @@ from worker.sending.rowwork import RowWork
 from worker.sending.signals import graceful_signals
 from worker.sending.stack import open_client, pacing
 
-__all__ = ["RunRequest", "RunResult", "arun", "default_report_path", "run"]
+__all__ = ["RunRequest", "arun", "default_report_path", "run"]
 
 _GC_NEW_OBJECTS = 10_000  # the collector's first generation, while a run sends
 

@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from worker.core.errors import Fault
-from worker.core.outcomes import Outcome, Result
+from worker.core.outcomes import Fault, Outcome, Result
 from worker.core.words import counted
 from worker.report.stats import error_kind
 

@@ -42,7 +42,7 @@ from worker.select.result import Selected
 from worker.select.target import Target
 from worker.sending.control import RunControl
 from worker.sending.rowwork import RowWork
-from worker.sending.signals import graceful_signals
+from worker.sending.signals import DRAIN_TIMEOUT_S, graceful_signals
 from worker.sending.stack import open_client, pacing
 from worker.sending.steps import Interrupted
 
@@ -53,7 +53,6 @@ __all__ = ["CONTEXT_COLUMNS", "SelectRequest", "select"]
 CONTEXT_COLUMNS = ("business_id", "business_name", "last_activity", "solved_before",
                    "assignee_before", "expired")
 _PROGRESS_EVERY_S = 10.0
-_DRAIN_TIMEOUT_S = 10.0  # a page in flight may take this long to come back after a signal
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ async def _main(req: SelectRequest) -> Selected:
     through the writer, which deletes its temporary file."""
     control = RunControl()
     listing = control.spawn(_select(req, control))
-    with graceful_signals(control, _DRAIN_TIMEOUT_S):
+    with graceful_signals(control, DRAIN_TIMEOUT_S):
         try:
             return await listing
         except (asyncio.CancelledError, Interrupted):

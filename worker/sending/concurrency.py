@@ -23,8 +23,6 @@ than `spare` rows are ready, and never more than `cap` rows at once. So:
   1.3 s). When the cap, not the rate, holds requests back (every row busy, none ready
   for the next permit), that time is counted (`cap_held_s`), and the run says
   "concurrency 64 reached: raise --concurrency".
-With `spare=None` it is a plain cap (a semaphore): for work that does not say when it
-is busy.
 
 `spare` (2, more at high rates: `spare_for`) covers the turn of the event loop between
 a permit and the next row reaching the meter; with one, a permit at 60,000/min (1 ms
@@ -55,12 +53,12 @@ class Concurrency:
     `release`s when it ends; in between, the row's work marks each request and each
     retry wait with `busy()` ... `ready()`."""
 
-    def __init__(self, cap: int, *, spare: int | None = SPARE,
+    def __init__(self, cap: int, *, spare: int = SPARE,
                  clock: Callable[[], float] = loop_time) -> None:
-        if cap < 1 or (spare is not None and spare < 1):
+        if cap < 1 or spare < 1:
             raise ValueError("cap and spare must be >= 1")
         self.cap = cap
-        self._spare = cap if spare is None else spare  # a plain cap: never ready-bound
+        self._spare = spare
         self._clock = clock
         self.in_use = 0  # rows started and not ended
         self.busy_rows = 0  # of them, with a request out or a retry wait running
@@ -69,10 +67,6 @@ class Concurrency:
         self.cap_held_s = 0.0  # time every one of `cap` rows was busy
         self._held_since: float | None = None
         self._waiter: asyncio.Future[None] | None = None
-
-    @property
-    def ready_rows(self) -> int:
-        return self.in_use - self.busy_rows
 
     def cap_held(self) -> float:
         """Seconds so far during which the cap held requests back (every row busy)."""

@@ -59,15 +59,14 @@ class Work(Protocol[I_contra]):
 
 
 class Engine(Generic[I]):
-    """`concurrency`: the gate (shared with the row's work, which says when a row is
-    busy), or a plain number of rows at most, for work that does not."""
+    """`concurrency`: the gate, shared with the row's work, which says when a row is
+    busy (`worker.sending.stack.pacing` builds both)."""
 
     def __init__(self, work: Work[I], control: RunControl, *,
-                 concurrency: int | Concurrency, window: int = 5000) -> None:
+                 concurrency: Concurrency, window: int = 5000) -> None:
         self._work = work
         self._control = control
-        self._slots = (concurrency if isinstance(concurrency, Concurrency)
-                       else Concurrency(concurrency, spare=None))
+        self._slots = concurrency
         self._window = max(window, self._slots.cap)
         self._chains: dict[int, deque[I]] = {}  # conversation -> rows waiting on it
         self._unstarted: set[int] = set()  # rows whose chain task has not run a step yet
@@ -76,10 +75,6 @@ class Engine(Generic[I]):
     @property
     def control(self) -> RunControl:
         return self._control
-
-    @property
-    def concurrency(self) -> Concurrency:
-        return self._slots
 
     def waiting(self) -> list[Result]:
         """Rows finished but not yet emitted: they wait for an earlier, slower row."""

@@ -19,7 +19,8 @@ by one. Like S3 Batch Operations' failure threshold, but for refusals:
 
 from __future__ import annotations
 
-from worker.core.errors import Fault, RequestError
+from worker.core.errors import RequestError
+from worker.core.outcomes import Fault
 from worker.report.stats import error_kind
 
 __all__ = ["SameRefusals"]

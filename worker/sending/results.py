@@ -11,9 +11,9 @@ import time
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from worker.core.errors import Fault, RateLimited, RequestError, TransientError
+from worker.core.errors import RateLimited, RequestError, TransientError
 from worker.core.operations import Operation
-from worker.core.outcomes import Outcome, Result
+from worker.core.outcomes import Fault, Outcome, Result
 from worker.core.words import counted
 from worker.logs import REQUEST_LOG
 from worker.sending.retrypolicy import RetryPolicy

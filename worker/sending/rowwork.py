@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from worker.core.errors import (
-    Fault,
     RateLimited,
     RequestError,
     RunAborted,
@@ -32,7 +31,7 @@ from worker.core.errors import (
     Unauthorized,
 )
 from worker.core.operations import Operation
-from worker.core.outcomes import Outcome, Result
+from worker.core.outcomes import Fault, Outcome, Result
 from worker.core.stops import StopReason
 from worker.sending import results
 from worker.sending.aimd import Aimd

@@ -17,8 +17,11 @@ from worker import logs
 from worker.core.stops import StopReason
 from worker.sending.control import RunControl
 
-__all__ = ["graceful_signals"]
+__all__ = ["DRAIN_TIMEOUT_S", "graceful_signals"]
 
+# How long the requests in flight may take to come back after the first signal (README:
+# "Stopping and resuming"), for `run` and `select` alike.
+DRAIN_TIMEOUT_S = 10.0
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
