@@ -1,5 +1,5 @@
-"""Settings: typed, frozen, from flags > environment > config files > defaults
-(`settings`), and what an error in them says (`messages`)."""
+"""Settings: typed, frozen, from flags > environment > config files > defaults, and what
+an error in them says (`settings`)."""
 
 from worker.config.settings import Settings, default, load_settings
 

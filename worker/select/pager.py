@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.core.errors import Unexpected
-from worker.sending.rowwork import RowWork
-from worker.sending.steps import Step
+from worker.sending.rowwork import RowWork, Step
 from worker.sending.tally import Tally
 
 __all__ = ["MAX_PER_PAGE", "Lister", "ListingStats"]

@@ -41,10 +41,9 @@ from worker.select.pager import Lister, ListingStats
 from worker.select.result import Selected
 from worker.select.target import Target
 from worker.sending.control import RunControl
-from worker.sending.rowwork import RowWork
+from worker.sending.rowwork import Interrupted, RowWork
 from worker.sending.signals import DRAIN_TIMEOUT_S, graceful_signals
 from worker.sending.stack import open_client, pacing
-from worker.sending.steps import Interrupted
 
 __all__ = ["CONTEXT_COLUMNS", "SelectRequest", "select"]
 

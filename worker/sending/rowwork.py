@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import enum
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
+from worker.core.conversation import ConversationState
 from worker.core.errors import (
     RateLimited,
     RequestError,
@@ -42,10 +44,41 @@ from worker.sending.ratelimit import RateLimiter
 from worker.sending.readback import describe_state, holds
 from worker.sending.refusals import SameRefusals
 from worker.sending.retrypolicy import RetryPolicy
-from worker.sending.steps import Capture, Interrupted, ReadState, Send, Step
 from worker.sending.tally import Tally
 
-__all__ = ["RowWork"]
+__all__ = ["Capture", "Interrupted", "ReadState", "RowWork", "Send", "Step"]
+
+# The vocabulary of a row's requests: which request an attempt is, the callables that
+# make them, and the stop between attempts (also used by `verify`'s reads and
+# `select`'s pages).
+
+Send = Callable[[Operation], Awaitable[object]]
+ReadState = Callable[[Any], Awaitable[ConversationState]]
+
+
+class Step(enum.Enum):
+    """Which of a row's requests an attempt is: the request log and the counts differ."""
+
+    CAPTURE = "capture"  # the state before the first change, for --undo-out
+    CHANGE = "change"  # the row's change itself (the only PATCH)
+    READ_BACK = "read-back"  # the state after a lost answer
+    READ = "read"  # a read that is the work itself (verify)
+
+    @property
+    def method(self) -> str:
+        return "PATCH" if self is Step.CHANGE else "GET"
+
+
+class Capture(Protocol):
+    """Reads a conversation's state before its first change (for `--undo-out`)."""
+
+    def needed(self, conversation_id: int) -> bool: ...
+    async def __call__(self, op: Operation) -> object: ...
+
+
+class Interrupted(Exception):
+    """Raised inside a row's retry loop when the run stops between attempts."""
+
 
 class RowWork:
     def __init__(self, send: Send | None, limiter: RateLimiter, policy: RetryPolicy,

@@ -26,9 +26,8 @@ from worker.report.lastok import last_ok
 from worker.report.reader import open_report
 from worker.sending.control import RunControl
 from worker.sending.engine import Engine
-from worker.sending.rowwork import RowWork
+from worker.sending.rowwork import Interrupted, RowWork, Step
 from worker.sending.stack import open_client, pacing
-from worker.sending.steps import Interrupted, Step
 from worker.sending.tally import Tally
 
 __all__ = ["Difference", "Expected", "Findings", "Unreadable", "expectations", "verify"]
