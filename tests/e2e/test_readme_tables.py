@@ -1,7 +1,6 @@
 """The README's tables say what the code does: its exit codes are `ExitCode`, its settings
-defaults and every `--help` default are the settings model's (as
-`test_packaging.py::test_the_example_settings_load_and_state_every_default` checks for
-config.example.toml)."""
+defaults and every `--help` default are the settings model's (as test_packaging.py's
+`test_the_example_settings_load_and_state_every_default` checks for config.example.toml)."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ import pytest
 from worker.config import Settings, default
 from worker.core.exitcodes import ExitCode
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
 
 def table_after(heading: str) -> list[list[str]]:
