@@ -55,16 +55,21 @@ def test_the_readme_settings_table_states_every_default_of_the_settings_model():
         assert (float(text) == want if isinstance(want, int | float) else text == want), name
 
 
-@pytest.mark.parametrize("command", ["run", "select", "verify"])
-def test_help_states_the_settings_defaults(command, cli, capsys):
+SETTINGS_FLAGS = ("--rate-per-minute", "--concurrency", "--max-attempts",
+                  "--request-timeout-s", "--base-url")
+
+
+@pytest.mark.parametrize(("command", "flags"), [
+    ("run", SETTINGS_FLAGS), ("select", SETTINGS_FLAGS), ("verify", SETTINGS_FLAGS),
+    ("plan", ("--rate-per-minute",))])
+def test_help_states_the_settings_defaults(command, flags, cli, capsys):
     with pytest.raises(SystemExit):
         cli(command, "--help")
     out = " ".join(capsys.readouterr().out.split())
-    for flag in ("--rate-per-minute", "--concurrency", "--max-attempts",
-                 "--request-timeout-s", "--base-url"):
+    options = out.split(" options: ", 1)[1]  # past the usage line
+    for flag in flags:
         name = flag.removeprefix("--").replace("-", "_")
         value = default(name)
         shown = f"{value:g}" if isinstance(value, float) else str(value)
-        options = out.split(" options: ", 1)[1]  # past the usage line
-        help_text = options.split(f"{flag} {name.upper()}", 1)[1].split(" --", 1)[0]
+        help_text = re.split(rf"{flag} \S+ ", options, maxsplit=1)[1].split(" --", 1)[0]
         assert f"(default {shown})" in help_text, (flag, help_text)

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from worker.config import Settings
     from worker.core.operations import Override
 
-__all__ = ["FILE", "SETTINGS_ENVIRONMENT", "add_action_flags", "add_settings_flags",
+__all__ = ["FILE", "SETTINGS_ENVIRONMENT", "SettingsHelp", "add_action_flags", "add_settings_flags",
            "override_from", "positive_int", "settings_from"]
 
 # What shell completion offers for a path argument: shtab's FILE, spelt out so that the

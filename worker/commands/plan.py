@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from worker.commands._flags import CONFIG_ENVIRONMENT, FILE, add_action_flags
+from worker.commands._flags import CONFIG_ENVIRONMENT, FILE, SettingsHelp, add_action_flags
 from worker.commands._output import add_json_flag
 from worker.core.exitcodes import ExitCode
 from worker.core.stdio import is_stdio
@@ -39,13 +39,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                        description="Read the whole job file and show rows per action, "
                        "conversations touched more than once, invalid rows with the fix, "
                        "and how long a run would take. Sends nothing.", epilog=EXAMPLES,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                       formatter_class=SettingsHelp)
     p.add_argument("job", type=Path, metavar="JOB", help="job file (CSV, or ids with "
                    "--action); - reads it from stdin").complete = FILE  # type: ignore[attr-defined]
     add_action_flags(p)
     p.add_argument("--rate-per-minute", type=float, metavar="N",
-                   help="the rate to estimate the duration at (default: PARTOO_RATE_PER_MINUTE, "
-                   "then the config file, then 300)")
+                   help="the rate to estimate the duration at; else PARTOO_RATE_PER_MINUTE, "
+                   "else the config file's"
+                   ).setting = "rate_per_minute"  # type: ignore[attr-defined]
     p.add_argument("--undo-out", nargs="?", const=True, metavar="PATH",
                    help="estimate for `run --undo-out PATH` (one extra read per "
                    "conversation)")
