@@ -73,3 +73,12 @@ def test_help_states_the_settings_defaults(command, flags, cli, capsys):
         shown = f"{value:g}" if isinstance(value, float) else str(value)
         help_text = re.split(rf"{flag} \S+ ", options, maxsplit=1)[1].split(" --", 1)[0]
         assert f"(default {shown})" in help_text, (flag, help_text)
+
+
+def test_the_main_help_names_every_exit_code(cli, capsys):
+    with pytest.raises(SystemExit):
+        cli("--help")
+    out = " ".join(capsys.readouterr().out.split())
+    codes = out.split("exit codes: ", 1)[1].split(". ", 1)[0]
+    named = [int(c) for c in re.findall(r"(?<![\w-])(\d+) [a-z]", codes)]
+    assert named == [int(c) for c in ExitCode]
