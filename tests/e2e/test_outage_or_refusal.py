@@ -22,7 +22,9 @@ def test_a_base_url_without_v2_stops_on_the_breaker_and_report_advises_the_outag
     report_path = tmp_path / "job.report.csv"
     wrong = sim_env(sim, PARTOO_BASE_URL=sim.base_url.removesuffix("/v2"))
 
-    run = cli("run", job, "--yes", "--quiet", "--log-format", "json", env=wrong)
+    summary_path = tmp_path / "summary.json"
+    run = cli("run", job, "--yes", "--quiet", "--log-format", "json",
+              "--summary-json", summary_path, env=wrong)
 
     assert run.code == 3, run.err
     stops = [e for e in _events(run.err) if e.get("event") == "aborted"]
@@ -33,6 +35,8 @@ def test_a_base_url_without_v2_stops_on_the_breaker_and_report_advises_the_outag
     assert failed and all(r["http_status"] == "404" for r in failed)
     assert {r["fault"] for r in failed} == {"outage"}
     assert {r["fault"] for r in rows if r["outcome"] != "failed"} == {""}
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    assert summary["failed_on_outage"] == len(failed) and summary["exit_code"] == 3
 
     document = json.loads(cli("report", report_path, "--json", env={}).out)
     assert document["failed_on_outage"] == len(failed)
