@@ -56,11 +56,11 @@ def handle(args: argparse.Namespace) -> int:
     from worker.core.errors import ConfigError
     from worker.core.exitcodes import ExitCode
     from worker.core.outcomes import Outcome
+    from worker.files.runfiles import RunFiles
     from worker.report.failedjob import RetryPicker, check_out_path
     from worker.report.meta import stopped_by
     from worker.report.nextsteps import job_words
     from worker.report.reader import open_report
-    from worker.report.resume import partial_path
     from worker.report.stats import ReportStats
 
     if args.skipped and args.failed is None:
@@ -83,9 +83,10 @@ def handle(args: argparse.Namespace) -> int:
         stats.add(row)
         if picker is not None:
             picker.see(row)
-    resuming = partial_path(args.report).exists()
+    partial = RunFiles.of(args.report).partial
+    resuming = partial.exists()
     if resuming:
-        print(f"partoo-bulk: note: {partial_path(args.report).name} is beside it: a resumed "
+        print(f"partoo-bulk: note: {partial.name} is beside it: a resumed "
               f"run is under way, or was stopped. {args.report.name} shows the rows as they "
               "were before it; finishing the run (--resume) brings them together",
               file=sys.stderr)
@@ -93,7 +94,7 @@ def handle(args: argparse.Namespace) -> int:
         print(f"partoo-bulk: note: the last line of {args.report} was cut short (the run "
               "was killed while writing it) and is left out; --resume sends that row again",
               file=sys.stderr)
-    written = None if picker is None else _write_failed(args, picker, to_stdout)
+    written = None if picker is None else _write_failed(args, picker)
     if args.json:
         from worker.commands._report_json import report_document
 
@@ -114,19 +115,22 @@ def handle(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _write_failed(args: argparse.Namespace, picker: RetryPicker, to_stdout: bool) -> int:
-    from worker.report.failedjob import write_retry_job, write_retry_rows
+def _write_failed(args: argparse.Namespace, picker: RetryPicker) -> int:
+    """The picked rows to --failed OUT (or stdout), whole or not at all, with the one
+    job-file writer. Returns how many."""
+    from worker.core.errors import ConfigError
+    from worker.jobfile.writer import open_job_writer
+    from worker.report.failedjob import retry_header, write_retry_rows
 
-    if not to_stdout:
-        return write_retry_job(picker, args.failed, overwrite=args.overwrite)
-    import shutil
-    import tempfile
-
-    # Whole or not at all, as a file would be: the rows reach stdout once all are read.
-    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as f:
-        written = write_retry_rows(picker, f)
-        f.seek(0)
-        shutil.copyfileobj(f, sys.stdout)
-        sys.stdout.flush()
+    out = args.failed
+    try:
+        with open_job_writer(out, retry_header(picker), overwrite=args.overwrite,
+                             flag="--failed", neutralise_cells=False) as writer:
+            written = write_retry_rows(picker, writer)
+            writer.commit()
+    except OSError as exc:
+        if is_stdio(out):
+            raise  # stdout itself, not a file to fix
+        raise ConfigError(f"--failed {out}: cannot write the job file ({exc.strerror}): "
+                          "check that the folder exists and is writable") from None
     return written
-

@@ -30,9 +30,11 @@ from typing import BinaryIO
 from worker.core.errors import JobFileError, ReportError
 from worker.core.operations import Override
 from worker.core.stdio import is_stdio
+from worker.files.atomic import LinkInTheWay, create_new, publish
+from worker.files.runfiles import RunFiles
 from worker.jobfile.reader import Job, open_job
 
-__all__ = ["JobSource", "is_stream", "pinned", "resume_name", "spool_path"]
+__all__ = ["JobSource", "is_stream", "pinned", "resume_name"]
 
 _CHUNK = 1 << 20
 
@@ -43,10 +45,6 @@ class JobSource:
 
     path: Path
     override: Override | None = None
-
-
-def spool_path(report: Path) -> Path:
-    return report.with_name(report.name + ".job.csv")
 
 
 def is_stream(path: Path) -> bool:
@@ -62,26 +60,26 @@ def is_stream(path: Path) -> bool:
 
 def resume_name(job: Path, report: Path) -> Path:
     """The job a resume command names: the kept copy for a stream, else the job."""
-    return spool_path(report) if is_stream(job) else job
+    return RunFiles.of(report).job_copy if is_stream(job) else job
 
 
 @contextlib.contextmanager
-def pinned(source: JobSource, report: Path, *, resume: bool) -> Iterator[Job]:
-    """The job, opened from its copy beside `report`. Hold the report's lock first.
+def pinned(source: JobSource, files: RunFiles, *, resume: bool) -> Iterator[Job]:
+    """The job, opened from its copy beside the report. Hold the report's lock first.
 
     Raises `JobFileError` when the job cannot be read, `ReportError` when the copy cannot
     be written (nothing was sent either way)."""
-    spool = spool_path(report)
+    spool = files.job_copy
     stream = is_stream(source.path)
     if not stream and _same_file(source.path, spool):
         # `run R.job.csv --report R --resume`: the copy is the job; read it as it is.
         yield open_job(spool, source.override)
         return
-    tmp = spool.with_name(spool.name + ".tmp")
+    tmp = files.job_copy_tmp
     digest = _copy(source.path, tmp)
     keep_old = resume and spool.exists() and _sha256(spool) != digest
     if not keep_old:
-        os.replace(tmp, spool)
+        publish(tmp, spool)
     data = tmp if keep_old else spool
     try:
         yield open_job(data, source.override, shown=spool if stream else source.path)
@@ -90,16 +88,20 @@ def pinned(source: JobSource, report: Path, *, resume: bool) -> Iterator[Job]:
 
 
 def _copy(source: Path, to: Path) -> str:
-    """Copy the job's bytes to `to` (private: 0600); their SHA-256."""
+    """Copy the job's bytes to the new file `to` (private: 0600, never through a link);
+    their SHA-256, once flushed to disk."""
     digest = hashlib.sha256()
     with _open_source(source) as src:
         try:
-            fd = os.open(to, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = create_new(to, 0o600)
+        except LinkInTheWay:
+            raise ReportError(f"{to}: is a symbolic link where the job's copy is written; "
+                              "nothing was sent. partoo-bulk never writes through a link "
+                              "beside a report: remove it, then run again") from None
         except OSError as exc:
             raise ReportError(f"{to}: cannot write the job's copy ({exc.strerror}): check "
                               "the report's folder") from None
         with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), 0o600)  # it may be left from another run
             while True:
                 try:
                     chunk = src.read(_CHUNK)
@@ -115,6 +117,13 @@ def _copy(source: Path, to: Path) -> str:
                     raise ReportError(f"{to}: cannot write the job's copy ({exc.strerror}): "
                                       "free space in the report's folder; nothing was "
                                       "sent") from None
+            try:
+                out.flush()
+                os.fsync(out.fileno())
+            except OSError as exc:
+                raise ReportError(f"{to}: cannot write the job's copy ({exc.strerror}): "
+                                  "free space in the report's folder; nothing was "
+                                  "sent") from None
     return digest.hexdigest()
 
 

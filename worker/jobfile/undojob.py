@@ -9,19 +9,17 @@ the reason, instead of becoming a row that must fail.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from worker.core.columns import ID_COLUMN, JOB_COLUMNS
 from worker.core.conversation import ConversationState
+from worker.files.runfiles import not_restorable_of
+from worker.jobfile.writer import JobWriter
 
-__all__ = ["UNDO_HEADER", "not_restorable_path", "undo_rows", "write_not_restorable"]
+__all__ = ["UNDO_HEADER", "undo_rows", "write_not_restorable"]
 
 UNDO_HEADER = [*JOB_COLUMNS, "undo_note"]
-
-
-def not_restorable_path(undo: Path) -> Path:
-    return undo.with_name(undo.name + ".not-restorable.csv")
+_LOST_HEADER = [ID_COLUMN, "field", "value_before", "reason"]
 
 
 def undo_rows(cid: int, prior: ConversationState, new_status: str | None,
@@ -42,11 +40,17 @@ def undo_rows(cid: int, prior: ConversationState, new_status: str | None,
     return rows
 
 
-def write_not_restorable(path: Path, lost: list[list[str]]) -> None:
+def write_not_restorable(undo: Path, lost: list[list[str]], *, flag: str | None) -> Path:
+    """The list beside the undo job `undo` (`UNDO.not-restorable.csv`), written as job
+    files are (`worker.jobfile.writer`), or removed when nothing is lost. Its path.
+    `flag`: as for `JobWriter` (None: an OSError propagates)."""
+    path = not_restorable_of(undo)
     if not lost:
         path.unlink(missing_ok=True)
-        return
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow([ID_COLUMN, "field", "value_before", "reason"])
-        writer.writerows(lost)
+        return path
+    with JobWriter(path, _LOST_HEADER, overwrite=True, flag=flag,
+                   neutralise_cells=False) as writer:
+        for line in lost:
+            writer.write(line)
+        writer.commit()
+    return path

@@ -1,22 +1,27 @@
-"""Write a job file atomically: it appears whole, under its name, or not at all.
+"""The one writer of job files (`select --out`, `report --failed`, the undo jobs of
+`run --undo-out` and `select --undo-out`): a job file appears whole, under its name, or
+not at all, in one format (UTF-8, `\n` line ends, as the job reader and `plan` read it).
 
-Rows stream into a hidden temporary file beside the target (same folder, so the final
-rename stays on one filesystem and is atomic). `commit()` flushes it to disk and gives it
-its name; leaving the `with` block without `commit()` (an error, Ctrl-C, a 401) deletes
-it, so a listing that failed never leaves a half job file that looks complete.
+Rows stream into a temporary file beside the target, created exclusively under an
+unpredictable name and never through a link (`worker.files.atomic`). `commit()` flushes
+it, fsyncs it and gives it its name (then fsyncs the folder); leaving the `with` block
+without `commit()` (an error, Ctrl-C, a 401) deletes it, so a listing that failed never
+leaves a half job file that looks complete.
 
 Without `overwrite`, the name is taken with a hard link, which fails if something
 appeared there meanwhile: an existing file is never replaced, not even by a race.
 
-`--out -` writes to stdout instead, with the same promise: the rows go to an anonymous
+`-` writes to stdout instead, with the same promise: the rows go to an anonymous
 temporary file, and reach stdout only at `commit()`.
+
+`flag` names the file in messages (`ConfigError`: `--out PATH: ...`); with `flag=None`
+(the end of a run, where the caller reports it) an `OSError` propagates as it is.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-import secrets
 import shutil
 import sys
 import tempfile
@@ -27,13 +32,19 @@ from typing import IO
 from worker.core.cells import neutralise
 from worker.core.errors import ConfigError
 from worker.core.stdio import is_stdio
+from worker.files.atomic import create_new, fsync_folder, publish, random_tmp
 
 __all__ = ["JobWriter", "StdoutJobWriter", "check_out_path", "open_job_writer"]
 
-def open_job_writer(path: Path, header: list[str], *, overwrite: bool) -> JobWriter:
-    if is_stdio(path):
-        return StdoutJobWriter(path, header, overwrite=overwrite)
-    return JobWriter(path, header, overwrite=overwrite)
+LINE_END = "\n"  # every job file partoo-bulk writes
+
+
+def open_job_writer(path: Path, header: list[str], *, overwrite: bool, flag: str = "--out",
+                    neutralise_cells: bool = True) -> JobWriter:
+    """A writer to `path`, or to stdout for `-`."""
+    cls = StdoutJobWriter if is_stdio(path) else JobWriter
+    return cls(path, header, overwrite=overwrite, flag=flag,
+               neutralise_cells=neutralise_cells)
 
 
 def check_out_path(path: Path, overwrite: bool) -> None:
@@ -51,31 +62,38 @@ def check_out_path(path: Path, overwrite: bool) -> None:
 
 
 class JobWriter:
-    def __init__(self, path: Path, header: list[str], *, overwrite: bool) -> None:
+    """`neutralise_cells`: cells that came from the API are made harmless for a
+    spreadsheet (`worker.core.cells`); off for cells already as they must be sent."""
+
+    def __init__(self, path: Path, header: list[str], *, overwrite: bool,
+                 flag: str | None = "--out", neutralise_cells: bool = True) -> None:
         self.path = path
         self._header = header
         self._overwrite = overwrite
+        self._flag = flag
+        self._neutralise = neutralise_cells
         self._file: IO[str] | None = None
         self._tmp: Path | None = None
-        self.rows = 0
 
     def __enter__(self) -> JobWriter:
-        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.partial")
+        tmp = random_tmp(self.path)
         try:
-            # "x": a name nobody else holds; the umask decides permissions, as for a report.
-            self._file = open(tmp, "x", encoding="utf-8", newline="")
+            # A name nobody else holds; the umask decides permissions, as for a report.
+            fd = create_new(tmp)
         except OSError as exc:
-            raise ConfigError(f"--out {self.path}: cannot write in {self.path.parent} "
+            if self._flag is None:
+                raise
+            raise ConfigError(f"{self._flag} {self.path}: cannot write in {self.path.parent} "
                               f"({exc.strerror})") from None
         self._tmp = tmp
-        self._writer = csv.writer(self._file, lineterminator="\n")
+        self._file = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._file, lineterminator=LINE_END)
         self._writer.writerow(self._header)
         return self
 
     def write(self, cells: list[str]) -> None:
         # Context cells come from the API (business names): a spreadsheet must not run them.
-        self._writer.writerow([neutralise(c) for c in cells])
-        self.rows += 1
+        self._writer.writerow([neutralise(c) for c in cells] if self._neutralise else cells)
 
     def commit(self) -> None:
         """Flush to disk, then give the file its name. OSError propagates."""
@@ -84,25 +102,29 @@ class JobWriter:
         os.fsync(self._file.fileno())
         self._file.close()
         if self._overwrite:
-            os.replace(self._tmp, self.path)
+            publish(self._tmp, self.path)
         else:
             self._take_name(self._tmp)
         self._tmp = None
+
+    def _appeared(self) -> ConfigError:
+        return ConfigError(f"{self._flag or self.path.name} {self.path}: a file appeared "
+                           "there while it was written: pass --overwrite, or choose another "
+                           "path")
 
     def _take_name(self, tmp: Path) -> None:
         try:
             os.link(tmp, self.path)
         except FileExistsError:
-            raise ConfigError(f"--out {self.path}: a file appeared there during the "
-                              "listing: pass --overwrite, or choose another path") from None
+            raise self._appeared() from None
         except OSError:
             # A filesystem without hard links: check, then rename (a tiny race remains).
             if self.path.exists():
-                raise ConfigError(f"--out {self.path}: a file appeared there during the "
-                                  "listing: pass --overwrite, or choose another path") from None
-            os.replace(tmp, self.path)
+                raise self._appeared() from None
+            publish(tmp, self.path)
             return
         tmp.unlink()
+        fsync_folder(self.path.parent)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -118,7 +140,7 @@ class StdoutJobWriter(JobWriter):
 
     def __enter__(self) -> StdoutJobWriter:
         self._file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
-        self._writer = csv.writer(self._file, lineterminator="\n")
+        self._writer = csv.writer(self._file, lineterminator=LINE_END)
         self._writer.writerow(self._header)
         return self
 

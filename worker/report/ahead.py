@@ -18,28 +18,26 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from worker.core.columns import Col
 from worker.core.outcomes import FINAL_OUTCOMES, Result
+from worker.files.atomic import atomic_write
+from worker.files.runfiles import tmp_of
 from worker.report.lines import is_whole
 from worker.report.writer import result_line
 
-__all__ = ["ahead_path", "keep_ahead", "read_ahead"]
+__all__ = ["keep_ahead", "read_ahead"]
 
 INTERVAL_S = 1.0
-
-
-def ahead_path(report: Path) -> Path:
-    return report.with_name(report.name + ".ahead")
 
 
 async def keep_ahead(path: Path, waiting: Callable[[], list[Result]],
                      interval_s: float = INTERVAL_S) -> None:
     """Until cancelled: every `interval_s`, write the final rows `waiting()` returns
-    (those held for an earlier row) to `path`, or remove it when there are none."""
+    (those held for an earlier row) to `path` (`RunFiles.ahead`), or remove it when
+    there are none."""
     shown: list[int] = []
     while True:
         await asyncio.sleep(interval_s)
@@ -58,12 +56,10 @@ def _write(path: Path, held: list[Result]) -> None:
     if not held:
         path.unlink(missing_ok=True)
         return
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
+    with atomic_write(path, tmp=tmp_of(path)) as f:  # RunFiles.ahead_tmp
         writer = csv.writer(f)
         for result in held:
             writer.writerow(result_line(result))
-    os.replace(tmp, path)
 
 
 def read_ahead(path: Path, width: int) -> dict[int, list[str]]:

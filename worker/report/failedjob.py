@@ -21,10 +21,8 @@ Two things are deliberate:
 
 from __future__ import annotations
 
-import csv
-import os
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol
 
 from worker.core.columns import JOB_COLUMNS
 from worker.core.errors import ConfigError, ReportError
@@ -33,7 +31,7 @@ from worker.core.outcomes import Outcome
 from worker.report.lastok import LastOkRows, original, report_key
 from worker.report.reader import ReportFile, ReportRow
 
-__all__ = ["RetryPicker", "check_out_path", "write_retry_job", "write_retry_rows"]
+__all__ = ["RetryPicker", "RowSink", "check_out_path", "retry_header", "write_retry_rows"]
 
 class RetryPicker:
     """Fed every row in order; knows which rows to write and which are overridden."""
@@ -88,38 +86,27 @@ def check_out_path(out: Path, report: Path, job: Path | None, overwrite: bool) -
                           "replace it, or choose another name")
 
 
-def write_retry_job(picker: RetryPicker, out: Path, *, overwrite: bool) -> int:
-    """Write the picked rows to `out` (whole, or not at all). Returns how many."""
-    tmp = out.with_name(f".{out.name}.partial")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            written = write_retry_rows(picker, f)
-            f.flush()
-            os.fsync(f.fileno())
-        if out.exists() and not overwrite:  # appeared while we wrote
-            raise ConfigError(f"--failed {out}: a file is already there: pass --overwrite "
-                              "to replace it, or choose another name")
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise ConfigError(f"--failed {out}: cannot write the job file ({exc.strerror}): "
-                          "check that the folder exists and is writable") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return written
+class RowSink(Protocol):
+    """Where the rows go: the one job-file writer (`worker.jobfile.writer.JobWriter`)."""
+
+    def write(self, cells: list[str]) -> None: ...
 
 
-def write_retry_rows(picker: RetryPicker, f: TextIO) -> int:
-    """The job file's header and the picked rows, to an open text file. Returns how many."""
+def retry_header(picker: RetryPicker) -> list[str]:
+    """The new job's columns: the job format's, then the report's extra columns."""
+    return [*JOB_COLUMNS, *picker.report.extra_columns]
+
+
+def write_retry_rows(picker: RetryPicker, writer: RowSink) -> int:
+    """The picked rows, as they must be sent (see the module docstring: the writer must
+    not neutralise them again), to an open job writer. Returns how many."""
     report = picker.report
-    header = [*JOB_COLUMNS, *report.extra_columns]
-    writer = csv.writer(f, lineterminator="\n")
-    writer.writerow(header)
     written = 0
     for row in report.rows():
         if row.row > picker.last_row:
             break
         if picker.wanted(row):
-            writer.writerow(_job_cells(report, row))
+            writer.write(_job_cells(report, row))
             written += 1
     return written
 

@@ -1,13 +1,18 @@
 """One run per report: an exclusive OS lock on `R.lock` for the run's whole life.
 
 Two runs writing one report send rows twice, at double the rate, and the slower one
-overwrites the undo file or writes into a report the other deleted. `hold(report, undo)`
-takes `fcntl.flock(LOCK_EX | LOCK_NB)` on `R.lock` (and on `UNDO.lock` with
-`--undo-out`, whose journal two runs of different reports could otherwise share) before
-any output is touched, and keeps it until the run has renamed its last file.
+overwrites the undo file or writes into a report the other deleted. `hold(files)`
+takes an exclusive OS lock without waiting (`worker.files.oslock`: `flock` on POSIX,
+`msvcrt.locking` on Windows) on `R.lock` (and on `UNDO.lock` with `--undo-out`, whose
+journal two runs of different reports could otherwise share) before any output is
+touched, and keeps it until the run has renamed its last file; a canary's two parts are
+one run under one lock. The names come from `RunFiles`, whose report and undo paths are
+the files a link points to: `--report link.csv` and `--report real.csv` take one lock.
 
 - The kernel releases a `flock` when its process dies, kill -9 included: a lock is never
   stale, so there is nothing to clean up and no age to guess.
+- The lock file is opened without following a link: one planted there is refused, and
+  what it points to is left alone.
 - The lock file is never deleted: another process may have just opened it, and a lock on
   an unlinked file would lock nothing that the next run can see.
 - Once locked, the holder writes its pid and start time into the file, for the message a
@@ -16,7 +21,6 @@ any output is touched, and keeps it until the run has renamed its last file.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
@@ -26,44 +30,50 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from worker.core.errors import ReportError
+from worker.files import oslock
+from worker.files.atomic import LinkInTheWay, open_nofollow
+from worker.files.runfiles import RunFiles, lock_of
 
-__all__ = ["hold", "lock_path"]
+__all__ = ["hold"]
 
 _READ_TRIES = 20  # the holder writes who it is right after locking: give it a moment
 
 
-def lock_path(path: Path) -> Path:
-    return path.with_name(path.name + ".lock")
-
-
 @contextmanager
-def hold(report: Path, undo_out: Path | None = None) -> Iterator[None]:
+def hold(files: RunFiles) -> Iterator[None]:
     """Hold the report's lock (and the undo file's) until the block ends."""
     with ExitStack() as stack:
-        stack.enter_context(_locked(report, "--report"))
-        if undo_out is not None:
-            stack.enter_context(_locked(undo_out, "--undo-out"))
+        stack.enter_context(_locked(files.report, "--report"))
+        if files.undo is not None:
+            stack.enter_context(_locked(files.undo, "--undo-out"))
         yield
 
 
 @contextmanager
 def _locked(path: Path, flag: str) -> Iterator[None]:
-    lock = lock_path(path)
+    lock = lock_of(path)
     try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_nofollow(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except LinkInTheWay:
+        raise ReportError(f"{lock}: is a symbolic link where the lock file of {flag} "
+                          f"{path} goes; nothing was sent. partoo-bulk never writes through "
+                          "a link beside a report: remove it, then run again") from None
     except OSError as exc:
         raise ReportError(f"{lock}: cannot create the lock file of {flag} {path} "
                           f"({exc.strerror}): check that its folder is writable") from None
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ReportError(_in_use(path, flag, lock, fd)) from None
+            locked = oslock.try_lock(fd)
         except OSError as exc:  # a file system without locks (some network mounts)
             raise ReportError(f"{lock}: cannot lock it ({exc.strerror}): put {flag} on a "
                               "local disk") from None
-        _write_holder(fd)
-        yield
+        if not locked:
+            raise ReportError(_in_use(path, flag, lock, fd))
+        try:
+            _write_holder(fd)
+            yield
+        finally:
+            oslock.unlock(fd)
     finally:
         os.close(fd)  # releases the lock; the file stays (see the module docstring)
 
@@ -73,7 +83,8 @@ def _write_holder(fd: int) -> None:
     data = json.dumps({"pid": os.getpid(), "since": since}) + "\n"
     try:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, data.encode(), 0)
+        os.lseek(fd, 0, os.SEEK_SET)  # no pwrite on Windows; the fd is ours alone
+        os.write(fd, data.encode())
     except OSError:
         pass  # only for another run's message; the lock itself is what protects
 
@@ -91,7 +102,8 @@ def _in_use(path: Path, flag: str, lock: Path, fd: int) -> str:
 def _read_holder(fd: int) -> dict[str, object] | None:
     for _ in range(_READ_TRIES):
         try:
-            data = json.loads(os.pread(fd, 4096, 0) or b"null")
+            os.lseek(fd, 0, os.SEEK_SET)
+            data = json.loads(os.read(fd, 4096) or b"null")
         except (OSError, ValueError):
             data = None
         if isinstance(data, dict) and {"pid", "since"} <= set(data):

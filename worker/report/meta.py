@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from worker.core.errors import ReportError
 from worker.core.operations import Override
 from worker.core.stops import StopReason
+from worker.files.atomic import write_text
+from worker.files.runfiles import RunFiles
 
-__all__ = ["check_same_job", "fingerprint", "meta_path", "read_meta", "record_stop",
-           "stopped_by", "write_meta"]
+__all__ = ["check_same_job", "fingerprint", "read_meta", "record_stop", "stopped_by",
+           "write_meta"]
 
 _FORMAT = 1
-
-
-def meta_path(report: Path) -> Path:
-    return report.with_name(report.name + ".meta.json")
 
 
 def fingerprint(job_path: Path, override: Override | None) -> dict[str, object]:
@@ -61,17 +58,16 @@ def stopped_by(report: Path) -> StopReason | None:
 
 
 def _write(report: Path, data: dict[str, object]) -> None:
-    tmp = meta_path(report).with_suffix(".tmp")
+    files = RunFiles.of(report)
     try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, meta_path(report))
+        write_text(files.meta, json.dumps(data, indent=2) + "\n", tmp=files.meta_tmp)
     except OSError as exc:
-        raise ReportError(f"{meta_path(report)}: cannot write ({exc.strerror}): check the "
+        raise ReportError(f"{files.meta}: cannot write ({exc.strerror}): check the "
                           "report folder is writable") from None
 
 
 def read_meta(report: Path) -> dict[str, object]:
-    path = meta_path(report)
+    path = RunFiles.of(report).meta
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

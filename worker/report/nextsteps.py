@@ -16,7 +16,7 @@ from pathlib import Path
 from worker.core.outcomes import Outcome
 from worker.core.stops import StopReason
 from worker.core.words import counted, plural
-from worker.report.meta import meta_path
+from worker.files.runfiles import RunFiles
 from worker.report.stats import ReportStats
 
 __all__ = ["NextStep", "job_words", "next_steps", "retry_failed_advised", "retry_name",
@@ -36,7 +36,7 @@ class NextStep:
 def job_words(report: Path) -> list[str] | None:
     """`JOB [--action ...|--assign ...]` as the run that wrote `report` had them."""
     try:
-        meta = json.loads(meta_path(report).read_text(encoding="utf-8"))
+        meta = json.loads(RunFiles.of(report).meta.read_text(encoding="utf-8"))
         words = [str(meta["job_path"])]
         if meta.get("override"):
             action, user = meta["override"]

@@ -14,7 +14,6 @@ consolidated into R. A half-written last line, the mark of a kill, is dropped.
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -22,6 +21,8 @@ from worker.core.columns import REPORT_COLUMNS, Col
 from worker.core.errors import ReportError
 from worker.core.operations import Operation
 from worker.core.outcomes import FINAL_OUTCOMES, Fault, Outcome, Result
+from worker.files.atomic import atomic_write
+from worker.files.runfiles import RunFiles
 from worker.report.lastok import LastOkRows
 from worker.report.lines import open_lines
 from worker.report.reader import ReportRow
@@ -31,12 +32,8 @@ __all__ = [
     "consolidate",
     "count_kept",
     "last_ok_rows",
-    "partial_path",
     "records",
 ]
-
-def partial_path(report: Path) -> Path:
-    return report.with_name(report.name + ".partial")
 
 
 def records(path: Path, width: int) -> Iterator[list[str]]:
@@ -52,12 +49,12 @@ def records(path: Path, width: int) -> Iterator[list[str]]:
 
 def consolidate(report: Path, width: int) -> None:
     """After a resumed run was killed: R.partial (rows 1..k) + R (rows > k) -> R."""
-    partial = partial_path(report)
+    files = RunFiles(report)
+    partial = files.partial
     if not partial.exists():
         return
-    tmp = report.with_name(report.name + ".tmp")
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as out:
+        with atomic_write(report, tmp=files.report_tmp) as out:
             writer = csv.writer(out)
             with open(partial, encoding="utf-8", newline="") as f:
                 writer.writerow(next(csv.reader(f)))
@@ -69,9 +66,7 @@ def consolidate(report: Path, width: int) -> None:
                 for line in records(report, width):
                     if int(line[Col.ROW]) > last:
                         writer.writerow(line)
-        os.replace(tmp, report)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ReportError(f"{report}: cannot bring {partial.name} and the report together "
                           f"({exc.strerror}); both are kept as they were. Free space, then "
                           "resume again") from None

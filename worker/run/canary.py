@@ -26,13 +26,20 @@ from worker.core.outcomes import Outcome, Result
 from worker.core.stops import Stop, StopReason
 from worker.run.ask import open_terminal
 from worker.run.request import RunRequest, RunResult
-from worker.run.runner import run
+from worker.run.runner import held, run
 from worker.verify.check import Findings, expectations, verify
 
 __all__ = ["run_with_canary"]
 
 
 def run_with_canary(req: RunRequest) -> RunResult:
+    """Both parts under one lock of the report: no other run sends the held-back rows
+    while they are read back and the operator is asked."""
+    with held(req) as locked:
+        return _run_with_canary(locked)
+
+
+def _run_with_canary(req: RunRequest) -> RunResult:
     first = run(req)
     if first.stop is not None:  # 401, breaker, Ctrl-C: that run said so, and how to go on
         return first

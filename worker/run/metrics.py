@@ -1,9 +1,10 @@
 """`run --metrics-out PATH.prom`: the run's figures in the node_exporter textfile format,
 for the nightly job's alerting.
 
-Written with `prometheus_client` (its own registry, never the process's default one, so
-no process or platform metrics leak in) and its `write_to_textfile`, which writes a
-temporary file beside PATH and renames it: node_exporter never reads half a file.
+Made with `prometheus_client` (its own registry, never the process's default one, so
+no process or platform metrics leak in; `generate_latest` gives the text) and written
+like every other output (`worker.files.atomic`: a temporary file beside PATH, fsynced,
+then renamed, never through a link): node_exporter never reads half a file.
 
 Every series is a gauge (a snapshot of one run, replaced by the next) labelled
 `bulk_job`, the file's name without `.prom`, so that several jobs on one host, each with
@@ -23,6 +24,8 @@ from typing import Any
 from worker.core.errors import ConfigError
 from worker.core.exitcodes import ExitCode
 from worker.core.outcomes import Outcome
+from worker.files.atomic import atomic_write
+from worker.files.runfiles import tmp_of
 
 __all__ = ["check_metrics_path", "write_metrics"]
 
@@ -46,7 +49,7 @@ def check_metrics_path(path: Path) -> None:
 
 def write_metrics(path: Path, data: Mapping[str, Any], *, finished_at: float) -> None:
     """`data`: the run's summary (as `--summary-json` writes it). Raises OSError."""
-    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+    from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
     registry = CollectorRegistry(auto_describe=True)
     job = path.name.removesuffix(".prom")
@@ -75,7 +78,8 @@ def write_metrics(path: Path, data: Mapping[str, Any], *, finished_at: float) ->
     if last_success is not None:
         gauge("last_success_timestamp_seconds", "When the last run that finished (exit 0 "
               "or 1) ended (Unix time).", last_success)
-    write_to_textfile(str(path), registry)
+    with atomic_write(path, tmp=tmp_of(path), binary=True) as f:  # RunFiles names the tmp
+        f.write(generate_latest(registry))
 
 
 def _previous_success(path: Path) -> float | None:

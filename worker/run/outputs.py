@@ -12,9 +12,6 @@ from __future__ import annotations
 from worker.core.errors import ReportError
 from worker.jobfile.reader import Job
 from worker.report import meta as runmeta
-from worker.report.ahead import ahead_path
-from worker.report.resume import partial_path
-from worker.run import undo
 from worker.run.request import RunRequest
 
 __all__ = ["check_folders", "clear", "job_meta", "prepare"]
@@ -38,7 +35,7 @@ def check_folders(req: RunRequest) -> None:
 def prepare(req: RunRequest, job: Job) -> bool:
     """True to resume R; False to start R afresh. Refuses to clobber a report silently.
     Call with the report's lock held (`worker.report.lock`)."""
-    report, partial = req.report, partial_path(req.report)
+    report, partial = req.report, req.files.partial
     exists = report.exists() or partial.exists()
     if exists and req.resume:
         saved = runmeta.read_meta(report)
@@ -55,11 +52,7 @@ def prepare(req: RunRequest, job: Job) -> bool:
 
 def clear(req: RunRequest) -> None:
     """A fresh start (`prepare` said False): remove what an earlier run left."""
-    report = req.report
-    stale = [report, partial_path(report), runmeta.meta_path(report), ahead_path(report)]
-    if req.undo_out is not None:
-        stale += [req.undo_out, undo.journal_path(req.undo_out)]
-    for path in stale:
+    for path in req.files.stale():
         path.unlink(missing_ok=True)
 
 

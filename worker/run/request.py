@@ -9,6 +9,7 @@ from worker.config import Settings
 from worker.core.errors import ConfigError
 from worker.core.outcomes import Result
 from worker.core.stops import Stop
+from worker.files.runfiles import RunFiles
 from worker.jobfile.pinned import JobSource
 from worker.run.summary import Summary
 from worker.sending.signals import DRAIN_TIMEOUT_S
@@ -34,6 +35,12 @@ class RunRequest:
     resume_hint: str = ""  # the command line that resumes this run
     canary: int = 0  # send only the first N rows; the others are held back, `skipped`
     earlier: RunResult | None = None  # the canary's part of this run, counted in its figures
+    locked: bool = False  # the caller holds the report's lock (`runner.held`): the canary
+
+    @property
+    def files(self) -> RunFiles:
+        """The files this run writes (its paths resolved by `runner.held`)."""
+        return RunFiles(self.report, self.undo_out)
 
     def __post_init__(self) -> None:
         if self.retry_failed and not self.resume:

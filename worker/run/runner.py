@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from worker import logs
@@ -22,6 +23,8 @@ from worker.core.errors import RunAborted, StartupError
 from worker.core.exitcodes import ExitCode, exit_code
 from worker.core.operations import Operation
 from worker.core.outcomes import Outcome, Result
+from worker.files.atomic import publish
+from worker.files.runfiles import resolve_link
 from worker.jobfile.pinned import pinned
 from worker.jobfile.plan import Plan, make_plan
 from worker.jobfile.reader import Job
@@ -43,7 +46,7 @@ from worker.sending.rowwork import RowWork
 from worker.sending.signals import graceful_signals
 from worker.sending.stack import open_client, pacing
 
-__all__ = ["RunRequest", "arun", "default_report_path", "run"]
+__all__ = ["RunRequest", "arun", "default_report_path", "held", "run"]
 
 _GC_NEW_OBJECTS = 10_000  # the collector's first generation, while a run sends
 
@@ -59,12 +62,29 @@ def run(req: RunRequest) -> RunResult:
 
 async def arun(req: RunRequest) -> RunResult:
     """Check, confirm, then send. Raises `StartupError` before anything is sent."""
+    if req.locked:
+        return await _pinned_run(req)
+    with held(req) as locked:
+        return await _pinned_run(locked)
+
+
+@contextmanager
+def held(req: RunRequest) -> Iterator[RunRequest]:
+    """The run's files taken to the files their links point to, checked, and locked for
+    the block: the request to run under that lock (`locked`). A canary holds it for
+    both its parts, the prompt between them included. Raises `StartupError`."""
     req.settings.require_api_key("the changes are made as the Partoo user of the key")
+    req = replace(req, report=resolve_link(req.report),
+                  undo_out=None if req.undo_out is None else resolve_link(req.undo_out))
     outputs.check_folders(req)
-    # One run per report, from before any output is touched until its last rename; the
-    # job read once, under that lock, and only that copy read after.
-    with lock.hold(req.report, req.undo_out), \
-            pinned(req.job, req.report, resume=req.resume) as job:
+    # One run per report, from before any output is touched until its last rename.
+    with lock.hold(req.files):
+        yield replace(req, locked=True)
+
+
+async def _pinned_run(req: RunRequest) -> RunResult:
+    # The job read once, under the report's lock, and only that copy read after.
+    with pinned(req.job, req.files, resume=req.resume) as job:
         return await _arun(req, job)
 
 
@@ -117,7 +137,7 @@ class _Inputs:
 def _open_inputs(req: RunRequest, job: Job, resuming: bool) -> _Inputs:
     """The job's rows, with those an earlier report already settled carried over."""
     width = len(REPORT_COLUMNS) + len(job.extra_columns)
-    ahead_file = ahead.ahead_path(req.report)
+    ahead_file = req.files.ahead
     if not resuming:
         runmeta.write_meta(req.report, outputs.job_meta(req, job), job.path)
         return _Inputs(hold_back(job.items(), req.canary), req.report, ahead_file)
@@ -131,7 +151,7 @@ def _open_inputs(req: RunRequest, job: Job, resuming: bool) -> _Inputs:
                else None)
     items = resume.carry_over(job.items(), old, retry_failed=req.retry_failed,
                               last_ok=last_ok, ahead=finished_ahead)
-    return _Inputs(hold_back(items, req.canary), resume.partial_path(req.report), ahead_file)
+    return _Inputs(hold_back(items, req.canary), req.files.partial, ahead_file)
 
 
 async def _execute(req: RunRequest, job: Job, resuming: bool, total_rows: int) -> RunResult:
@@ -139,8 +159,8 @@ async def _execute(req: RunRequest, job: Job, resuming: bool, total_rows: int) -
     summary = Summary()
     started = time.monotonic()
     control = RunControl()
-    journal = (undo.UndoJournal(undo.journal_path(req.undo_out), keep=resuming)
-               if req.undo_out else None)
+    journal = (undo.UndoJournal(req.files.journal, keep=resuming)
+               if req.files.journal else None)
     sent: list[Result] = []
     failed = await _send(req, job, inputs, control, summary, journal, total_rows, sent)
     if failed is not None:
@@ -191,7 +211,7 @@ def _finish(req: RunRequest, resuming: bool, inputs: _Inputs, control: RunContro
     """Every row is in the report: put it in place, write the undo job, say how it went."""
     inputs.ahead_file.unlink(missing_ok=True)
     if resuming:
-        resume.partial_path(req.report).replace(req.report)
+        publish(req.files.partial, req.report)
     runmeta.record_stop(req.report, None if control.stop is None else control.stop.reason.value)
     if req.earlier is not None:  # the canary's rows and requests belong to this run too
         summary.absorb(req.earlier.summary)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,8 @@ from typing import Any
 
 from worker.core.outcomes import Fault, Outcome, Result
 from worker.core.words import counted
+from worker.files.atomic import write_text
+from worker.files.runfiles import tmp_of
 from worker.report.stats import error_kind
 
 __all__ = ["ConcurrencyUse", "Summary", "cap_note", "write_summary_json"]
@@ -127,10 +128,9 @@ class Summary:
 
 
 def write_summary_json(path: Path, data: dict[str, Any]) -> None:
-    """Write atomically: a monitor never reads half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """Write atomically (`worker.files.atomic`): a monitor never reads half a file."""
+    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+               tmp=tmp_of(path))  # RunFiles names it: checked with the other outputs
 
 
 

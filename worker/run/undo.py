@@ -26,23 +26,17 @@ from worker.core.conversation import ConversationState, read_state
 from worker.core.errors import ReportError, RunAborted
 from worker.core.operations import Field, Operation, parse_conversation_id
 from worker.core.words import counted, plural
-from worker.jobfile.undojob import (
-    UNDO_HEADER,
-    not_restorable_path,
-    undo_rows,
-    write_not_restorable,
-)
+from worker.files.atomic import open_nofollow
+from worker.files.runfiles import not_restorable_of
+from worker.jobfile.undojob import UNDO_HEADER, undo_rows, write_not_restorable
+from worker.jobfile.writer import JobWriter
 from worker.partoo.client import PartooClient
 from worker.report.lastok import last_ok
 from worker.report.reader import open_report
 
-__all__ = ["StateCapture", "UndoCounts", "UndoJournal", "finish", "journal_path", "write_undo"]
+__all__ = ["StateCapture", "UndoCounts", "UndoJournal", "finish", "write_undo"]
 
 _JOURNAL_HEADER = [ID_COLUMN, "is_solved", "is_expired", Field.ASSIGNEE.value]
-
-
-def journal_path(undo: Path) -> Path:
-    return undo.with_name(undo.name + ".journal.csv")
 
 
 class UndoJournal:
@@ -57,8 +51,10 @@ class UndoJournal:
         try:
             if self.prior:
                 _drop_torn_line(path)  # or the next line would be glued to it
-            self._file = open(path, "a" if self.prior else "w",
-                              encoding="utf-8", newline="")
+            # Never through a link left where the journal goes (worker.files.atomic).
+            flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if self.prior else os.O_TRUNC)
+            self._file = os.fdopen(open_nofollow(path, flags), "w", encoding="utf-8",
+                                   newline="")
         except OSError as exc:
             raise ReportError(f"{path}: cannot write the undo journal ({exc.strerror})") \
                 from None
@@ -90,7 +86,7 @@ class UndoJournal:
 
 
 def _drop_torn_line(path: Path) -> None:
-    with open(path, "rb+") as f:
+    with os.fdopen(open_nofollow(path, os.O_RDWR), "rb+") as f:
         data = f.read()
         whole = data.rfind(b"\n") + 1
         if whole != len(data):
@@ -154,32 +150,29 @@ def finish(report: Path, journal: UndoJournal, out: Path, resume_hint: str, *,
     print(f"undo: {rows} {plural(counts.rows, 'restores', 'restore')} {convs}: {out}", flush=True)
     if counts.not_restorable:
         logs.event("not_restorable", f"undo: {counts.not_restorable} change(s) cannot be "
-                   f"undone (expired conversations): {not_restorable_path(out)}",
+                   f"undone (expired conversations): {not_restorable_of(out)}",
                    level=logs.WARNING, rows=counts.not_restorable)
 
 
 def write_undo(report: Path, journal: UndoJournal, out: Path) -> UndoCounts:
-    """Write the undo job (atomically) from the final report and the journal."""
+    """Write the undo job (whole or not at all, fsynced: `worker.jobfile.writer`) from
+    the final report and the journal. OSError propagates."""
     final = last_ok(open_report(report).rows())
     counts = UndoCounts()
     lost: list[list[str]] = []
-    tmp = out.with_name(out.name + ".tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(UNDO_HEADER)
-            for cid, prior in journal.prior.items():
-                status = final.get((cid, Field.STATUS))
-                assignee = final.get((cid, Field.ASSIGNEE))
-                rows = undo_rows(cid, prior, None if status is None else status.target,
-                                 None if assignee is None else assignee.target, lost)
-                writer.writerows(rows)
-                counts.rows += len(rows)
-                counts.conversations += bool(rows)
-        os.replace(tmp, out)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
+    # The cells are as they must be sent back (ids, statuses, user ids): as they are.
+    with JobWriter(out, UNDO_HEADER, overwrite=True, flag=None,
+                   neutralise_cells=False) as writer:
+        for cid, prior in journal.prior.items():
+            status = final.get((cid, Field.STATUS))
+            assignee = final.get((cid, Field.ASSIGNEE))
+            rows = undo_rows(cid, prior, None if status is None else status.target,
+                             None if assignee is None else assignee.target, lost)
+            for row in rows:
+                writer.write([str(c) for c in row])
+            counts.rows += len(rows)
+            counts.conversations += bool(rows)
+        writer.commit()
     counts.not_restorable = len(lost)
-    write_not_restorable(not_restorable_path(out), lost)
+    write_not_restorable(out, lost, flag=None)
     return counts

@@ -30,7 +30,6 @@ from worker.core.stdio import is_stdio
 from worker.core.words import counted
 from worker.jobfile.undojob import (
     UNDO_HEADER,
-    not_restorable_path,
     undo_rows,
     write_not_restorable,
 )
@@ -152,7 +151,8 @@ class _UndoWriter:
     def __init__(self, path: Path | None, target: Target, overwrite: bool) -> None:
         self._path, self._target = path, target
         self._writer = None if path is None else JobWriter(path, UNDO_HEADER,
-                                                           overwrite=overwrite)
+                                                           overwrite=overwrite,
+                                                           flag="--undo-out")
         self._lost: list[list[str]] = []
 
     def __enter__(self) -> _UndoWriter:
@@ -177,7 +177,7 @@ class _UndoWriter:
     def commit(self) -> None:
         if self._writer is not None and self._path is not None:
             self._writer.commit()
-            write_not_restorable(not_restorable_path(self._path), self._lost)
+            write_not_restorable(self._path, self._lost, flag=None)
 
     def __exit__(self, *exc: object) -> None:
         if self._writer is not None:
