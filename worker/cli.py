@@ -74,6 +74,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _null_for_closed_outputs()
     argv = sys.argv[1:] if argv is None else argv
     fmt = "json" if _wants_json_logs(argv) else "text"
     logs.start(fmt)
@@ -107,6 +108,27 @@ def main(argv: list[str] | None = None) -> int:
                    level=logs.ERROR, exit_code=ExitCode.ABORTED)
         _json_error(args, ExitCode.ABORTED, f"internal error ({type(exc).__name__}): {exc}")
         return ExitCode.ABORTED
+
+
+def _null_for_closed_outputs() -> None:
+    """A stdout or stderr the shell closed (`2>&-`) becomes /dev/null, before any file is
+    opened. Otherwise the first file opened (the report's lock, the report) would get
+    descriptor 2 and anything written to stderr would land in it, and Python's
+    `sys.stderr` is None: `print(file=None)` writes on stdout, and the progress display
+    fails after `--overwrite` has cleared the old report. Messages are lost, as the
+    operator asked; the run, its files and its exit code are as with stderr open."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        null = os.open(os.devnull, os.O_WRONLY)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, "w", encoding="utf-8", closefd=False))
 
 
 def _json_error(args: argparse.Namespace, code: int, error: str) -> None:

@@ -82,14 +82,20 @@ def handle(args: argparse.Namespace) -> int:
     from worker.run.paths import PathClash, check_distinct
 
     started_at = _now()
+    refused: set[str] = set()  # monitoring outputs refused: nothing is written to them
     try:
+        _check_monitoring_paths(args, refused)
         # Before anything is written, even the summary of an error: no output is the
         # job or another output.
-        check_distinct(args.job, _report(args), args.undo_out, args.summary_json)
+        check_distinct(args.job, _report(args), args.undo_out, args.summary_json,
+                       args.metrics_out)
         outcome = _run(args)
     except (StartupError, RunAborted) as exc:
-        if not (isinstance(exc, PathClash) and exc.summary_json_clash):
-            _monitoring(args, started_at, {"exit_code": exc.exit_code, "error": str(exc)})
+        if isinstance(exc, PathClash):
+            refused |= ({"--summary-json"} if exc.summary_json_clash else set()) | \
+                       ({"--metrics-out"} if exc.metrics_clash else set())
+        _monitoring(args, started_at, {"exit_code": exc.exit_code, "error": str(exc)},
+                    refused=refused)
         raise
     _monitoring(args, started_at, {
         "exit_code": outcome.exit_code,
@@ -97,6 +103,27 @@ def handle(args: argparse.Namespace) -> int:
         "stop_kind": None if outcome.stop is None else outcome.stop.reason.value,
         **outcome.summary.as_dict(outcome.wall_s)}, outcome)
     return outcome.exit_code
+
+
+def _check_monitoring_paths(args: argparse.Namespace, refused: set[str]) -> None:
+    """--summary-json and --metrics-out can be written; one that cannot is `refused`
+    (and the error raised): a refused path is never written, not even with the error."""
+    from worker.core.errors import ConfigError
+
+    try:
+        if args.summary_json is not None:
+            _check_writable(args.summary_json, "--summary-json")
+    except ConfigError:
+        refused.add("--summary-json")
+        raise
+    if args.metrics_out is not None:
+        from worker.run.metrics import check_metrics_path
+
+        try:
+            check_metrics_path(args.metrics_out)
+        except ConfigError:
+            refused.add("--metrics-out")
+            raise
 
 
 def _run(args: argparse.Namespace) -> RunResult:
@@ -109,12 +136,6 @@ def _run(args: argparse.Namespace) -> RunResult:
     secret = settings.api_key.get_secret_value() if settings.api_key else None
     setup_logging(verbose=args.verbose, fmt=args.log_format, secret=secret)
     override = override_from(args)
-    if args.summary_json is not None:
-        _check_writable(args.summary_json, "--summary-json")
-    if args.metrics_out is not None:
-        from worker.run.metrics import check_metrics_path
-
-        check_metrics_path(args.metrics_out)
     report = _report(args)
     hint = ["partoo-bulk", "run", str(resume_name(args.job, report)), "--report",
             str(report), "--resume"]
@@ -170,9 +191,9 @@ def _now() -> str:
 
 
 def _monitoring(args: argparse.Namespace, started_at: str, data: dict[str, Any],
-                outcome: RunResult | None = None) -> None:
-    """The summary, for whatever watches the run: --summary-json, --metrics-out, and
-    under --log-format json a `summary` event."""
+                outcome: RunResult | None = None, *, refused: set[str] | None = None) -> None:
+    """The summary, for whatever watches the run: --summary-json, --metrics-out (unless
+    `refused`), and under --log-format json a `summary` event."""
     import time
 
     from worker import __version__, logs
@@ -182,11 +203,12 @@ def _monitoring(args: argparse.Namespace, started_at: str, data: dict[str, Any],
             "job": str(args.job.absolute()), "report": str(report.absolute()),
             "undo_out": None if args.undo_out is None else str(args.undo_out.absolute()),
             "started_at": started_at, "finished_at": _now(), **data}
-    if args.summary_json is not None:
+    refused = refused or set()
+    if args.summary_json is not None and "--summary-json" not in refused:
         from worker.run.summary import write_summary_json
 
         _write("--summary-json", args.summary_json, write_summary_json, data)
-    if args.metrics_out is not None:
+    if args.metrics_out is not None and "--metrics-out" not in refused:
         from worker.run.metrics import write_metrics
 
         finished = time.time()

@@ -3,8 +3,9 @@
 `input()` writes its prompt to stdout, so `partoo-bulk run JOB > out.txt` used to wait on
 a question nobody saw. The question (and what it is about: the plan, the canary) goes to
 the controlling terminal, `/dev/tty`, as sudo and ssh ask theirs, and the answer is
-read from there, whatever stdin, stdout and stderr are redirected to. Without a
-controlling terminal, stdin (if it is a terminal) answers a question shown on stderr.
+read from there, whatever stdin, stdout and stderr are redirected to (on Windows, the
+console: `CONOUT$` and `CONIN$`). Without a controlling terminal, stdin (if it is a
+terminal) answers a question shown on stderr.
 
 Only someone at a terminal is asked: stdin or stderr must be one. A cron job, a CI step
 or a test harness gets `None` (the caller refuses without --yes) and never a prompt on
@@ -22,6 +23,10 @@ from worker.jobfile.plan import Plan
 from worker.run.request import RunRequest
 
 __all__ = ["Terminal", "confirm_run", "open_terminal"]
+
+# The operator's terminal, to write the question to and read the answer from.
+_TERMINAL_OUT, _TERMINAL_IN = (("CONOUT$", "CONIN$") if sys.platform == "win32"
+                               else ("/dev/tty", "/dev/tty"))
 
 
 class Terminal:
@@ -57,13 +62,13 @@ def open_terminal() -> Terminal | None:
     if not (_isatty(sys.stdin) or _isatty(sys.stderr)):
         return None
     try:
-        out = open("/dev/tty", "w", encoding="utf-8")
+        out = open(_TERMINAL_OUT, "w", encoding="utf-8")
     except OSError:  # no controlling terminal (setsid, some containers)
         if _isatty(sys.stdin):
             return Terminal(sys.stderr, sys.stdin, owned=False)
         return None
     try:
-        answers = open("/dev/tty", encoding="utf-8", errors="replace")
+        answers = open(_TERMINAL_IN, encoding="utf-8", errors="replace")
     except OSError:
         out.close()
         return None

@@ -3,7 +3,9 @@
 Only on the main thread (the only one Python delivers signals to, and the only one
 `add_signal_handler` works on): a run in a worker thread, as an orchestrator's task runs,
 installs nothing and is stopped by cancelling it. The handlers the process had before
-(its host's, if it has one) are put back when the run ends.
+(its host's, if it has one) are put back when the run ends. Where the loop has no
+`add_signal_handler` (Windows' proactor loop), `signal.signal` installs them, and the
+handler hands the signal to the loop (`call_soon_threadsafe`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class graceful_signals:
         self._count = 0
         self._enabled = enabled and threading.current_thread() is threading.main_thread()
         self._previous: dict[signal.Signals, Any] = {}
+        self._on_loop: set[signal.Signals] = set()  # by add_signal_handler, not signal.signal
 
     def __enter__(self) -> graceful_signals:
         if not self._enabled:
@@ -47,8 +50,17 @@ class graceful_signals:
         loop = asyncio.get_running_loop()
         for sig in _SIGNALS:
             self._previous[sig] = signal.getsignal(sig)
-            loop.add_signal_handler(sig, self._on_signal, sig)
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+                self._on_loop.add(sig)
+            except NotImplementedError:  # Windows: no add_signal_handler on its loops
+                signal.signal(sig, self._from_signal_module(loop))
         return self
+
+    def _from_signal_module(self, loop: asyncio.AbstractEventLoop) -> Any:
+        def handler(signum: int, frame: object) -> None:
+            loop.call_soon_threadsafe(self._on_signal, signal.Signals(signum))
+        return handler
 
     def _on_signal(self, sig: signal.Signals) -> None:
         self._count += 1
@@ -64,7 +76,9 @@ class graceful_signals:
     def __exit__(self, *exc: object) -> None:
         loop = asyncio.get_running_loop()
         for sig, previous in self._previous.items():
-            loop.remove_signal_handler(sig)  # sets the default handler: put back the old one
+            if sig in self._on_loop:
+                loop.remove_signal_handler(sig)  # sets the default: put back the old one
             if previous is not None:
                 signal.signal(sig, previous)
         self._previous.clear()
+        self._on_loop.clear()
