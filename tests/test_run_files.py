@@ -239,3 +239,32 @@ def test_with_stderr_closed_a_run_overwrites_and_finishes(tmp_path, make_sim):
     assert done.returncode == 0, done.stdout
     assert [r["outcome"] for r in read_report(report)] == ["ok"] * 3
     assert done.stdout.startswith("3 rows: 3 ok")
+
+
+def test_every_file_a_run_leaves_is_one_runfiles_names(tmp_path, make_sim, cli):
+    sim = make_sim()
+    job = closing_job(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    report, undo = out / "r.csv", out / "undo.csv"
+    summary, metrics = out / "s.json", out / "m.prom"
+    assert cli("run", job, "--yes", "--report", report, "--undo-out", undo, "--summary-json",
+               summary, "--metrics-out", metrics, env=sim_env(sim)).code == 0
+    named = {f.path for f in RunFiles.of(report, undo, summary, metrics).all()}
+    left = set(out.iterdir())
+    assert left <= named, left - named
+    assert {report, undo, summary, metrics} <= left
+
+
+def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
+    from worker.files.atomic import atomic_write, write_text
+
+    path = tmp_path / "s.json"
+    write_text(path, "old\n", tmp=tmp_path / "s.json.tmp")
+    (tmp_path / "s.json.tmp").write_text("a killed run's leftover")
+    with pytest.raises(RuntimeError), atomic_write(path, tmp=tmp_path / "s.json.tmp") as f:
+        f.write("half")
+        raise RuntimeError("disk full, say")
+    assert path.read_text() == "old\n" and sorted(tmp_path.iterdir()) == [path]
+    write_text(path, "new\n", tmp=tmp_path / "s.json.tmp")
+    assert path.read_text() == "new\n" and sorted(tmp_path.iterdir()) == [path]

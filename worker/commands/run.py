@@ -197,6 +197,7 @@ def _monitoring(args: argparse.Namespace, started_at: str, data: dict[str, Any],
     import time
 
     from worker import __version__, logs
+    from worker.files.runfiles import resolve_link  # the files check_distinct checked
 
     report = args.report or args.job.with_name(args.job.stem + ".report.csv")
     data = {"schema_version": 1, "tool_version": __version__, "run_id": logs.run_id(),
@@ -207,12 +208,12 @@ def _monitoring(args: argparse.Namespace, started_at: str, data: dict[str, Any],
     if args.summary_json is not None and "--summary-json" not in refused:
         from worker.run.summary import write_summary_json
 
-        _write("--summary-json", args.summary_json, write_summary_json, data)
+        _write("--summary-json", resolve_link(args.summary_json), write_summary_json, data)
     if args.metrics_out is not None and "--metrics-out" not in refused:
         from worker.run.metrics import write_metrics
 
         finished = time.time()
-        _write("--metrics-out", args.metrics_out,
+        _write("--metrics-out", resolve_link(args.metrics_out),
                lambda path, d: write_metrics(path, d, finished_at=finished), data)
     if logs.json_mode() and outcome is not None:
         code = outcome.exit_code
