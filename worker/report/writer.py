@@ -22,6 +22,7 @@ from worker.core.cells import neutralise
 from worker.core.columns import REPORT_COLUMNS
 from worker.core.errors import ReportError
 from worker.core.outcomes import Result
+from worker.files.atomic import open_nofollow
 
 __all__ = ["ReportWriter", "result_line"]
 
@@ -58,8 +59,11 @@ class ReportWriter:
 
     def __enter__(self) -> ReportWriter:
         try:
-            self._file = open(self.path, "a" if self._append else "w",
-                              encoding="utf-8", newline="")
+            # Never through a link (R.partial is a file beside the report; the report's
+            # own path was taken to its file before): worker.files.atomic.
+            mode = os.O_APPEND if self._append else os.O_TRUNC
+            fd = open_nofollow(self.path, os.O_WRONLY | os.O_CREAT | mode)
+            self._file = open(fd, "a" if self._append else "w", encoding="utf-8", newline="")
         except OSError as exc:
             raise ReportError(f"{self.path}: cannot write the report ({exc.strerror}): "
                               "check that the folder exists and is writable, or pass "
