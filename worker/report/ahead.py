@@ -56,7 +56,9 @@ def _write(path: Path, held: list[Result]) -> None:
     if not held:
         path.unlink(missing_ok=True)
         return
-    with atomic_write(path, tmp=tmp_of(path)) as f:  # RunFiles.ahead_tmp
+    # Whole, but not fsynced: it guards against a kill (the page cache outlives the
+    # process), and an fsync here, every second, would stall the loop that sends.
+    with atomic_write(path, tmp=tmp_of(path), durable=False) as f:  # RunFiles.ahead_tmp
         writer = csv.writer(f)
         for result in held:
             writer.writerow(result_line(result))
