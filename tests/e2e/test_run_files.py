@@ -168,23 +168,6 @@ def test_a_link_planted_beside_the_report_is_refused_and_its_target_untouched(tm
     assert patches(sim) == []
 
 
-def test_the_lock_and_copies_never_follow_a_link_that_appears_late(tmp_path):
-    """Past the check (a link planted between it and the write): still not followed."""
-    from worker.core.errors import ReportError
-    from worker.files.atomic import LinkInTheWay, write_text
-
-    victim = tmp_path / "victim.txt"
-    victim.write_text("precious\n")
-    files = RunFiles.of(tmp_path / "r.csv")
-    files.lock.symlink_to(victim)
-    with pytest.raises(ReportError, match="symbolic link"), lock.hold(files):
-        pass
-    files.meta_tmp.symlink_to(victim)
-    with pytest.raises(LinkInTheWay):
-        write_text(files.meta, "{}", tmp=files.meta_tmp)
-    assert victim.read_text() == "precious\n" and not files.meta.exists()
-
-
 def test_a_report_given_as_a_link_is_locked_as_the_file_it_points_to(tmp_path, make_sim):
     sim = make_sim()
     job = closing_job(tmp_path)
@@ -254,17 +237,3 @@ def test_every_file_a_run_leaves_is_one_runfiles_names(tmp_path, make_sim, cli):
     left = set(out.iterdir())
     assert left <= named, left - named
     assert {report, undo, summary, metrics} <= left
-
-
-def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
-    from worker.files.atomic import atomic_write, write_text
-
-    path = tmp_path / "s.json"
-    write_text(path, "old\n", tmp=tmp_path / "s.json.tmp")
-    (tmp_path / "s.json.tmp").write_text("a killed run's leftover")
-    with pytest.raises(RuntimeError), atomic_write(path, tmp=tmp_path / "s.json.tmp") as f:
-        f.write("half")
-        raise RuntimeError("disk full, say")
-    assert path.read_text() == "old\n" and sorted(tmp_path.iterdir()) == [path]
-    write_text(path, "new\n", tmp=tmp_path / "s.json.tmp")
-    assert path.read_text() == "new\n" and sorted(tmp_path.iterdir()) == [path]
