@@ -8,6 +8,14 @@
 # The job, the report and a JSON summary stay in OUT_DIR: they say what was closed, and
 # why (each row carries the conversation's business and last activity).
 #
+# The job is guarded (no flag needed: select writes expect_status=open and
+# expect_no_message_after=<the cut-off>), so `run` reads each conversation just before
+# closing it. One that a customer wrote into since select is `changed`, not closed (it
+# is not stale any more; a later night picks it up again if it goes quiet); one that
+# someone closed by hand is `ok` with nothing sent. A changed row is no failure and
+# needs nothing from the operator: `partoo-bulk report REPORT` lists them and why. The
+# reads cost one request per row on the same quota (`partoo-bulk plan JOB` says how long).
+#
 # Environment (settings such as PARTOO_BASE_URL or PARTOO_RATE_PER_MINUTE work as usual):
 #   STALE_DAYS    days without a message (default 30); the last message's date counts,
 #                 or the creation date for a conversation without messages
@@ -19,7 +27,8 @@
 #
 # Output: none when every row was closed (cron mails only the nights that need a look);
 # otherwise partoo-bulk's own messages. Exit code (for monitoring):
-#   0   every selected conversation was closed (or none was stale)
+#   0   every selected conversation was closed, or rightly left alone because it changed
+#       since select (`changed` rows), or none was stale
 #   1   some rows failed: the report's `error` column says why
 #   2   could not start (key missing, bad setting, OUT_DIR not writable): nothing sent
 #   3   the listing stopped (bad key, API down; no job written, nothing sent), or the run

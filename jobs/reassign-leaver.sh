@@ -11,11 +11,17 @@
 # Step 2, `run`: shows the plan and asks before sending (answer on the terminal). Read
 # or edit the job file first if you like: it is a CSV with the current assignee, the
 # business and the last activity of each conversation.
+# Every row expects the leaver as the assignee still (expect_assignee, written by
+# select): a conversation a colleague took by hand between select and run is not sent;
+# it keeps the hand-made assignee and is `changed` in the report, with who has it now.
+# Nothing to do for it, unless that colleague is leaving too.
 #
 # Step 3, `verify`: reads every changed conversation back and says which do not hold the
 # new assignee (someone changed them since, or the change did not hold).
 # Roll back: select also wrote JOB.undo.csv (each conversation's assignee before); if it
-# was the wrong change, `partoo-bulk run JOB.undo.csv` puts every conversation back.
+# was the wrong change, `partoo-bulk run JOB.undo.csv` puts every conversation back,
+# except one that someone re-assigned since (each undo row expects the new assignee):
+# that one is `changed` and stays as that person left it.
 #
 # Do it while the leaver's account still exists in Partoo, so that no conversation is
 # left with an assignee nobody watches. A team member must be active, human and have

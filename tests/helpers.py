@@ -135,3 +135,25 @@ def wait_for_lines(report: Path, lines: int, proc: subprocess.Popen, timeout_s=3
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.02)
     raise AssertionError(f"the report never reached {lines} lines")
+
+
+# --- the world moving behind the tool's back ---------------------------------------------
+
+
+def change_by_hand(sim: SimulatorThread, cid: int, **fields: object) -> dict:
+    """Change conversation `cid` as another agent or a customer would: over HTTP, through
+    the simulator's `POST /_sim/conversations/ID`, so it works while a run is sending."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{sim.simulator.root_url}/_sim/conversations/{cid}", method="POST",
+        data=json.dumps(fields).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        return json.loads(answer.read())
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """Any CSV of ours (a job, an undo job, a journal) as dicts by column name."""
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))

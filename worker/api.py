@@ -60,14 +60,15 @@ class JobResult:
 def run_job(job: PathArg, *, report: PathArg | None = None, action: str | None = None,
             assign: str | None = None, resume: bool = False, retry_failed: bool = False,
             overwrite: bool = False, settings: Settings | Mapping[str, Any] | None = None,
-            echo: bool = False) -> JobResult:
+            echo: bool = False, guards: bool = True) -> JobResult:
     """Run a job file and wait for its end; from any thread, outside a running loop."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(arun_job(
             job, report=report, action=action, assign=assign, resume=resume,
-            retry_failed=retry_failed, overwrite=overwrite, settings=settings, echo=echo))
+            retry_failed=retry_failed, overwrite=overwrite, settings=settings, echo=echo,
+            guards=guards))
     raise RuntimeError("worker.run_job() was called inside a running event loop (an async "
                        "task, or a notebook cell): use `await worker.arun_job(...)` there; "
                        "it takes the same arguments")
@@ -78,13 +79,15 @@ async def arun_job(job: PathArg, *, report: PathArg | None = None,
                    resume: bool = False, retry_failed: bool = False,
                    overwrite: bool = False,
                    settings: Settings | Mapping[str, Any] | None = None,
-                   echo: bool = False) -> JobResult:
+                   echo: bool = False, guards: bool = True) -> JobResult:
     """`run_job` on the running loop.
 
     `job` is a job file (or a plain list of ids, with `action` or `assign`); `report`
     defaults to JOB.report.csv beside it; `resume`, `retry_failed` and `overwrite` are
     the CLI's flags. `settings` is a `Settings`, or a mapping of its fields that win over
     the PARTOO_* environment and the config files, as flags do (None means "not given").
+    `guards=False` is `--no-guards`: guarded rows are sent without reading the
+    conversation first (README: Guards).
     """
     values = _settings(settings)
     values.require_api_key("the changes are made as the Partoo user of the key",
@@ -104,7 +107,7 @@ async def arun_job(job: PathArg, *, report: PathArg | None = None,
     result = await arun(RunRequest(
         job=source, settings=values, report=report_path, resume=resume,
         retry_failed=retry_failed, overwrite=overwrite, yes=True, quiet=not echo,
-        echo=echo, handle_signals=False))
+        echo=echo, handle_signals=False, guards=guards))
     return _job_result(result, report_path)
 
 

@@ -24,7 +24,7 @@ from worker.cli import main as cli_main
 from worker.core.errors import ConfigError, JobFileError, ReportError, StartupError
 
 PARAMETERS = ["job", "report", "action", "assign", "resume", "retry_failed", "overwrite",
-              "settings", "echo"]
+              "settings", "echo", "guards"]
 
 
 @pytest.fixture(autouse=True)
@@ -95,7 +95,8 @@ def test_a_run_in_a_worker_thread_with_overwrite_finishes_and_installs_no_signal
     (result,) = outcome
     assert isinstance(result, worker.JobResult), result
     assert (result.exit_code, result.stop_reason, result.stop_kind) == (1, None, None)
-    assert result.counts == {"ok": 2, "failed": 1, "invalid": 1, "skipped": 0}
+    assert result.counts == {"ok": 2, "failed": 1, "invalid": 1, "skipped": 0,
+                                   "changed": 0}
     assert result.report == tmp_path / "job.report.csv" and result.requests == 3
     assert [r["outcome"] for r in read_report(tmp_path / "job.report.csv")] == [
         "ok", "ok", "failed", "invalid"]

@@ -41,7 +41,8 @@ def test_a_healthy_canary_goes_on_to_the_rest_in_one_report(tmp_path, make_sim, 
     assert "kept" not in lines[0]  # the canary's rows are this run's own
     data = json.loads(summary.read_text())
     assert data["requests"] == 10 and data["kept_from_earlier_report"] == 0
-    assert data["outcomes"] == {"ok": 10, "failed": 0, "invalid": 1, "skipped": 0}
+    assert data["outcomes"] == {"ok": 10, "failed": 0, "invalid": 1, "skipped": 0,
+                                   "changed": 0}
 
 
 def test_a_canary_that_does_not_hold_stops_exit_1_and_resume_sends_the_rest(tmp_path,

@@ -66,7 +66,8 @@ def test_report_json(tmp_path, make_sim, cli):
     _, report = finished_report(tmp_path, make_sim, cli)
     data = document(cli("report", report, "--json"), "report")
     assert data["report"] == str(report) and data["job"] == str(tmp_path / "job.csv")
-    assert data["outcomes"] == {"ok": 1, "failed": 1, "invalid": 1, "skipped": 0}
+    assert data["outcomes"] == {"ok": 1, "failed": 1, "invalid": 1, "skipped": 0,
+                                   "changed": 0}
     assert data["http_statuses"] == {"none": 1, "200": 1, "404": 1}
     assert sorted((e["outcome"], e["rows"], e["first_rows"]) for e in data["errors"]) == [
         ("failed", 1, [2]), ("invalid", 1, [3])]

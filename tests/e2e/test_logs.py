@@ -46,7 +46,8 @@ def test_every_stderr_line_is_json_with_levels_run_id_and_http_status(tmp_path, 
     assert progress_lines[-1]["rows_total"] == 4
     (summary,) = [r for r in records if r["event"] == "summary"]
     assert summary["level"] == "warning" and summary["exit_code"] == 1
-    assert summary["outcomes"] == {"ok": 2, "failed": 1, "invalid": 1, "skipped": 0}
+    assert summary["outcomes"] == {"ok": 2, "failed": 1, "invalid": 1, "skipped": 0,
+                                   "changed": 0}
     assert summary["run_id"] == records[0]["run_id"]
     assert result.out.startswith("4 rows: 2 ok")  # stdout still holds the summary line
     assert SECRET not in result.err

@@ -8,6 +8,7 @@ import itertools
 import pytest
 
 from helpers import FakeSender, make_engine, ops, run_engine
+from worker.core.conversation import ConversationState
 from worker.core.errors import NetworkError, RateLimited, Rejected, ServerError, Unauthorized
 from worker.core.operations import Action, Operation
 from worker.core.outcomes import Outcome, Result
@@ -270,7 +271,8 @@ async def test_stop_during_a_backoff_says_the_row_was_not_finished_not_in_flight
 
 
 class _ReadOnce:
-    """A capture step (as `--undo-out` adds) that reads each conversation once, fine."""
+    """A capture step (as `--undo-out` adds) that keeps each conversation's state once;
+    the read itself is the row's (`read_back`), and it goes fine."""
 
     def __init__(self) -> None:
         self.read: set[int] = set()
@@ -278,15 +280,19 @@ class _ReadOnce:
     def needed(self, conversation_id: int) -> bool:
         return conversation_id not in self.read
 
-    async def __call__(self, op: Operation) -> object:
-        self.read.add(op.conversation_id)
-        return 200
+    def record(self, conversation_id: int, state: ConversationState) -> None:
+        self.read.add(conversation_id)
+
+
+async def _open_state(op: Operation) -> ConversationState:
+    return ConversationState(False, False, None)
 
 
 async def test_a_successful_state_read_does_not_use_up_the_rows_attempts(sender):
     sender.script[1] = [ServerError("503", http_status=503)] * 2  # the third PATCH succeeds
     capture = _ReadOnce()
-    _, (result,) = await run_engine(ops(1), sender, max_attempts=3, capture=capture)
+    _, (result,) = await run_engine(ops(1), sender, max_attempts=3, capture=capture,
+                                    read_back=_open_state)
     assert (result.outcome, result.attempts, result.reads) == (Outcome.OK, 4, 1)
     assert capture.read == {1}
 

@@ -50,6 +50,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--undo-out", nargs="?", const=True, metavar="PATH",
                    help="estimate for `run --undo-out PATH` (one extra read per "
                    "conversation)")
+    p.add_argument("--no-guards", action="store_true",
+                   help="estimate for `run --no-guards` (guarded rows sent without the "
+                   "read before their change)")
     p.add_argument("--config", type=Path, metavar="FILE",
                    help="TOML settings file (see config.example.toml; default: "
                    "$PARTOO_CONFIG)").complete = FILE  # type: ignore[attr-defined]
@@ -86,6 +89,8 @@ def _plan(args: argparse.Namespace, path: Path, shown: str) -> int:
                     else ["--action", override.action.value])
     if isinstance(args.undo_out, str):
         command += ["--undo-out", args.undo_out]
+    if args.no_guards:
+        command += ["--no-guards"]
     if args.config is not None:
         command += ["--config", str(args.config)]
     if args.rate_per_minute is not None:
@@ -95,7 +100,8 @@ def _plan(args: argparse.Namespace, path: Path, shown: str) -> int:
         _print_document(args, plan, settings.rate_per_minute, shlex.join(command), code)
         return code
     print(f"plan for {shown} (nothing is sent):")
-    print(plan.describe(settings.rate_per_minute, undo=bool(args.undo_out)))
+    print(plan.describe(settings.rate_per_minute, undo=bool(args.undo_out),
+                        guards=not args.no_guards))
     save = "save it to a file, then " if shown == "stdin" else ""
     if plan.invalid:
         print(f"not clean: fix the invalid rows in {shown} and plan again; or send the "
@@ -110,7 +116,7 @@ def _print_document(args: argparse.Namespace, plan: Plan, rate: float, command: 
     from worker.commands._output import absolute, document, print_json
     from worker.core.operations import Action
 
-    undo = bool(args.undo_out)
+    undo, guards = bool(args.undo_out), not args.no_guards
     print_json(document(
         "plan", exit_code=code, job=absolute(args.job), rows=plan.rows,
         actions={a.value: plan.actions[a.value] for a in Action}, invalid=plan.invalid,
@@ -120,7 +126,8 @@ def _print_document(args: argparse.Namespace, plan: Plan, rate: float, command: 
         repeated_examples=[{"conversation_id": cid, "rows": [
             {"row": t.row, "action": t.action, "value": t.value} for t in touches]}
             for cid, touches in plan.repeated_examples.items()],
-        requests=plan.total_requests(undo=undo),
-        undo_reads=plan.conversations if undo else 0, rate_per_minute=rate,
-        estimated_duration_s=round(plan.estimate_s(rate, undo=undo), 1),
+        requests=plan.total_requests(undo=undo, guards=guards),
+        undo_reads=plan.undo_reads(undo, guards), guarded_rows=plan.guarded,
+        guards=guards, guard_reads=plan.guard_reads(guards), rate_per_minute=rate,
+        estimated_duration_s=round(plan.estimate_s(rate, undo=undo, guards=guards), 1),
         clean=not plan.invalid, run_command=command))

@@ -56,7 +56,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="no progress output (the summary line is still printed)")
     p.add_argument("--undo-out", type=Path, metavar="PATH",
                    help="read each conversation's state before its first change and write "
-                   "a job that restores it (one extra GET per conversation)")
+                   "a job that restores it (one extra GET per conversation; none for a "
+                   "guarded row, whose guard's read serves)")
+    p.add_argument("--no-guards", action="store_true",
+                   help="send guarded rows without reading the conversation first: "
+                   "fewer requests, but a conversation that changed since the job was "
+                   "made (a customer wrote, an agent took it) is overwritten (README: "
+                   "Guards)")
     p.add_argument("--strict", action="store_true",
                    help="refuse to start when any row is invalid")
     p.add_argument("--canary", type=positive_int, default=0, metavar="N",
@@ -141,6 +147,8 @@ def _run(args: argparse.Namespace) -> RunResult:
             str(report), "--resume"]
     if args.undo_out is not None:
         hint += ["--undo-out", str(args.undo_out)]
+    if args.no_guards:
+        hint += ["--no-guards"]  # the resume sends the rest as this run did
     if override is not None:
         hint += (["--assign", override.value] if override.value
                  else ["--action", override.action.value])
@@ -148,7 +156,7 @@ def _run(args: argparse.Namespace) -> RunResult:
                      resume=args.resume, retry_failed=args.retry_failed,
                      overwrite=args.overwrite, yes=args.yes, strict=args.strict,
                      quiet=args.quiet, undo_out=args.undo_out, canary=args.canary,
-                     resume_hint=shlex.join(hint))
+                     resume_hint=shlex.join(hint), guards=not args.no_guards)
     if args.canary:
         from worker.run.canary import run_with_canary
 

@@ -44,19 +44,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def handle(args: argparse.Namespace) -> int:
     from worker.core.errors import ConfigError
-    from worker.verify.check import expectations, verify
+    from worker.verify.check import changed_rows, expectations, verify
 
     settings = settings_from(args)
     settings.require_api_key("verify reads conversations as the Partoo user of the key")
     if args.sample is not None and args.sample < 1:
         raise ConfigError("--sample must be at least 1")
     expected = expectations(args.report)
+    not_sent = changed_rows(args.report)
     verdict = verify(expected, settings, sample=args.sample, seed=args.seed)
     differ = {d.conversation_id for d in verdict.differences}
     ok = verdict.checked - len(differ | {u.conversation_id for u in verdict.unreadable})
     code = exit_code(verdict.stop, all_ok=not (verdict.differences or verdict.unreadable))
     if args.json:
-        _print_document(args, expected, verdict, code)
+        _print_document(args, expected, verdict, code, not_sent)
     else:
         for line in verdict.lines():
             print(line)
@@ -67,11 +68,14 @@ def handle(args: argparse.Namespace) -> int:
     print(f"verify: {verdict.checked} of {len(expected)} changed conversations checked: "
           f"{ok} as expected, {len(differ)} differ, "
           f"{len(verdict.unreadable)} could not be read", file=sys.stderr)
+    if not_sent:
+        print(f"verify: {not_sent} row(s) not checked: changed since the job was made, "
+              "so not sent (nothing was expected of them)", file=sys.stderr)
     return code
 
 
 def _print_document(args: argparse.Namespace, expected: dict[int, Expected],
-                    verdict: Findings, code: int) -> None:
+                    verdict: Findings, code: int, not_sent: int) -> None:
     from dataclasses import asdict
 
     from worker.commands._output import absolute, document, print_json
@@ -84,4 +88,5 @@ def _print_document(args: argparse.Namespace, expected: dict[int, Expected],
         checked=verdict.checked, as_expected=verdict.checked - len(differ | unread),
         differ=len(differ), unreadable_count=len(unread),
         differences=[asdict(d) for d in verdict.differences],
-        unreadable=[asdict(u) for u in verdict.unreadable], aborted=verdict.aborted))
+        unreadable=[asdict(u) for u in verdict.unreadable], aborted=verdict.aborted,
+        changed_rows=not_sent))

@@ -13,11 +13,13 @@ Partoo writes the state in two ways, and both are read the same everywhere:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from worker.core.errors import Unexpected
 
-__all__ = ["ConversationState", "assignee_of", "expired_of", "read_state"]
+__all__ = ["ConversationState", "assignee_of", "expired_of", "iso_utc", "parse_date",
+           "read_state"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,10 @@ class ConversationState:
     is_solved: bool
     is_expired: bool
     assignee: str | None  # None: nobody
+    # The last message's date (None: no message yet). `last_message_known` is False when
+    # the answer has no readable `last_message`: a guard on it cannot tell, and says so.
+    last_message_at: datetime | None = None
+    last_message_known: bool = True
 
     @property
     def status(self) -> str:
@@ -46,8 +52,35 @@ def read_state(data: Any) -> ConversationState:
     if not isinstance(conv, dict) or not isinstance(conv.get("is_solved"), bool):
         raise Unexpected("the conversation's answer has no is_solved: cannot read its "
                          "state; check PARTOO_BASE_URL", http_status=200)
+    last = conv.get("last_message", _ABSENT)
+    last_at = parse_date(last.get("date")) if isinstance(last, dict) else None
+    known = last is None or last_at is not None
     return ConversationState(conv["is_solved"], bool(expired_of(conv)),
-                             assignee_of(conv.get("assigned_user_id")))
+                             assignee_of(conv.get("assigned_user_id")), last_at, known)
+
+
+_ABSENT = object()
+
+
+def parse_date(value: Any) -> datetime | None:
+    """Partoo's `2023-01-31 16:22:17.327878+00:00` (or any ISO-8601 form) as aware UTC.
+
+    A date without an offset is taken as UTC. None when it is not a readable date.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def iso_utc(value: datetime) -> str:
+    """A moment as a job file's guard and a message write it: 2026-12-02T02:14:00Z."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def assignee_of(value: Any) -> str | None:

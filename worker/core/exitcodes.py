@@ -17,7 +17,9 @@ __all__ = ["ExitCode", "exit_code"]
 
 
 class ExitCode(enum.IntEnum):
-    OK = 0  # all ok (run), valid (plan), holding (verify); read (report); written (select)
+    # all ok, or rightly not sent: `changed` (run); valid (plan); holding (verify); read
+    # (report); written (select)
+    OK = 0
     FAILED = 1  # done, but rows failed or invalid, or differ (verify); a canary held back
     COULD_NOT_START = 2  # usage, settings, files, API unreachable: nothing was sent
     ABORTED = 3  # a started run had to stop: 401, the breaker, refusals, a file of ours, a bug

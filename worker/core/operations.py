@@ -11,11 +11,19 @@ import enum
 import re
 from dataclasses import dataclass, field
 
+from worker.core.conversation import parse_date
 from worker.core.errors import ConfigError
+from worker.core.guards import (
+    EXPECT_ASSIGNEE,
+    EXPECT_NO_MESSAGE_AFTER,
+    EXPECT_STATUS,
+    UNASSIGNED,
+    Guard,
+)
 from worker.core.outcomes import Outcome, Result
 
 __all__ = ["Action", "Field", "Operation", "Override", "invalid", "make_override",
-           "parse_action", "parse_conversation_id"]
+           "parse_action", "parse_conversation_id", "parse_guard"]
 
 _DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() would accept '١٢٣' and '１２３'
 _MAX_ID = 2**63 - 1
@@ -97,6 +105,7 @@ class Operation:
     action: Action
     value: str = ""  # the user id, for ASSIGN only
     cells: list[str] = field(default_factory=list)
+    guard: Guard | None = None  # what the conversation must still be (worker.core.guards)
 
     def body(self) -> dict[str, str]:
         """The PATCH body: exactly one field, as the API demands."""
@@ -162,6 +171,36 @@ def parse_action(status: str, assignee: str) -> tuple[Action, str]:
     if assignee.lower() == "unassigned":
         return Action.UNASSIGN, ""
     return Action.ASSIGN, assignee
+
+
+def parse_guard(status: str, assignee: str, no_message_after: str) -> Guard | None:
+    """The row's guard from its three cells (empty: not checked), None when all are empty;
+    ValueError naming the column and the fix for a cell that cannot be one."""
+    status, assignee = status.strip(" \t"), assignee.strip(" \t")
+    when_text = no_message_after.strip(" \t")
+    if not (status or assignee or when_text):
+        return None
+    expected_status = None
+    if status:
+        expected_status = status.lower()
+        if expected_status not in ("open", "closed"):
+            raise ValueError(f"{EXPECT_STATUS} {show(status)} is not valid: use 'open' or "
+                             "'closed' (what the conversation must still be), or leave it "
+                             "empty to not check it")
+    expected_assignee = None
+    if assignee:
+        if _HAS_SPACE_OR_CONTROL.search(assignee):
+            raise ValueError(f"{EXPECT_ASSIGNEE} {show(assignee)} holds spaces or control "
+                             "characters: put one user id, or 'unassigned'")
+        expected_assignee = UNASSIGNED if assignee.lower() == UNASSIGNED else assignee
+    when = None
+    if when_text:
+        when = parse_date(when_text)
+        if when is None:
+            raise ValueError(f"{EXPECT_NO_MESSAGE_AFTER} {show(when_text)} is not a time: use "
+                             "ISO 8601, e.g. 2026-12-02T02:00:00Z (UTC when no offset is "
+                             "given), or leave it empty to not check it")
+    return Guard(expected_status, expected_assignee, when)
 
 
 def invalid(row: int, raw_id: str, message: str, cells: list[str],

@@ -15,6 +15,9 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"  # sent, and did not succeed (the error says why)
     INVALID = "invalid"  # never sent: the row itself is wrong
     SKIPPED = "skipped"  # never sent: the run stopped first (interrupt, abort)
+    # never sent: the row's guard no longer holds (worker.core.guards); not a failure,
+    # and nothing to retry: the job is out of date for this conversation
+    CHANGED = "changed"
 
 
 class Fault(enum.StrEnum):
@@ -33,7 +36,7 @@ _FAULT_BY_NAME = {f.value: f for f in Fault}
 
 
 # Outcomes that `--resume` keeps; a skipped row is sent on resume.
-FINAL_OUTCOMES = frozenset({Outcome.OK, Outcome.FAILED, Outcome.INVALID})
+FINAL_OUTCOMES = frozenset({Outcome.OK, Outcome.FAILED, Outcome.INVALID, Outcome.CHANGED})
 
 
 @dataclass(slots=True)
@@ -58,4 +61,4 @@ class Result:
     cells: list[str] = field(default_factory=list)
     line: list[str] | None = None
     throttled: int = 0  # 429 answers among `attempts`; for the summary, not the report
-    reads: int = 0  # undo-capture GETs among `attempts`; for the summary, not the report
+    reads: int = 0  # state reads (guard, undo capture, read-back) among `attempts`

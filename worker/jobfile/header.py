@@ -13,6 +13,7 @@ from pathlib import Path
 
 from worker.core.columns import JOB_COLUMNS, REPORT_COLUMNS
 from worker.core.errors import JobFileError
+from worker.core.guards import GUARD_COLUMNS
 from worker.core.operations import Override, parse_conversation_id
 
 __all__ = ["Layout", "header_layout", "plain_layout"]
@@ -29,6 +30,9 @@ class Layout:
     assignee_col: int | None
     extra_cols: tuple[int, ...]
     extra_names: tuple[str, ...]
+    # expect_status, expect_assignee, expect_no_message_after (worker.core.guards): also
+    # among the extra columns, so the report, and a job made from it, carry them on
+    guard_cols: tuple[int | None, int | None, int | None] = (None, None, None)
 
 
 def plain_layout(delimiter: str) -> Layout:
@@ -72,8 +76,18 @@ def header_layout(path: Path, line: int, delimiter: str, header: list[str],
         if name.lower() in REPORT_COLUMNS:
             raise JobFileError(f"{where}: column {name!r} has the name of a report "
                                f"column: rename it (for example to job_{name})")
+    for name in names:
+        if name not in GUARD_COLUMNS and (
+                name.startswith("expect_")
+                or difflib.get_close_matches(name, GUARD_COLUMNS, n=1, cutoff=0.85)):
+            # A guard that is silently not one would send what the operator meant to hold.
+            raise JobFileError(f"{where}: column {name!r} is not a guard column: use "
+                               f"{', '.join(GUARD_COLUMNS)} (README: Job file), or rename "
+                               "it so that it does not look like one")
+    g_status, g_assignee, g_after = (names.index(n) if n in names else None
+                                     for n in GUARD_COLUMNS)
     return Layout(delimiter, True, len(header), names.index(ID), status_col, assignee_col,
-                  extra_cols, extra_names)
+                  extra_cols, extra_names, (g_status, g_assignee, g_after))
 
 
 def _no_action(where: str, names: list[str]) -> str:

@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from worker.core.columns import JOB_COLUMNS
+from worker.core.guards import GUARD_COLUMNS
 from worker.core.operations import Action, Operation
 from worker.core.words import counted
 from worker.jobfile.reader import Job
@@ -28,7 +29,7 @@ _SHOWN_REPEATED = 3  # conversations shown as examples
 _SHOWN_ROWS = 4  # rows shown per example conversation
 _ACTIONS = tuple(Action)  # display order: close, open, assign, unassign
 _ASSIGN = _ACTIONS.index(Action.ASSIGN)
-_COLUMNS = JOB_COLUMNS
+_COLUMNS = (*JOB_COLUMNS, *GUARD_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +64,33 @@ class Plan:
     conversations: int = 0  # distinct conversations the valid rows touch
     repeated: int = 0  # conversations that more than one valid row touches
     repeated_examples: dict[int, list[Touch]] = field(default_factory=dict)
+    guarded: int = 0  # valid rows with a guard: one GET each before the change
+    guarded_first: int = 0  # conversations whose first valid row is guarded
 
     @property
     def requests(self) -> int:
         return self.rows - self.invalid
 
-    def estimate_s(self, rate_per_minute: float, *, undo: bool = False) -> float:
-        return self.total_requests(undo=undo) / rate_per_minute * 60
+    def estimate_s(self, rate_per_minute: float, *, undo: bool = False,
+                   guards: bool = True) -> float:
+        return self.total_requests(undo=undo, guards=guards) / rate_per_minute * 60
 
-    def total_requests(self, *, undo: bool = False) -> int:
-        """PATCHes, plus with `--undo-out` one GET per conversation before its change."""
-        return self.requests + (self.conversations if undo else 0)
+    def total_requests(self, *, undo: bool = False, guards: bool = True) -> int:
+        """PATCHes (at most: a guarded row may need none), plus one GET per guarded row,
+        plus with `--undo-out` one GET per conversation before its change, unless that
+        change's guard read it already (one read serves both)."""
+        return self.requests + self.guard_reads(guards) + self.undo_reads(undo, guards)
 
-    def describe(self, rate_per_minute: float, *, undo: bool = False) -> str:
+    def guard_reads(self, guards: bool = True) -> int:
+        return self.guarded if guards else 0
+
+    def undo_reads(self, undo: bool, guards: bool = True) -> int:
+        if not undo:
+            return 0
+        return self.conversations - (self.guarded_first if guards else 0)
+
+    def describe(self, rate_per_minute: float, *, undo: bool = False,
+                 guards: bool = True) -> str:
         if not self.rows:
             return "0 rows: the job has a header but no rows, so there is nothing to send"
         lines = [f"{self.rows} rows: " + ", ".join(
@@ -83,12 +98,35 @@ class Plan:
             + f"{', ' if self.requests else ''}{self.invalid} invalid"]
         lines += self._describe_repeated()
         lines += self._describe_invalid()
-        minutes = self.estimate_s(rate_per_minute, undo=undo) / 60
-        reads = f", {self.conversations} of them reads for --undo-out" if undo else ""
+        lines += self._describe_guards(rate_per_minute, guards)
+        minutes = self.estimate_s(rate_per_minute, undo=undo, guards=guards) / 60
+        parts = []
+        if self.guard_reads(guards):
+            parts.append(f"{self.guard_reads(guards)} guard reads")
+        if undo:
+            parts.append(f"{self.undo_reads(undo, guards)} reads for --undo-out")
+        reads = f", {parts[0].replace(' ', ' of them ', 1)}" if parts else ""
+        reads += "".join(f" and {part}" for part in parts[1:])
         lines.append(f"estimated duration: about {_human(minutes)} "
-                     f"({counted(self.total_requests(undo=undo), 'request')}{reads} at "
-                     f"{rate_per_minute:g}/min; longer if the API asks us to slow down)")
+                     f"({counted(self.total_requests(undo=undo, guards=guards), 'request')}"
+                     f"{reads} at {rate_per_minute:g}/min; longer if the API asks us to "
+                     "slow down)")
         return "\n".join(lines)
+
+    def _describe_guards(self, rate_per_minute: float, guards: bool) -> list[str]:
+        if not self.guarded:
+            return []
+        rows = counted(self.guarded, "row")
+        if not guards:
+            return [f"{rows} guarded, but --no-guards: sent without reading the "
+                    "conversation first; one that changed since the job was made is "
+                    "overwritten"]
+        cost = _human(self.guarded / rate_per_minute)
+        return [f"{rows} guarded: each conversation is read just before its change "
+                f"({counted(self.guarded, 'request')} more, about {cost} at "
+                f"{rate_per_minute:g}/min); a row whose conversation changed since the job "
+                "was made is not sent (`changed`), one already in its target state is "
+                "`ok` with nothing sent"]
 
     def _describe_repeated(self) -> list[str]:
         if not self.repeated:
@@ -135,6 +173,7 @@ def make_plan(job: Job, *, counts_only: bool = False) -> Plan:
             plan.actions[item.action.value] += 1
             ids.append(cid)
             acts.append(_ACTIONS.index(item.action))
+            plan.guarded += item.guard is not None
             if cid in seen:
                 if cid not in repeated:
                     repeated.add(cid)
@@ -145,6 +184,7 @@ def make_plan(job: Job, *, counts_only: bool = False) -> Plan:
                     touches.append(Touch(item.row, item.action.value, item.value))
             else:
                 seen.add(cid)
+                plan.guarded_first += item.guard is not None
         else:
             ids.append(0)
             acts.append(-1)
@@ -168,6 +208,7 @@ def _counts(job: Job) -> Plan:
         plan.rows += 1
         if isinstance(item, Operation):
             plan.actions[item.action.value] += 1
+            plan.guarded += item.guard is not None
         else:
             plan.invalid += 1
             if len(plan.invalid_examples) < _SHOWN_INVALID:

@@ -3,6 +3,8 @@
 Two shapes are accepted:
 - a CSV with a header naming `conversation_id` and the API's own action columns
   `status` / `assigned_user_id` (exactly one filled per row);
+- either may carry guard columns (`expect_status`, `expect_assignee`,
+  `expect_no_message_after`: `worker.core.guards`), read into the row's `Operation.guard`;
 - with an `Override` (`--action` / `--assign`), a plain list of ids, one per line, with or
   without a `conversation_id` header (a one-column CSV, or more columns carried through).
 
@@ -25,7 +27,14 @@ from typing import TextIO
 from worker.core.cells import MAX_CELL
 from worker.core.columns import ID_COLUMN
 from worker.core.errors import JobFileError
-from worker.core.operations import Operation, Override, invalid, parse_action, parse_conversation_id
+from worker.core.operations import (
+    Operation,
+    Override,
+    invalid,
+    parse_action,
+    parse_conversation_id,
+    parse_guard,
+)
 from worker.core.outcomes import Result
 from worker.jobfile.header import Layout, header_layout, plain_layout
 
@@ -99,8 +108,12 @@ class Job:
         except ValueError as exc:
             # The action was fine: show it, so the report row reads as what was meant.
             return invalid(row, raw_id, str(exc), extras, action.value, value)
+        try:
+            guard = parse_guard(*(_cell(cells, col) for col in lay.guard_cols))
+        except ValueError as exc:
+            return invalid(row, raw_id, str(exc), extras, action.value, value)
         return Operation(row=row, conversation_id=conversation_id, action=action,
-                         value=value, cells=extras)
+                         value=value, cells=extras, guard=guard)
 
 
 def open_job(path: str | Path, override: Override | None = None, *,

@@ -5,6 +5,10 @@ change) and by `select --undo-out` (state as listed): per conversation, only the
 that really changed get a row, each back to the value it had. An expired conversation
 that was closed cannot be re-opened: that change goes to the not-restorable list with
 the reason, instead of becoming a row that must fail.
+
+Each row is guarded (`worker.core.guards`) by the value the change set: running the undo
+job later puts back only what nobody changed since; a conversation someone changed in
+between is reported `changed` with what it holds now, for the operator to decide.
 """
 
 from __future__ import annotations
@@ -13,19 +17,21 @@ from pathlib import Path
 
 from worker.core.columns import ID_COLUMN, JOB_COLUMNS
 from worker.core.conversation import ConversationState
+from worker.core.guards import EXPECT_ASSIGNEE, EXPECT_STATUS
 from worker.files.runfiles import not_restorable_of
 from worker.jobfile.writer import JobWriter
 
 __all__ = ["UNDO_HEADER", "undo_rows", "write_not_restorable"]
 
-UNDO_HEADER = [*JOB_COLUMNS, "undo_note"]
+UNDO_HEADER = [*JOB_COLUMNS, EXPECT_STATUS, EXPECT_ASSIGNEE, "undo_note"]
 _LOST_HEADER = [ID_COLUMN, "field", "value_before", "reason"]
 
 
 def undo_rows(cid: int, prior: ConversationState, new_status: str | None,
               new_assignee: str | None, lost: list[list[str]]) -> list[list[object]]:
-    """The rows that put back what changed (None: the field was not changed); a change
-    that cannot be put back goes to `lost` with the reason."""
+    """The rows that put back what changed (None: the field was not changed), each
+    expecting the value the change set; a change that cannot be put back goes to `lost`
+    with the reason."""
     rows: list[list[object]] = []
     was = prior.status
     if new_status is not None and new_status != was:
@@ -33,10 +39,10 @@ def undo_rows(cid: int, prior: ConversationState, new_status: str | None,
             lost.append([str(cid), "status", was, "the conversation is expired: Partoo "
                          "cannot re-open an expired conversation"])
         else:
-            rows.append([cid, was, "", f"was {was} before"])
+            rows.append([cid, was, "", new_status, "", f"was {was} before"])
     had = prior.assigned
     if new_assignee is not None and new_assignee != had:
-        rows.append([cid, "", had, f"was assigned to {had} before"])
+        rows.append([cid, "", had, "", new_assignee, f"was assigned to {had} before"])
     return rows
 
 

@@ -26,6 +26,7 @@ import aiohttp
 from pydantic import SecretStr
 from yarl import URL
 
+from worker.core.conversation import ConversationState, read_state
 from worker.core.errors import (
     ConfigError,
     NetworkError,
@@ -105,6 +106,11 @@ class PartooClient:
             return parsed
         raise self._scrub(Unexpected(f"200 but not a JSON object ({describe(body, parsed)}): "
                                      "check PARTOO_BASE_URL", http_status=status))
+
+    async def read_conversation(self, conversation_id: int) -> ConversationState:
+        """`GET /conversations/{id}` as a state: the one read of a conversation (a guard,
+        the undo capture, a read-back, verify). Raises a `RequestError`."""
+        return read_state(await self.get(f"/conversations/{conversation_id}"))
 
     def _url(self, path: str) -> URL:
         """The base URL with `path` (ours: "/conversations/123") after its own path."""

@@ -25,7 +25,8 @@ __all__ = ["NextStep", "job_words", "next_steps", "retry_failed_advised", "retry
 
 @dataclass(frozen=True)
 class NextStep:
-    kind: str  # "fix_job", "resume", "retry_refused", "retry_outage", "fix_invalid"
+    kind: str  # "fix_job", "resume", "retry_refused", "retry_outage", "fix_invalid",
+    # "review_changed"
     rows: int
     text: str  # what to do, before the commands
     commands: list[str] = field(default_factory=list)  # to copy, in order
@@ -105,6 +106,14 @@ def steps(stats: ReportStats, report: Path, job: list[str] | None, *,
         found.append(NextStep("fix_invalid", o[Outcome.INVALID], f"{o[Outcome.INVALID]} "
                               f"invalid: never sent. Fix them in {job[0]} (the error column "
                               "says how; `partoo-bulk plan` lists them)"))
+    if o[Outcome.CHANGED]:
+        # Not a failure, and nothing to retry: the job is out of date for these rows.
+        found.append(NextStep("review_changed", o[Outcome.CHANGED], f"{o[Outcome.CHANGED]} "
+                              "changed since the job was made (someone wrote, took or "
+                              "closed the conversation): not sent, on purpose. The error "
+                              "column says what it holds now; if the change is still "
+                              "wanted, build the job again (partoo-bulk select) rather "
+                              "than retry"))
     return found
 
 

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from worker.core.guards import NOTHING_SENT
 from worker.core.outcomes import Fault, Outcome
 from worker.core.words import counted, plural
 from worker.report.reader import ReportRow
@@ -49,13 +50,16 @@ class ReportStats:
     failed_on_outage: int = 0  # failed, and not the row's fault (`Fault`): send it again
     read_back_ok: int = 0  # ok rows known only by reading the conversation back
     first_read_back_ok: int = 0
+    already_ok: int = 0  # guarded ok rows that needed no request: already in their target
 
     def add(self, row: ReportRow) -> None:
         self.rows += 1
         self.outcomes[row.outcome] += 1
         self.statuses[row.http_status] += 1
         if row.outcome is Outcome.OK:
-            if row.error:  # the only note an ok row carries: its answers were lost
+            if row.error.startswith(NOTHING_SENT):  # a guard's read found it done
+                self.already_ok += 1
+            elif row.error:  # the other note an ok row carries: its answers were lost
                 self.read_back_ok += 1
                 self.first_read_back_ok = self.first_read_back_ok or row.row
             return
@@ -89,6 +93,9 @@ class ReportStats:
             lines.append(f"{self.read_back_ok} ok row(s) had no success answer; reading the "
                          "conversation back showed the change in effect (first: row "
                          f"{self.first_read_back_ok}; the error column says what came back)")
+        if self.already_ok:
+            lines.append(f"{self.already_ok} ok row(s) needed nothing: their guard's read "
+                         "found the conversation in the target state already (nothing sent)")
         lines += self._describe_errors(top)
         return "\n".join(lines)
 

@@ -87,7 +87,7 @@ def confirm_run(req: RunRequest, plan: Plan, kept: tuple[int, int]) -> None:
     host = urlsplit(req.settings.base_url).netloc
     undo = req.undo_out is not None
     kept_rows, kept_sent = kept
-    to_send = max(0, plan.total_requests(undo=undo) - kept_sent)
+    to_send = max(0, plan.total_requests(undo=undo, guards=req.guards) - kept_sent)
     up_to = "up to " if kept_rows else ""
     terminal = open_terminal()
     if terminal is None:
@@ -95,7 +95,8 @@ def confirm_run(req: RunRequest, plan: Plan, kept: tuple[int, int]) -> None:
                            "confirmation: no terminal to ask on. Pass --yes (check the job "
                            "first with `partoo-bulk plan JOB`)")
     with terminal:
-        terminal.say(plan.describe(req.settings.rate_per_minute, undo=undo))
+        terminal.say(plan.describe(req.settings.rate_per_minute, undo=undo,
+                                   guards=req.guards))
         if kept_rows:
             terminal.say(f"resuming: {kept_rows} of these rows are done in {req.report} and "
                          "are kept, not sent again")

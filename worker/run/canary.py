@@ -77,6 +77,8 @@ def _not_holding(result: Result, findings: Findings) -> str | None:
     """Why a canary row does not hold, or None when it does."""
     cid = parse_conversation_id(result.conversation_id)
     where = f"row {result.row}, conversation {cid}"
+    if result.outcome is Outcome.CHANGED:
+        return None  # rightly not sent (its guard): says nothing against the change
     if result.outcome is not Outcome.OK:
         return f"{where}: {result.outcome.value}: {result.error}"
     if findings.holds(cid):

@@ -28,6 +28,7 @@ class RunRequest:
     yes: bool = False
     strict: bool = False
     undo_out: Path | None = None  # write an undo job here (reads each state first)
+    guards: bool = True  # False (--no-guards): guarded rows are sent without reading first
     quiet: bool = False  # no progress output
     echo: bool = True  # the summary, undo and stop lines (the Python API: off unless asked)
     handle_signals: bool = True  # the CLI's graceful Ctrl-C; never for the Python API

@@ -183,8 +183,9 @@ async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
     async with open_client(s) as client:
         work = RowWork(client.update, guard.limiter, guard.policy, control, aimd=guard.aimd,
                        breaker=guard.breaker, refusals=guard.refusals,
-                       capture=undo.StateCapture(client, journal) if journal else None,
-                       read_back=ReadBack(client), concurrency=guard.concurrency)
+                       capture=undo.StateCapture(journal) if journal else None,
+                       read_back=ReadBack(client), concurrency=guard.concurrency,
+                       guards=req.guards)
         engine = Engine(work, control, concurrency=guard.concurrency)
         with ReportWriter(inputs.out_path, job.extra_columns) as report, \
                 make_progress(total_rows, summary, quiet=req.quiet,

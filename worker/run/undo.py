@@ -4,8 +4,9 @@ a job that puts back what the run changed.
 - `UndoJournal` (`UNDO.journal.csv`): one line per conversation, appended and flushed
   *before* its first PATCH, so a kill -9 never loses a prior state, and `--resume` does
   not read the state again (it would read the run's own change).
-- `StateCapture`: a row's capture step (`Step.CAPTURE`), one `GET /conversations/{id}` per
-  conversation, paced, retried and classified like every other request.
+- `StateCapture`: what a row's capture step (`Step.CAPTURE`, or a guarded row's
+  `Step.GUARD`: the same read) keeps: one `GET /conversations/{id}` per conversation, made
+  by the row's work, paced, retried and classified like every other request.
 - `write_undo()`: from the journal and the final report, a job file in the normal
   format restoring, per conversation, only the fields the run really changed (the last
   `ok` row's value differs from the prior one). An expired conversation that the run
@@ -22,15 +23,14 @@ from pathlib import Path
 
 from worker import logs
 from worker.core.columns import ID_COLUMN
-from worker.core.conversation import ConversationState, read_state
+from worker.core.conversation import ConversationState
 from worker.core.errors import ReportError, RunAborted
-from worker.core.operations import Field, Operation, parse_conversation_id
+from worker.core.operations import Field, parse_conversation_id
 from worker.core.words import counted, plural
 from worker.files.atomic import open_nofollow
 from worker.files.runfiles import not_restorable_of
 from worker.jobfile.undojob import UNDO_HEADER, undo_rows, write_not_restorable
 from worker.jobfile.writer import JobWriter
-from worker.partoo.client import PartooClient
 from worker.report.lastok import last_ok
 from worker.report.reader import open_report
 
@@ -109,19 +109,18 @@ def _load(path: Path) -> dict[int, ConversationState]:
 
 
 class StateCapture:
-    """The capture step of a row: read a conversation once, before its first change."""
+    """The capture step of a row: a conversation's state, read once before its first
+    change, into the journal. `RowWork` makes the read (one for a guarded row's guard and
+    its capture) and hands the state to `record`."""
 
-    def __init__(self, client: PartooClient, journal: UndoJournal) -> None:
-        self._client = client
+    def __init__(self, journal: UndoJournal) -> None:
         self._journal = journal
 
     def needed(self, conversation_id: int) -> bool:
         return self._journal.needed(conversation_id)
 
-    async def __call__(self, op: Operation) -> object:
-        data = await self._client.get(f"/conversations/{op.conversation_id}")
-        self._journal.record(op.conversation_id, read_state(data))
-        return 200
+    def record(self, conversation_id: int, state: ConversationState) -> None:
+        self._journal.record(conversation_id, state)
 
 
 @dataclass

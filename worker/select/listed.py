@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from worker.core.conversation import assignee_of, expired_of
+from worker.core.conversation import assignee_of, expired_of, parse_date
 from worker.core.operations import parse_conversation_id
 
 __all__ = ["Listed", "format_date", "id_problem", "parse_date", "read_conversation"]
@@ -59,22 +59,6 @@ def read_conversation(raw: Any) -> Listed | None:
         assignee=assignee_of(raw.get("assigned_user_id")),
         last_activity=_last_activity(raw),
     )
-
-
-def parse_date(value: Any) -> datetime | None:
-    """Partoo's `2023-01-31 16:22:17.327878+00:00` (or any ISO-8601 form) as aware UTC.
-
-    A date without an offset is taken as UTC. None when it is not a readable date.
-    """
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def format_date(value: datetime) -> str:

@@ -22,9 +22,10 @@ from urllib.parse import urlsplit
 
 from worker.config import Settings
 from worker.core.columns import ID_COLUMN
-from worker.core.conversation import ConversationState
+from worker.core.conversation import ConversationState, iso_utc
 from worker.core.errors import RequestError, RunAborted, TransientError, Unauthorized
 from worker.core.exitcodes import ExitCode, exit_code
+from worker.core.guards import EXPECT_ASSIGNEE, EXPECT_NO_MESSAGE_AFTER, EXPECT_STATUS
 from worker.core.operations import Field
 from worker.core.stdio import is_stdio
 from worker.core.words import counted
@@ -96,7 +97,8 @@ async def _select(req: SelectRequest, control: RunControl) -> Selected:
     host = urlsplit(s.base_url).netloc
     guard = pacing(s)
     funnel = build_funnel(req.criteria, req.target)
-    header = [ID_COLUMN, req.target.column, *CONTEXT_COLUMNS]
+    guards = guard_cells(req.criteria)
+    header = [ID_COLUMN, req.target.column, *guards, *CONTEXT_COLUMNS]
     listed = unreadable = 0
     first_unusable: str | None = None
     progress = _Progress(None if req.quiet else sys.stderr)
@@ -119,7 +121,7 @@ async def _select(req: SelectRequest, control: RunControl) -> Selected:
                             first_unusable = first_unusable or id_problem(raw)
                         elif funnel.admit(conv):
                             cell = req.target.cell()
-                            writer.write(_row(conv, cell))
+                            writer.write(_row(conv, cell, tuple(guards.values())))
                             undo_writer.add(conv, cell)
                     progress.page(lister.stats, listed, funnel.passed)
                 writer.commit()
@@ -129,18 +131,36 @@ async def _select(req: SelectRequest, control: RunControl) -> Selected:
             except OSError as exc:
                 raise RunAborted(f"--out {req.out}: writing the job file failed "
                                  f"({exc.strerror}); no job file was written") from None
-    _print_counts(listed, lister.stats, unreadable, first_unusable, funnel, req.target, host)
+    _print_counts(listed, lister.stats, unreadable, first_unusable, funnel, req.target, host,
+                  guards)
     return Selected(ExitCode.OK, str(req.out), listed, unreadable, time.monotonic() - started,
                     lister.stats, funnel, req.target)
 
 
-def _row(conv: Listed, action_cell: str) -> list[str]:
+def guard_cells(criteria: Criteria) -> dict[str, str]:
+    """The guard columns of a selected job and their value (the same on every row): what
+    the filters asked of each conversation, for `run` to check again just before its
+    change (`worker.core.guards`). Only the filters given: an empty dict for none."""
+    cells: dict[str, str] = {}
+    if criteria.solved is not None:
+        cells[EXPECT_STATUS] = "closed" if criteria.solved else "open"
+    if criteria.assigned_to is not None:
+        cells[EXPECT_ASSIGNEE] = criteria.assigned_to
+    elif criteria.unassigned:
+        cells[EXPECT_ASSIGNEE] = "unassigned"
+    if criteria.stale_before is not None:
+        # Stale meant "no message after this moment": a message since makes it not so.
+        cells[EXPECT_NO_MESSAGE_AFTER] = iso_utc(criteria.stale_before)
+    return cells
+
+
+def _row(conv: Listed, action_cell: str, guards: tuple[str, ...]) -> list[str]:
     def flag(value: bool | None) -> str:
         return "" if value is None else str(value).lower()
 
     assignee = "" if not conv.assignee_known else (conv.assignee or "unassigned")
     last = "" if conv.last_activity is None else format_date(conv.last_activity)
-    return [str(conv.id), action_cell, conv.business_id or "", conv.business_name or "",
+    return [str(conv.id), action_cell, *guards, conv.business_id or "", conv.business_name or "",
             last, flag(conv.is_solved), assignee, flag(conv.is_expired)]
 
 
@@ -195,7 +215,7 @@ def _aborted(exc: RequestError, stats: ListingStats, host: str) -> RunAborted:
 
 
 def _print_counts(listed: int, stats: ListingStats, unreadable: int, first: str | None,
-                  funnel: Funnel, target: Target, host: str) -> None:
+                  funnel: Funnel, target: Target, host: str, guards: dict[str, str]) -> None:
     lines = [f"partoo-bulk select: {counted(listed, 'conversation')} listed from {host} in "
              f"{counted(stats.pages, 'page')}"]
     if unreadable:
@@ -203,6 +223,9 @@ def _print_counts(listed: int, stats: ListingStats, unreadable: int, first: str 
                      f"(first: {first})")
     lines += funnel.lines()
     lines.append(f"  selected: {funnel.passed} ({target.describe()})")
+    if guards:
+        shown = ", ".join(f"{name}={value}" for name, value in guards.items())
+        lines.append(f"  guarded: {shown} (run checks them just before each change)")
     print("\n".join(lines), file=sys.stderr)
 
 

@@ -18,7 +18,7 @@ reach this step, that is the better guess than "unknown".
 
 from __future__ import annotations
 
-from worker.core.conversation import ConversationState, read_state
+from worker.core.conversation import ConversationState
 from worker.core.operations import Field, Operation
 from worker.partoo.client import PartooClient
 
@@ -39,10 +39,11 @@ def describe_state(state: ConversationState, op: Operation) -> str:
 
 
 class ReadBack:
-    """A row's read-back step: one GET, the conversation's state."""
+    """A row's read of its conversation: one GET, the state (the read-back, and the
+    guard's and the undo capture's read before the change)."""
 
     def __init__(self, client: PartooClient) -> None:
         self._client = client
 
     async def __call__(self, op: Operation) -> ConversationState:
-        return read_state(await self._client.get(f"/conversations/{op.conversation_id}"))
+        return await self._client.read_conversation(op.conversation_id)

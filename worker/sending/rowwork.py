@@ -1,7 +1,10 @@
-"""One row's requests: the state capture, the change, the read-back; each one paced,
+"""One row's requests: the state read, the change, the read-back; each one paced,
 retried and classified; then the row's `Result`.
 
-    [capture: GET, once per conversation, for --undo-out]
+    [read: GET, for a guarded row (`worker.core.guards`) just before its change, and once
+     per conversation for --undo-out; one read serves both]
+      -> already in the row's target state: `ok`, nothing sent; its guard no longer
+         holds: `changed`, nothing sent
       -> change: `send` (one PATCH), each attempt behind a rate permit, retried per
          `RetryPolicy`; a 429 tells the adaptive rate (and a long Retry-After pauses
          every sender)
@@ -32,6 +35,7 @@ from worker.core.errors import (
     TransientError,
     Unauthorized,
 )
+from worker.core.guards import NOTHING_SENT, Guard
 from worker.core.operations import Operation
 from worker.core.outcomes import Fault, Outcome, Result
 from worker.core.stops import StopReason
@@ -59,6 +63,7 @@ ReadState = Callable[[Any], Awaitable[ConversationState]]
 class Step(enum.Enum):
     """Which of a row's requests an attempt is: the request log and the counts differ."""
 
+    GUARD = "guard"  # the state just before a guarded row's change (its undo capture too)
     CAPTURE = "capture"  # the state before the first change, for --undo-out
     CHANGE = "change"  # the row's change itself (the only PATCH)
     READ_BACK = "read-back"  # the state after a lost answer
@@ -70,10 +75,11 @@ class Step(enum.Enum):
 
 
 class Capture(Protocol):
-    """Reads a conversation's state before its first change (for `--undo-out`)."""
+    """Keeps a conversation's state as read before its first change (for `--undo-out`).
+    The read is the row's own (`RowWork`): a guarded row reads once, for both."""
 
     def needed(self, conversation_id: int) -> bool: ...
-    async def __call__(self, op: Operation) -> object: ...
+    def record(self, conversation_id: int, state: ConversationState) -> None: ...
 
 
 class Interrupted(Exception):
@@ -85,8 +91,9 @@ class RowWork:
                  control: RunControl, *, aimd: Aimd | None = None,
                  breaker: Breaker | None = None, refusals: SameRefusals | None = None,
                  capture: Capture | None = None, read_back: ReadState | None = None,
-                 concurrency: Concurrency | None = None) -> None:
+                 concurrency: Concurrency | None = None, guards: bool = True) -> None:
         self._send = send
+        self._guards = guards  # False: --no-guards, a guarded row is sent without reading
         self._capture = capture
         self._read_back = read_back
         self._limiter = limiter
@@ -117,16 +124,28 @@ class RowWork:
                                       tally)
 
     async def run(self, op: Operation, tally: Tally) -> Result:
-        """All of one row's requests: the state capture if one is due, the change, and a
-        read-back if the change's answer was lost. Never raises but `CancelledError`."""
+        """All of one row's requests: the read if its guard or the undo capture needs one
+        (one GET for both), the change, and a read-back if the change's answer was lost.
+        Never raises but `CancelledError`."""
         assert self._send is not None, "a RowWork that runs rows is given the change"
-        steps: list[tuple[Step, Send]] = [(Step.CHANGE, self._send)]
-        if self._capture is not None and self._capture.needed(op.conversation_id):
-            steps.insert(0, (Step.CAPTURE, self._capture))
+        guard = op.guard if self._guards else None
+        capture = self._capture
+        if capture is not None and not capture.needed(op.conversation_id):
+            capture = None
         step = Step.CHANGE
         try:
-            for step, send in steps:
-                await self.request(op, tally, step, send)
+            if guard is not None or capture is not None:
+                assert self._read_back is not None, "a row's read is given with its capture"
+                step = Step.GUARD if guard is not None else Step.CAPTURE
+                state = await self.request(op, tally, step, self._read_back)
+                if capture is not None:
+                    capture.record(op.conversation_id, state)
+                if guard is not None:
+                    settled = self._judge(op, tally, guard, state)
+                    if settled is not None:
+                        return settled
+            step = Step.CHANGE
+            await self.request(op, tally, step, self._send)
         except Interrupted as exc:
             return results.skipped(op, tally, self._control.reason_text(), cause=exc.__cause__)
         except RunAborted as exc:  # a file of ours (the undo journal) cannot be written
@@ -147,11 +166,30 @@ class RowWork:
                 return await self._settle(op, tally, exc)
             self.failed(exc)
             text = results.failure_text(exc, tally, self._policy)
-            if step is Step.CAPTURE:
-                text = f"not changed: reading its state for the undo file failed: {text}"
+            if step is not Step.CHANGE:
+                why = ("to check what the job expects of it" if step is Step.GUARD
+                       else "for the undo file")
+                text = f"not changed: reading its state {why} failed: {text}"
             return results.done(op, tally, Outcome.FAILED, exc.http_status, text, exc.fault)
         self.succeeded()
         return results.done(op, tally, Outcome.OK, 200, "")
+
+    def _judge(self, op: Operation, tally: Tally, guard: Guard,
+               state: ConversationState) -> Result | None:
+        """A guarded row's verdict from the state just read: its `Result` when nothing is
+        to be sent (already done; changed since the job was made), else None: send."""
+        if holds(state, op):
+            # Also what makes a row sent again after a crash harmless.
+            text = f"{NOTHING_SENT} {describe_state(state, op)} when read before the change"
+            outcome = Outcome.OK
+        else:
+            why = guard.broken(state)
+            if why is None:
+                return None
+            text = f"changed since the job was made: {why}; not sent"
+            outcome = Outcome.CHANGED
+        self.succeeded()  # the API answered; a row rightly not sent is no failure
+        return results.done(op, tally, outcome, None, text)
 
     def _lost_answer(self, exc: RequestError, tally: Tally) -> bool:
         """Did the change land? Open if an answer left it so and the last is no 4xx verdict."""

@@ -2,7 +2,9 @@
 
 For tests that run the worker as a subprocess: read the server-side truth
 (`GET /_sim/state`, `/_sim/log?since=SEQ`, `/_sim/stats`) and change the weather mid-run
-(`POST /_sim/faults`, `/_sim/script`, `/_sim/rate_limit`). Bad input answers 400
+(`POST /_sim/faults`, `/_sim/script`, `/_sim/rate_limit`), and change a conversation
+behind the client's back, as an agent or a customer would (`POST /_sim/conversations/ID`:
+the guards' tests; it takes effect at once, also while a run is sending). Bad input answers 400
 `{"error": "..."}`; a POST answers with the settings now in force.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -33,6 +36,7 @@ class AdminApi:
             web.post("/_sim/faults", self.set_faults),
             web.post("/_sim/script", self.script),
             web.post("/_sim/rate_limit", self.set_rate_limit),
+            web.post("/_sim/conversations/{id}", self.change_conversation),
         ]
 
     async def state(self, request: web.Request) -> web.Response:
@@ -92,6 +96,49 @@ class AdminApi:
             "rate_per_minute": None if limiter is None else limiter.rate_per_minute,
             "burst": None if limiter is None else limiter.burst,
         })
+
+
+    async def change_conversation(self, request: web.Request) -> web.Response:
+        """Body, every key optional: {"is_solved": true, "assigned_user_id": "ID" or null,
+        "last_message_date": "2026-12-02T02:14:00+00:00", "is_expired": false}. No rule of
+        the API applies (a hand-made change is whatever the person did). Answers the
+        conversation as GET shows it; 404 for an unknown id."""
+        try:
+            cid = int(request.match_info["id"])
+            data = await _object(request)
+            conv = self.sim.state.conversations.get(cid)
+            if conv is None:
+                return web.json_response({"error": f"no conversation {cid}"}, status=404)
+            unknown = sorted(data.keys() - _CHANGEABLE)
+            if unknown:
+                raise ValueError(f"unknown keys {unknown}: use {sorted(_CHANGEABLE)}")
+            for flag in ("is_solved", "is_expired"):
+                if flag in data:
+                    if not isinstance(data[flag], bool):
+                        raise ValueError(f"{flag} must be true or false")
+                    setattr(conv, flag, data[flag])
+            if "assigned_user_id" in data:
+                user = data["assigned_user_id"]
+                if user is not None and not isinstance(user, str):
+                    raise ValueError("assigned_user_id must be a user id or null")
+                conv.assigned_user_id = user
+            if "last_message_date" in data:
+                conv.last_message_date = _moment(data["last_message_date"])
+        except ValueError as exc:
+            return _error(f"bad change: {exc}")
+        return web.json_response(self.sim.state.get_conversation(cid))
+
+
+_CHANGEABLE = frozenset({"is_solved", "is_expired", "assigned_user_id", "last_message_date"})
+
+
+def _moment(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("last_message_date must be an ISO 8601 time or null")
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def _object(request: web.Request) -> dict[str, Any]:

@@ -5,6 +5,10 @@ status row and an assignment row are checked separately). The reads go through t
 same engine as a run: paced, retried, 429s waited out, the key never leaving the base
 URL. A difference means someone changed the conversation since, or the change did not
 hold.
+
+A `changed` row (its guard no longer held: `worker.core.guards`) was not sent, so
+nothing is expected of it: it is no difference, only counted (`changed_rows`). An `ok`
+row that needed nothing (already in its target state) is checked like any `ok` row.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from worker.config import Settings
-from worker.core.conversation import ConversationState, read_state
+from worker.core.conversation import ConversationState
 from worker.core.errors import RequestError
 from worker.core.operations import Field, Operation, parse_conversation_id
 from worker.core.outcomes import Outcome, Result
@@ -30,7 +34,8 @@ from worker.sending.rowwork import Interrupted, RowWork, Step
 from worker.sending.stack import open_client, pacing
 from worker.sending.tally import Tally
 
-__all__ = ["Difference", "Expected", "Findings", "Unreadable", "expectations", "verify"]
+__all__ = ["Difference", "Expected", "Findings", "Unreadable", "changed_rows", "expectations",
+           "verify"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +120,12 @@ def expectations(report: Path, only: set[int] | None = None) -> dict[int, Expect
     return expected
 
 
+def changed_rows(report: Path) -> int:
+    """Rows of the report that were not sent because their conversation had changed since
+    the job was made: verify expects nothing of them. Raises `ReportError`."""
+    return sum(row.outcome is Outcome.CHANGED for row in open_report(report).rows())
+
+
 def verify(expected: dict[int, Expected], settings: Settings, *, sample: int | None = None,
            seed: int = 0) -> Findings:
     ids = sorted(expected)
@@ -143,7 +154,7 @@ class _Reader:
         self._differ: dict[int, list[Difference]] = {}  # row -> what differs (any order)
 
     async def _read(self, check: _Check) -> ConversationState:
-        return read_state(await self._client.get(f"/conversations/{check.conversation_id}"))
+        return await self._client.read_conversation(check.conversation_id)
 
     async def run(self, check: _Check, tally: Tally) -> Result:
         try:
