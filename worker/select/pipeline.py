@@ -25,7 +25,7 @@ from worker.core.columns import ID_COLUMN
 from worker.core.conversation import ConversationState, iso_utc
 from worker.core.errors import RequestError, RunAborted, TransientError, Unauthorized
 from worker.core.exitcodes import ExitCode, exit_code
-from worker.core.guards import EXPECT_ASSIGNEE, EXPECT_NO_MESSAGE_AFTER, EXPECT_STATUS
+from worker.core.guards import EXPECT_ASSIGNEE, EXPECT_NO_MESSAGE_AFTER, EXPECT_STATUS, UNASSIGNED
 from worker.core.operations import Field
 from worker.core.stdio import is_stdio
 from worker.core.words import counted
@@ -147,7 +147,7 @@ def guard_cells(criteria: Criteria) -> dict[str, str]:
     if criteria.assigned_to is not None:
         cells[EXPECT_ASSIGNEE] = criteria.assigned_to
     elif criteria.unassigned:
-        cells[EXPECT_ASSIGNEE] = "unassigned"
+        cells[EXPECT_ASSIGNEE] = UNASSIGNED
     if criteria.stale_before is not None:
         # Stale meant "no message after this moment": a message since makes it not so.
         cells[EXPECT_NO_MESSAGE_AFTER] = iso_utc(criteria.stale_before)
