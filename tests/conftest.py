@@ -28,6 +28,15 @@ def no_default_config(tmp_path_factory, monkeypatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
 
 
+@pytest.fixture(autouse=True)
+def no_proxy_from_the_machine(monkeypatch) -> None:
+    """Requests honour HTTP(S)_PROXY / NO_PROXY / SSL_CERT_FILE: the machine's own must not
+    send the tests' loopback requests elsewhere (subprocesses inherit this too)."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "SSL_CERT_FILE"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
 @pytest.fixture
 def make_sim() -> Iterator:
     """Start simulators in threads (their own loops); the CLI runs in the test's thread."""

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from types import ModuleType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from worker import __version__, logs
 from worker.commands import COMMANDS
@@ -28,7 +28,8 @@ then:       partoo-bulk run --help
 
 environment: PARTOO_API_KEY or PARTOO_API_KEY_FILE (required to send), PARTOO_CONFIG,
 PARTOO_BASE_URL, PARTOO_RATE_PER_MINUTE, PARTOO_CONCURRENCY, PARTOO_MAX_ATTEMPTS,
-PARTOO_REQUEST_TIMEOUT_S (README: Configuration), PARTOO_DEBUG=1 (tracebacks).
+PARTOO_REQUEST_TIMEOUT_S (README: Configuration), PARTOO_DEBUG=1 (tracebacks);
+HTTPS_PROXY / NO_PROXY or PARTOO_PROXY, PARTOO_CA_BUNDLE (README: Behind a proxy).
 config file: --config FILE, else $PARTOO_CONFIG, over $XDG_CONFIG_HOME/partoo-bulk/config.toml.
 shell completion: partoo-bulk completion bash|zsh (see its --help).
 exit codes: 0 all ok, 1 some rows failed or invalid, 2 could not start (nothing sent),
@@ -38,7 +39,13 @@ exit codes: 0 all ok, 1 some rows failed or invalid, 2 could not start (nothing 
 
 class _Parser(argparse.ArgumentParser):
     """argparse's parser, whose usage errors are JSON lines under `--log-format json`
-    (subcommands' parsers are of the same class)."""
+    (subcommands' parsers are of the same class), and which never takes a prefix of a
+    flag for the flag: a tool that changes production data does not
+    guess, and a flag added later cannot change what an old script means."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         if not logs.json_mode():
@@ -73,13 +80,36 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
     return parser, modules
 
 
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The arguments, or a usage error that names the flag meant and never shows a key
+    given as a flag (nor anything after it)."""
+    from worker.commands._flags import secret_flag, secret_flag_message, unknown_flags
+
+    flag = secret_flag(argv)
+    if flag is not None:
+        parser.error(secret_flag_message(flag))
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        commands = _subparsers(parser)
+        own = commands.get(getattr(args, "command", ""), parser)
+        own.error(unknown_flags(own, extras, commands))
+    return args
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
 def main(argv: list[str] | None = None) -> int:
     _null_for_closed_outputs()
     argv = sys.argv[1:] if argv is None else argv
     fmt = "json" if _wants_json_logs(argv) else "text"
     logs.start(fmt)
     parser, modules = _parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     try:
         with cli_logging():
             # Every command's warnings on stderr (a config file others can read, say);

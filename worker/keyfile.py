@@ -1,18 +1,32 @@
 """The API key from a file: a mounted secret (Kubernetes, Docker, systemd credentials)
-named by PARTOO_API_KEY_FILE or `api_key_file`.
+named by PARTOO_API_KEY_FILE or `api_key_file`; and the one rule for every file a key
+can live in (`check_secret_file`: the key file, a config file holding `api_key`).
 
-The file must be a regular file (a symlink to one is fine: Kubernetes mounts secrets so)
-that only its owner may read or write, as ssh demands of a private key: a key that
-other users can read is refused, not used with a warning, since it has already leaked
-to them. One trailing newline (`echo KEY > file`) is dropped; anything else that is not
-the key (a second line, spaces, control characters) is refused. No message ever shows
-the key or a part of it.
+The rule follows libpq's for key files (PostgreSQL 14 on) and what containers mount:
+- refused: a file other users can write (group or world `w`), or one owned by a user
+  other than the one partoo-bulk runs as and root: they could swap the key, and so
+  choose whose changes go out;
+- accepted: owned by the user and readable by it alone (0600, 0400), or owned by root and
+  readable by its group (0640, 0440: Kubernetes with `fsGroup`, systemd credentials);
+- accepted with a warning: readable by other users (0644 or 0444: Kubernetes' default
+  `defaultMode`, behind its `..data` symlinks; Docker secrets, root-owned 0444). Inside a
+  container nobody else may be there to read it; elsewhere the key may have leaked, and
+  the warning says how to close it.
+
+The file must be a regular file (a symlink to one is fine: Kubernetes mounts secrets so),
+checked before it is opened: a named pipe with no writer would block the read forever.
+One trailing newline (`echo KEY > file`) is dropped; anything else that is not the key (a
+second line, spaces, control characters) is refused. No message ever shows the key or a
+part of it, nor a value of PARTOO_API_KEY_FILE that does not look like a path (a key
+pasted there by mistake).
 """
 
 from __future__ import annotations
 
 import getpass
+import logging
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -20,17 +34,58 @@ from pydantic import SecretStr
 
 from worker.core.errors import ConfigError
 
-__all__ = ["read_key_file"]
+__all__ = ["check_secret_file", "looks_like_path", "read_key_file"]
 
 _MAX_BYTES = 64 * 1024  # far above any key: a bigger file is not a key file
+_LOG = logging.getLogger("partoo_bulk.config")
+# A file name with a short extension ("partoo.key", "key.txt"): a path, not a key.
+_FILE_NAME = re.compile(r"[\w.-]{1,64}\.[A-Za-z]{1,5}")
+_KINDS = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket",
+          stat.S_IFDIR: "a folder", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device"}
+
+
+def looks_like_path(text: str) -> bool:
+    """Whether `text` may be shown as the path it is meant to be: it holds a path
+    separator, starts with `~` or `.`, or is a file name with an extension. A key pasted
+    where a path belongs is none of these."""
+    text = text.strip()
+    return bool(text) and ("/" in text or os.sep in text or text[0] in "~."
+                           or _FILE_NAME.fullmatch(text) is not None)
+
+
+def check_secret_file(info: os.stat_result, name: str, path: Path | None) -> None:
+    """The one rule for a file that holds the key (see the module's docstring), on the
+    file's `stat`. Raises `ConfigError`; logs a warning for a file others can read.
+    `name` says in messages which file it is ("PARTOO_API_KEY_FILE /run/key"); `path` is
+    None where it is not to be shown."""
+    mode = stat.S_IMODE(info.st_mode)
+    me = os.geteuid() if hasattr(os, "geteuid") else info.st_uid
+    if mode & 0o022:
+        raise ConfigError(f"{name}: permissions {mode:04o} let other users change it, "
+                          f"and so choose the key partoo-bulk sends: run `chmod 600 "
+                          f"{_quoted(path)}` (a Kubernetes secret volume: defaultMode: "
+                          "0400; a Docker secret: mode: 0400)")
+    if info.st_uid not in (me, 0):
+        raise ConfigError(f"{name}: owned by another user (uid {info.st_uid}), who can "
+                          f"change it: it must belong to the user partoo-bulk runs as "
+                          f"({getpass.getuser()}) or to root")
+    others_read = mode & 0o004 or (mode & 0o040 and info.st_uid != 0)
+    if others_read:
+        _LOG.warning("partoo-bulk: warning: %s: permissions %04o let other users read "
+                     "the key: %s", name, mode, _closing(path, info))
 
 
 def read_key_file(path: Path, where: str) -> SecretStr:
     """The key in `path`; `where` names the setting that gave the path. Raises
     `ConfigError` with the fix."""
-    name = f"{where} {path}"
+    showable = looks_like_path(str(path))
+    name = f"{where} {path}" if showable else (
+        f"{where} (its value is not shown: it does not look like a path; is it the key "
+        "itself? Then put the key in PARTOO_API_KEY, or in a file whose path goes here)")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        # Its type first, by name: opening a named pipe would wait for a writer.
+        info = os.stat(path)
     except FileNotFoundError:
         raise ConfigError(f"{name}: no such file: check the path (where is the secret "
                           "mounted?)") from None
@@ -39,24 +94,52 @@ def read_key_file(path: Path, where: str) -> SecretStr:
                           f"user partoo-bulk runs as ({getpass.getuser()})") from None
     except OSError as exc:
         raise ConfigError(f"{name}: cannot read the key file ({exc.strerror})") from None
+    _check_regular(info, name)
+    try:
+        # O_NONBLOCK: a pipe swapped in since the stat does not block the open either.
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
+    except PermissionError:
+        raise ConfigError(f"{name}: permission denied: the file must be readable by the "
+                          f"user partoo-bulk runs as ({getpass.getuser()})") from None
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read the key file ({exc.strerror})") from None
     try:
         # Checked on the file opened, not on the name: it cannot be swapped in between.
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"{name}: not a regular file (a folder?): name the file that "
-                              "holds the key")
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            raise ConfigError(f"{name}: permissions {mode:04o} are too open: other users "
-                              f"can read or change the key. Run `chmod 600 {path}` (a "
-                              "Kubernetes secret volume: defaultMode: 0400; a Docker "
-                              "secret: mode: 0400), and consider the key leaked: rotate it")
+        _check_regular(info, name)
+        check_secret_file(info, name, path if showable else None)
         data = os.read(fd, _MAX_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"{name}: cannot read the key file ({exc.strerror})") from None
     finally:
         os.close(fd)
     return SecretStr(_key_in(data, name))
+
+
+def _check_regular(info: os.stat_result, name: str) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+        raise ConfigError(f"{name}: {kind}, not a file: name the file that holds the key")
+
+
+def _closing(path: Path | None, info: os.stat_result) -> str:
+    """How to make the file readable by its owner alone, where it came from."""
+    if path is not None and (path.parent / "..data").is_symlink():
+        return ("a Kubernetes secret volume: set its defaultMode to 0400 (0440 with the "
+                "pod's fsGroup)")
+    running_as = os.geteuid() if hasattr(os, "geteuid") else None
+    docker = path is not None and "/run/secrets/" in path.as_posix()
+    if info.st_uid == 0 and (running_as != 0 or docker):
+        return ("a root-owned secret (a Docker secret?): give it mode 0400 and the uid "
+                "partoo-bulk runs as (compose: secrets: mode, uid), or 0440 and its gid")
+    return f"run `chmod 600 {_quoted(path)}`"
+
+
+def _quoted(path: Path | None) -> str:
+    if path is None:
+        return "FILE"
+    text = str(path)
+    return text if re.fullmatch(r"[\w./~-]+", text) else "'" + text.replace("'", "'\\''") + "'"
 
 
 def _key_in(data: bytes, name: str) -> str:

@@ -13,8 +13,8 @@ went wrong (a 5xx, a 429, a lost connection, a refused row); `error` the command
 (an abort, could not start). The HTTP status is `http_status`, never `status`: log
 pipelines read `status` as the level. Every line of one command carries one `run_id`.
 
-The key is masked (`**********`) in every line, ours and the libraries', even if some
-message were to carry it by accident.
+The key (and a proxy URL's password) is masked (`**********`) in every line, ours and the
+libraries', even if some message were to carry it by accident.
 
 Whose logging it is: the library (and so the Python API) configures none. Its records go
 to the `partoo_bulk` logger and on to whatever the host set up (a `NullHandler` keeps them
@@ -36,6 +36,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from worker.core.text import printable
+
 __all__ = ["ERROR", "INFO", "LOGGER", "REQUEST_LOG", "WARNING", "cli_logging", "event",
            "json_mode", "run_id", "setup_logging", "start"]
 
@@ -52,11 +54,13 @@ class _State:
     fmt = "text"
     run_id = uuid.uuid4().hex
     secret: str | None = None
+    also: tuple[str, ...] = ()  # other secrets to mask (a proxy URL's password)
 
 
 def start(fmt: str = "text") -> str:
     """A new command: its output format and a fresh run id (returned)."""
     _State.fmt, _State.run_id, _State.secret = fmt, uuid.uuid4().hex, None
+    _State.also = ()
     return _State.run_id
 
 
@@ -88,7 +92,11 @@ def _plain(message: str) -> str:
 
 def _mask(text: str) -> str:
     secret = _State.secret
-    return text.replace(secret, _MASK) if secret and secret in text else text
+    text = text.replace(secret, _MASK) if secret and secret in text else text
+    for other in _State.also:
+        if other in text:
+            text = text.replace(other, _MASK)
+    return text
 
 
 def _now() -> str:
@@ -105,14 +113,19 @@ class _MaskSecret(logging.Filter):
 
 
 class _TextFormatter(logging.Formatter):
-    """Request lines with their time and level; anything else (a warning) as it is said."""
+    """Request lines with their time and level; anything else (a warning) as it is said.
 
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(message)s")
+    The time is the report's clock: UTC, ISO 8601 with its zone, to the millisecond
+    (`2026-12-02T07:09:08.600+00:00`), as in the JSON lines and the report's finished_at.
+    A request line quotes the server (its error text): control characters (CR, LF, ESC,
+    BEL) are escaped as `report` escapes them, so that a server cannot rewrite the
+    operator's terminal or forge a line."""
 
     def format(self, record: logging.LogRecord) -> str:
         if record.name == REQUEST_LOG.name:
-            return super().format(record)
+            when = datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds")
+            return f"{when} {record.levelname} {printable(record.getMessage())}"
         return record.getMessage()
 
 
@@ -132,9 +145,12 @@ class _CliHandler(logging.StreamHandler[TextIO]):
     """The CLI's handler, told apart from a host's so that only it is ever removed."""
 
 
-def setup_logging(*, verbose: bool, fmt: str, secret: str | None) -> None:
-    """Where log records go (stderr, as `fmt`); `verbose` turns the request lines on."""
+def setup_logging(*, verbose: bool, fmt: str, secret: str | None,
+                  also_secret: tuple[str, ...] = ()) -> None:
+    """Where log records go (stderr, as `fmt`); `verbose` turns the request lines on;
+    `secret` (the key) and `also_secret` (a proxy's password) are masked in every line."""
     _State.fmt, _State.secret = fmt, secret or None
+    _State.also = tuple(s for s in also_secret if s)
     handler = _CliHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())

@@ -65,7 +65,10 @@ def test_the_example_settings_load_and_state_every_default(monkeypatch):
     example = resources.files("worker").joinpath("data", "config.example.toml")
     with resources.as_file(example) as path:
         assert load_settings(path) == Settings()
-    assert set(tomllib.loads(text.decode())) == set(Settings.model_fields) - {"api_key"}
+    # The settings with no value by default are there, commented out (TOML has no null).
+    unset = {"api_key", "proxy", "ca_bundle"}
+    assert set(tomllib.loads(text.decode())) == set(Settings.model_fields) - unset
+    assert all(f"\n# {name} = " in text.decode() for name in unset)
 
 
 def test_the_version_is_written_once():
@@ -78,7 +81,7 @@ def test_the_runtime_requirements_have_true_floors_and_no_test_cap():
     runtime = {r.name: r for r in map(Requirement, importlib.metadata.requires("partoo-bulk"))
                if r.marker is None}
     assert set(runtime) == {"aiohttp", "tenacity", "pydantic", "pydantic-settings", "rich",
-                            "prometheus_client", "shtab"}
+                            "prometheus_client", "shtab", "truststore"}
     aiohttp = runtime["aiohttp"].specifier
     # 3.10 lacks ClientSession._retry_connection; 3.14 is capped only for aioresponses.
     assert not aiohttp.contains("3.10.11") and aiohttp.contains("3.11.0")

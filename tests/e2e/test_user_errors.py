@@ -142,7 +142,7 @@ def test_config_file_typos_get_a_did_you_mean_and_a_readable_key_a_warning(tmp_p
     readable.write_text('api_key = "x"\nbase_url = "http://127.0.0.1:9/v2"\n')
     readable.chmod(0o644)
     result = cli("plan", job, "--config", readable)
-    assert "other users can read it: chmod 600" in result.err
+    assert "let other users read the key" in result.err and "chmod 600" in result.err
 
 
 def test_assign_with_an_empty_user_id_says_so(tmp_path, cli):

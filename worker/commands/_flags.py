@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,7 +12,8 @@ if TYPE_CHECKING:
     from worker.core.operations import Override
 
 __all__ = ["FILE", "SETTINGS_ENVIRONMENT", "SettingsHelp", "add_action_flags", "add_settings_flags",
-           "override_from", "positive_int", "settings_from"]
+           "override_from", "positive_int", "secret_flag", "secret_flag_message", "settings_from",
+           "unknown_flags"]
 
 # What shell completion offers for a path argument: shtab's FILE, spelt out so that the
 # parsers are built without importing shtab (`--help` stays instant).
@@ -29,6 +31,8 @@ environment:
   PARTOO_API_KEY_FILE  a file holding it, readable only by its owner (a mounted secret)
   PARTOO_BASE_URL, PARTOO_RATE_PER_MINUTE, PARTOO_CONCURRENCY, PARTOO_MAX_ATTEMPTS,
   PARTOO_REQUEST_TIMEOUT_S and the other PARTOO_* settings (README: Configuration)
+  HTTPS_PROXY, NO_PROXY  the proxy requests go through, and the hosts it does not
+                       serve (PARTOO_PROXY wins); PARTOO_CA_BUNDLE extra CAs
   PARTOO_CONFIG        the config file when --config is not given
   XDG_CONFIG_HOME      where the default config file is
   PARTOO_DEBUG=1       tracebacks for internal errors
@@ -67,6 +71,13 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
     for flag, kind, text in _SETTINGS_FLAGS:
         action = p.add_argument(flag, type=kind, help=text)
         action.setting = flag.removeprefix("--").replace("-", "_")  # type: ignore[attr-defined]
+    # Settings with no default value (so no "(default X)"): the way to the API.
+    p.add_argument("--proxy", metavar="URL",
+                   help="forward proxy, http://host:port (default: HTTPS_PROXY, with "
+                   "NO_PROXY); a password is better in PARTOO_PROXY than on a command line")
+    p.add_argument("--ca-bundle", type=Path, metavar="FILE",
+                   help="PEM file of CA certificates trusted on top of the system's "
+                   "store (a TLS-inspecting proxy's)").complete = FILE  # type: ignore[attr-defined]
 
 
 # The settings that have a flag (`worker.config.FLAGGED` names the same ones).
@@ -85,7 +96,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
     return load_settings(args.config, rate_per_minute=args.rate_per_minute,
                          concurrency=args.concurrency, max_attempts=args.max_attempts,
-                         request_timeout_s=args.request_timeout_s, base_url=args.base_url)
+                         request_timeout_s=args.request_timeout_s, base_url=args.base_url,
+                         proxy=args.proxy, ca_bundle=args.ca_bundle)
 
 
 def override_from(args: argparse.Namespace) -> Override | None:
@@ -104,3 +116,66 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of 1 or more")
     return value
+
+
+# What a key given as a flag is spelt as (`--api-key KEY`, `--token=KEY`, ...). The key is
+# never a flag; such an argument and whatever follows it are never printed.
+_SECRET_FLAG = re.compile(r"--?(api[-_]?key|apikey|key|token|api[-_]?token|secret|"
+                          r"password|passwd|x[-_]?apikey)(=.*)?", re.IGNORECASE | re.DOTALL)
+# Flags other tools have, and what does their job here.
+_PLAN_INSTEAD = "`partoo-bulk plan JOB` shows what a run would send, sending nothing"
+_ELSEWHERE = {"--dry-run": _PLAN_INSTEAD, "--dryrun": _PLAN_INSTEAD}
+
+
+def secret_flag(argv: list[str]) -> str | None:
+    """The name of the first argument that looks like a key given as a flag, or None."""
+    for arg in argv:
+        if arg == "--":
+            return None
+        match = _SECRET_FLAG.fullmatch(arg)
+        if match:
+            return arg.partition("=")[0]
+    return None
+
+
+def secret_flag_message(flag: str) -> str:
+    return (f"{flag}: the API key is never given on the command line (it would stay in the "
+            "shell's history and show in `ps`); set PARTOO_API_KEY, or PARTOO_API_KEY_FILE "
+            "to a file holding it. What followed the flag is not shown")
+
+
+def unknown_flags(parser: argparse.ArgumentParser, extras: list[str],
+                  others: dict[str, argparse.ArgumentParser]) -> str:
+    """argparse's "unrecognized arguments" with, for each flag, the one meant: a close
+    match among `parser`'s own flags, a flag of another subcommand (`others`), or what
+    does the job of another tool's flag (`--dry-run`)."""
+    import difflib  # only for a mistake
+
+    own = _options(parser)
+    hints = []
+    for arg in extras:
+        name = arg.partition("=")[0]
+        if not name.startswith("-"):
+            continue
+        if name in _ELSEWHERE:
+            hints.append(f"{name}: {_ELSEWHERE[name]}")
+            continue
+        longer = [o for o in own if o.startswith(name) and len(name) > 2]
+        if len(longer) == 1:
+            hints.append(f"did you mean {longer[0]}? Flags are never abbreviated")
+            continue
+        owners = [f"`partoo-bulk {command}`" for command, other in others.items()
+                  if other is not parser and name in _options(other)]
+        if owners:
+            hints.append(f"{name} is a flag of {' and '.join(owners)}")
+            continue
+        close = difflib.get_close_matches(name, own, n=1, cutoff=0.7)
+        if close:
+            hints.append(f"did you mean {close[0]}?")
+    message = f"unrecognized arguments: {' '.join(extras)}"
+    return message + (f" ({'; '.join(hints)})" if hints else "")
+
+
+def _options(parser: argparse.ArgumentParser) -> list[str]:
+    return [o for action in parser._actions for o in action.option_strings
+            if o.startswith("--")]

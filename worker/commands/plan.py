@@ -79,7 +79,8 @@ def _plan(args: argparse.Namespace, path: Path, shown: str) -> int:
     from worker.jobfile.plan import make_plan
     from worker.jobfile.reader import open_job
 
-    settings = load_settings(args.config, rate_per_minute=args.rate_per_minute)
+    # No key: plan sends nothing, and a key file is not read (a pipe there would hang).
+    settings = load_settings(args.config, read_key=False, rate_per_minute=args.rate_per_minute)
     override = override_from(args)
     job = open_job(path, override)
     plan = make_plan(job)

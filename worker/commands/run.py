@@ -140,7 +140,11 @@ def _run(args: argparse.Namespace) -> RunResult:
     setup_logging(verbose=args.verbose, fmt=args.log_format, secret=None)
     settings = settings_from(args)
     secret = settings.api_key.get_secret_value() if settings.api_key else None
-    setup_logging(verbose=args.verbose, fmt=args.log_format, secret=secret)
+    from worker.config import proxy_for
+
+    proxy = proxy_for(settings)
+    setup_logging(verbose=args.verbose, fmt=args.log_format, secret=secret,
+                  also_secret=(proxy.password or "",) if proxy is not None else ())
     override = override_from(args)
     report = _report(args)
     hint = ["partoo-bulk", "run", str(resume_name(args.job, report)), "--report",

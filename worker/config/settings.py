@@ -4,18 +4,18 @@
 
 The two files are layered: the default file gives values the named file does not. The
 key comes from PARTOO_API_KEY or from a file named by PARTOO_API_KEY_FILE (or `api_key`
-/ `api_key_file` in a config file), which must be readable by its owner only
-(`worker.keyfile`). Only this module, `worker.keyfile` and the CLI read the environment
-or files; everything else receives a `Settings` (or the values it needs) through its
-constructor. The API key is a `SecretStr` from the moment it is read, so reprs and
-errors print `**********`. A settings error is one `ConfigError` with a line per wrong
-setting (`explain`): which, where it can be set, what is wrong, never a secret.
+/ `api_key_file` in a config file); a file that holds it, key file or config file, follows
+one rule (`worker.keyfile.check_secret_file`). Only this module (with `network`),
+`worker.keyfile` and the CLI read the environment or files; everything else receives a
+`Settings` (or the values it needs) through its constructor. The API key is a
+`SecretStr` from the moment it is read, so reprs and errors print `**********`. A
+settings error is one `ConfigError` with a line per wrong setting (`explain`): which,
+where it can be set, what is wrong, never a secret.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import logging
 import os
 import tomllib
 from contextvars import ContextVar
@@ -32,7 +32,8 @@ from pydantic_settings import (
 )
 
 from worker.core.errors import ConfigError
-from worker.keyfile import read_key_file
+from worker.core.urls import Proxy, shown_url
+from worker.keyfile import check_secret_file, read_key_file
 
 __all__ = ["DEFAULT_BASE_URL", "Settings", "default", "default_config_path", "load_settings"]
 
@@ -40,8 +41,7 @@ DEFAULT_BASE_URL = "https://api.partoo.co/v2"
 # The settings that have a command-line flag (worker.commands._flags): an error names
 # the flag only for these.
 FLAGGED = frozenset({"base_url", "rate_per_minute", "concurrency", "max_attempts",
-                     "request_timeout_s"})
-_LOG = logging.getLogger("partoo_bulk.config")
+                     "request_timeout_s", "proxy", "ca_bundle"})
 _FILE_VALUES: ContextVar[dict[str, Any]] = ContextVar("file_values", default={})  # noqa: B039
 
 
@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     failure_threshold: float = Field(0.5, gt=0, le=1)  # share of them failing that aborts
     # The first rows sent all refused the same way stop the run (0: never).
     same_refusal_rows: int = Field(20, ge=0, le=100_000)
+    # The forward proxy every request goes through (http(s)://[user:password@]host:port);
+    # unset, HTTPS_PROXY / HTTP_PROXY / ALL_PROXY apply, and NO_PROXY to both
+    # (`worker.config.network`). A secret: it may hold a password.
+    proxy: SecretStr | None = None
+    # PEM certificates trusted on top of the system's trust store (a company's
+    # TLS-inspection CA, a private CA): `worker.partoo.tls`.
+    ca_bundle: Path | None = None
 
     def require_api_key(self, needed_for: str, *,
                         how: str = "export PARTOO_API_KEY (or PARTOO_API_KEY_FILE)") -> SecretStr:
@@ -100,6 +107,24 @@ class Settings(BaseSettings):
         if parts.scheme == "http" and not is_loopback(parts.hostname):
             raise ValueError("plain http is only allowed to a loopback address (the "
                              "simulator); the API key would travel unencrypted: use https")
+        return value
+
+    @field_validator("proxy")
+    @classmethod
+    def _check_proxy(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        Proxy.parse(value.get_secret_value(), "proxy")  # ValueError: says why, not the URL
+        return value
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _check_ca_bundle(cls, value: Path | None) -> Path | None:
+        if value is None or not str(value).strip():
+            return None
+        value = value.expanduser()
+        if not value.is_file():
+            raise ValueError("no such file: name a PEM file of CA certificates")
         return value
 
     @field_validator("api_key")
@@ -151,9 +176,11 @@ def default_config_path() -> Path:
     return root / "partoo-bulk" / "config.toml"
 
 
-def load_settings(config_file: str | Path | None = None, **flags: Any) -> Settings:
+def load_settings(config_file: str | Path | None = None, *, read_key: bool = True,
+                  **flags: Any) -> Settings:
     """Settings from the flags given (None means "not given"), the environment and the
-    config files."""
+    config files. A key given among `flags` wins over every other, and no key file is
+    read then; nor with `read_key=False` (a command that sends nothing)."""
     named, flag = (Path(config_file), "--config") if config_file else (None, "")
     if named is None and os.environ.get("PARTOO_CONFIG"):
         named, flag = Path(os.environ["PARTOO_CONFIG"]), "PARTOO_CONFIG"
@@ -169,7 +196,10 @@ def load_settings(config_file: str | Path | None = None, **flags: Any) -> Settin
         file_values.update(values)
         origin.update(dict.fromkeys(values, path))
     init = {k: v for k, v in flags.items() if v is not None}
-    init.update(_key_from_file(file_values, origin, layers))
+    if read_key and "api_key" not in init:
+        init.update(_key_from_file(file_values, origin, layers))
+    else:  # the caller's key wins (the Python API's settings), or no key is needed (plan)
+        file_values.pop("api_key_file", None)
     token = _FILE_VALUES.set(file_values)
     try:
         return Settings(**init)
@@ -219,10 +249,8 @@ def _read_toml(path: Path, flag: str) -> dict[str, Any]:
     try:
         with path.open("rb") as f:
             values = tomllib.load(f)
-            if "api_key" in values and os.fstat(f.fileno()).st_mode & 0o077:
-                _LOG.warning("partoo-bulk: warning: %s holds api_key and other users can "
-                             "read it: chmod 600 %s (or keep the key in api_key_file)",
-                             path, path)
+            if "api_key" in values:  # where a key lives, the key file's rule applies
+                check_secret_file(os.fstat(f.fileno()), f"{path} (it holds api_key)", path)
             return values
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file: check {flag}") from None
@@ -233,8 +261,8 @@ def _read_toml(path: Path, flag: str) -> dict[str, Any]:
 
 
 # --- what a settings error says: which setting, where it can be set (only flags that
-# exist), what is wrong, and the value given, never a secret (not the key; a URL without
-# its password or query).
+# exist), what is wrong, and the value given, never a secret (not the key; a URL, the
+# base URL's or the proxy's, without its password or query).
 
 def explain(exc: ValidationError, origin: dict[str, Path], *, known: list[str],
             flagged: frozenset[str]) -> str:
@@ -266,11 +294,11 @@ def _shown(name: str, value: Any) -> str:
     what may hold one (a password, a query)."""
     if name == "api_key":
         return ""
-    if name == "base_url" and isinstance(value, str):
-        parts = urlsplit(value.strip())
-        host = parts.netloc.rpartition("@")[2]
-        hidden = "***@" if "@" in parts.netloc else ""
-        rest = "?…" if parts.query or parts.fragment else ""
-        value = f"{parts.scheme}://{hidden}{host}{parts.path}{rest}" if parts.scheme \
-            else "(not a URL)"
+    if hasattr(value, "get_secret_value"):  # a SecretStr given as such (the Python API)
+        value = value.get_secret_value()
+    if name in ("base_url", "proxy") and isinstance(value, str):
+        value = shown_url(value if name == "base_url" or "://" in value
+                          else "http://" + value)
+    elif name == "proxy":
+        return ""
     return f" (got {value!r})"

@@ -31,10 +31,13 @@ from worker.core.errors import (
     ConfigError,
     NetworkError,
     RequestError,
+    Unauthorized,
     Unexpected,
 )
 from worker.core.operations import Operation
+from worker.core.urls import Proxy
 from worker.partoo.answers import describe, parse_json, raise_for_status
+from worker.partoo.tls import ssl_context, verify_failed
 
 __all__ = ["PartooClient", "open_session"]
 
@@ -49,14 +52,20 @@ _SUCCESS_BODY = b'{"status": "success"}'
 _BODIES_KEPT = 1024  # encoded PATCH bodies kept: one per action and user id, mostly
 
 
-def open_session(concurrency: int, request_timeout_s: float) -> aiohttp.ClientSession:
-    """One session for the whole run; its pool holds as many connections as may be in use."""
-    connector = aiohttp.TCPConnector(limit=concurrency, ttl_dns_cache=300)
+def open_session(concurrency: int, request_timeout_s: float, *,
+                 ca_files: tuple[tuple[str, str], ...] = ()) -> aiohttp.ClientSession:
+    """One session for the whole run; its pool holds as many connections as may be in use.
+    TLS is checked against the system's trust store and `ca_files` (`worker.partoo.tls`)."""
+    connector = aiohttp.TCPConnector(limit=concurrency, ttl_dns_cache=300,
+                                     ssl=ssl_context(ca_files))
     # total bounds the whole exchange, a reply that trickles in included (a sock_read
     # of the same length could never fire first, and re-arms a timer per chunk). The
     # row's work takes the rate permit (and the engine the slot) first, so no time here is spent
     # queueing for a pooled connection.
     timeout = aiohttp.ClientTimeout(total=request_timeout_s, sock_connect=request_timeout_s)
+    # trust_env stays off: the proxy is decided once, by `worker.config.network` (the
+    # same decision for the preflight), and aiohttp's trust_env would also send
+    # ~/.netrc passwords to the API.
     session = aiohttp.ClientSession(connector=connector, timeout=timeout,
                                     headers={"User-Agent": _USER_AGENT})
     # aiohttp silently sends a GET again when a kept-alive connection turns out closed:
@@ -69,8 +78,14 @@ def open_session(concurrency: int, request_timeout_s: float) -> aiohttp.ClientSe
 
 class PartooClient:
     def __init__(self, session: aiohttp.ClientSession, base_url: str, api_key: SecretStr,
-                 request_timeout_s: float) -> None:
+                 request_timeout_s: float, *, proxy: Proxy | None = None) -> None:
         self._session = session
+        # Every request through the proxy, if one applies; its credentials apart from
+        # its URL so that no aiohttp object or message carries them in a URL.
+        self._proxy = proxy
+        self._proxy_url = None if proxy is None else URL(proxy.url)
+        self._proxy_auth = None if proxy is None or proxy.user is None else \
+            aiohttp.BasicAuth(proxy.user, proxy.password or "")
         self._base_url = base_url.rstrip("/")
         self._host = urlsplit(self._base_url).netloc
         _check_header_safe(api_key.get_secret_value())
@@ -87,7 +102,8 @@ class PartooClient:
         self._bodies: dict[tuple[str, str | None], bytes] = {}
 
     def __repr__(self) -> str:
-        return f"PartooClient(base_url={self._base_url!r}, api_key=SecretStr('**********'))"
+        return (f"PartooClient(base_url={self._base_url!r}, api_key=SecretStr('**********'), "
+                f"proxy={self._proxy!r})")
 
     async def update(self, op: Operation) -> int:
         """PATCH one conversation. Returns 200, or raises a `RequestError`."""
@@ -134,8 +150,13 @@ class PartooClient:
         headers = self._headers if data is None else self._json_headers
         try:
             async with self._session.request(method, url, data=data, params=params,
-                                             headers=headers, allow_redirects=False) as resp:
+                                             headers=headers, allow_redirects=False,
+                                             proxy=self._proxy_url,
+                                             proxy_auth=self._proxy_auth) as resp:
                 body = self._scrub_body(await _read_bounded(resp))
+                if resp.status == 407 and self._proxy is not None:  # the proxy's, not Partoo's
+                    raise Unauthorized(self._proxy_refused(407, resp.reason or ""),
+                                       http_status=407)
                 parsed = {"status": "success"} if body == _SUCCESS_BODY else parse_json(body)
                 raise_for_status(resp.status, resp.reason or "", resp.headers, body, parsed)
                 return resp.status, parsed, body
@@ -144,9 +165,23 @@ class PartooClient:
         except TimeoutError:
             raise NetworkError(f"no answer within {self._timeout_s:g} s (timeout; "
                                f"{_MAY_HAVE_APPLIED})") from None
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise NetworkError(verify_failed(self._host, exc.certificate_error),
+                               may_have_applied=False) from None
+        except aiohttp.ClientProxyConnectionError as exc:
+            assert self._proxy is not None
+            raise NetworkError(f"{_cannot_connect(self._proxy.host, exc.os_error)} "
+                               f"({self._proxy.shown})", may_have_applied=False) from None
         except aiohttp.ClientConnectorError as exc:
             raise NetworkError(_cannot_connect(self._host, exc.os_error),
                                may_have_applied=False) from None
+        except aiohttp.ClientHttpProxyError as exc:
+            # No tunnel, nothing sent. A 407 is the proxy's "who are you": the same for
+            # every row, so it stops the run as a bad key does.
+            text = self._proxy_refused(exc.status, exc.message)
+            if exc.status == 407:
+                raise Unauthorized(text, http_status=407) from None
+            raise NetworkError(text, may_have_applied=False) from None
         except aiohttp.ServerDisconnectedError:
             raise NetworkError("the server closed the connection without an answer "
                                f"({_MAY_HAVE_APPLIED})") from None
@@ -165,14 +200,30 @@ class PartooClient:
                 raise
             raise safe from None
 
+    def _proxy_refused(self, status: int, reason: str) -> str:
+        """What a proxy's refusal to open the tunnel (its answer to CONNECT) means."""
+        proxy = self._proxy.shown if self._proxy is not None else "the proxy"
+        answer = f"{status} {reason}".strip()
+        if status == 407:
+            return (f"{answer} from {proxy}: it wants a user and password, in its URL "
+                    "(http://user:password@host:port); check them if they are there")
+        return (f"{proxy} could not open a tunnel to {self._host} ({answer}): check "
+                "PARTOO_BASE_URL, and whether the API is to be reached directly (NO_PROXY)")
+
     def _without_key(self, exc: Exception) -> Exception:
-        """`exc` itself, unless its text quotes the key (a library quoting the header it
-        refused, as some do): then a RuntimeError naming it, with the key masked."""
-        key = self._api_key.get_secret_value()
-        text = str(exc)
-        if len(key) < _MIN_MASKED or (key not in text and key not in repr(exc)):
+        """`exc` itself, unless its text quotes the key or the proxy's password (a library
+        quoting the header it refused, as some do): then a RuntimeError naming it, with
+        the secret masked."""
+        text, shown = str(exc), repr(exc)
+        secrets = [self._api_key.get_secret_value()]
+        if self._proxy is not None and self._proxy.password:
+            secrets.append(self._proxy.password)
+        quoted = [s for s in secrets if len(s) >= _MIN_MASKED and (s in text or s in shown)]
+        if not quoted:
             return exc
-        return RuntimeError(f"{type(exc).__name__}: {text.replace(key, _MASK)}")
+        for secret in quoted:
+            text = text.replace(secret, _MASK)
+        return RuntimeError(f"{type(exc).__name__}: {text}")
 
     def _scrub_body(self, body: bytes) -> bytes:
         """The body with the key masked before any of it is quoted (or cut for quoting)."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from worker.core.guards import NOTHING_SENT
 from worker.core.outcomes import Fault, Outcome
+from worker.core.text import printable  # one escaping, in core; named here as before
 from worker.core.words import counted, plural
 from worker.report.reader import ReportRow
 
@@ -28,7 +29,6 @@ _QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")(?!\w)"""
 # found", "(last: 500 Internal Server Error)"): that one names the kind of error.
 _NUMBER = re.compile(r"(?<![\w.])(?!(?<=: )[1-5]\d\d )(?!(?<=\()[1-5]\d\d )\d+(?:\.\d+)?(?![\w.])")
 _STATUS = re.compile(r"\d{3} ")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # newlines too: one group, one line
 _OTHER = "other errors (too many different messages to group them all)"
 
 
@@ -119,11 +119,6 @@ class ReportStats:
             lines.append(f"  ... and {len(rest)} more kinds ({sum(g.count for g in rest)} "
                          "rows): see the error column of the report, or --top N")
         return lines
-
-
-def printable(text: str) -> str:
-    """Text from the API or a job cell, safe to print on a terminal (no escape codes)."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def error_kind(error: str) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from worker import logs
+from worker.config import ca_files, proxy_for
 from worker.core.columns import REPORT_COLUMNS
 from worker.core.errors import RunAborted, StartupError
 from worker.core.exitcodes import ExitCode, exit_code
@@ -101,7 +102,8 @@ async def _arun(req: RunRequest, job: Job) -> RunResult:
         raise StartupError(f"{job.path}: {plan.invalid} invalid row(s) and --strict: "
                            f"nothing was sent. First: {plan.invalid_examples[0]}. Fix them "
                            "(see `partoo-bulk plan JOB`) or drop --strict")
-    await check_reachable(req.settings.base_url, req.settings.request_timeout_s)
+    await check_reachable(req.settings.base_url, req.settings.request_timeout_s,
+                          proxy=proxy_for(req.settings), ca_files=ca_files(req.settings))
     if not req.yes:
         width = len(REPORT_COLUMNS) + len(job.extra_columns)
         confirm_run(req, plan, resume.count_kept(req.report, width,

@@ -2,7 +2,8 @@
 
 Each command gets the same pacing (one `RateLimiter` with its adaptive rate, one
 concurrency gate whose cap is `concurrency`), the same retry rules and the same client
-for a given `Settings`; none of them assembles its own. The client's connection pool
+for a given `Settings`; none of them assembles its own. The way to the API (a proxy, extra
+CAs) is the settings' too (`worker.config.network`). The client's connection pool
 holds as many connections as the gate's cap: a row never queues for one.
 """
 
@@ -12,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from worker.config import Settings
+from worker.config import Settings, ca_files, proxy_for
 from worker.partoo.client import PartooClient, open_session
 from worker.sending.aimd import Aimd
 from worker.sending.breaker import Breaker
@@ -53,5 +54,7 @@ async def open_client(s: Settings, *, connections: int | None = None,
     """One session and client for the command; `connections` defaults to the
     concurrency cap (the most rows the gate lets out at once)."""
     assert s.api_key is not None  # checked by the command before anything starts
-    async with open_session(connections or s.concurrency, s.request_timeout_s) as session:
-        yield PartooClient(session, s.base_url, s.api_key, s.request_timeout_s)
+    async with open_session(connections or s.concurrency, s.request_timeout_s,
+                            ca_files=ca_files(s)) as session:
+        yield PartooClient(session, s.base_url, s.api_key, s.request_timeout_s,
+                           proxy=proxy_for(s))

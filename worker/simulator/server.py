@@ -7,6 +7,7 @@ server's lifetime. `app.py` has the other ways to run it (thread, foreground).
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from collections.abc import Iterable
 
@@ -29,6 +30,7 @@ class Simulator:
     Runtime knobs, read at every request: `faults` (assign a new `Faults`), `script()`,
     `set_rate_limit()`, `keys` (a set: discard a key to revoke it). `clock` drives the rate
     limiter and the log's timestamps; inject a fake one to test pacing without sleeping.
+    `ssl_context` (a server context with its certificate) makes it an https server.
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class Simulator:
         burst: int | None = None,
         faults: Faults | None = None,
         clock: Clock = time.monotonic,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.state = state if state is not None else seeded_state()
         self.keys: set[str] = set(keys)
@@ -49,6 +52,9 @@ class Simulator:
         self.set_rate_limit(rate_per_minute, burst)
         self._runner: web.AppRunner | None = None
         self._root_url: str | None = None
+        # A server certificate: the simulator speaks https (to test a client's trust
+        # store and CA bundle), its URLs say so.
+        self._ssl_context = ssl_context
 
     @property
     def faults(self) -> Faults:
@@ -90,13 +96,15 @@ class Simulator:
         await runner.setup()
         try:
             sock = _listening_socket(host, port)
-            await web.SockSite(runner, sock, backlog=1024).start()
+            await web.SockSite(runner, sock, backlog=1024,
+                               ssl_context=self._ssl_context).start()
         except BaseException:
             await runner.cleanup()
             raise
         bound_host, bound_port = sock.getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-        self._root_url = f"http://{shown}:{bound_port}"
+        scheme = "http" if self._ssl_context is None else "https"
+        self._root_url = f"{scheme}://{shown}:{bound_port}"
         self._runner = runner
         return self.base_url
 

@@ -18,7 +18,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from worker.config import Settings
+from worker.config import Settings, ca_files, proxy_for
 from worker.core.conversation import ConversationState
 from worker.core.errors import RequestError
 from worker.core.operations import Field, Operation, parse_conversation_id
@@ -131,7 +131,8 @@ def verify(expected: dict[int, Expected], settings: Settings, *, sample: int | N
     ids = sorted(expected)
     if sample is not None and sample < len(ids):
         ids = sorted(random.Random(seed).sample(ids, sample))
-    asyncio.run(check_reachable(settings.base_url, settings.request_timeout_s))
+    asyncio.run(check_reachable(settings.base_url, settings.request_timeout_s,
+                                proxy=proxy_for(settings), ca_files=ca_files(settings)))
     return asyncio.run(_check(ids, expected, settings))
 
 
