@@ -31,8 +31,10 @@ from typing import Any
 
 from worker.config import Settings, load_settings
 from worker.core.errors import ConfigError, PartooBulkError, RunAborted, StartupError
+from worker.core.filepath import file_path
 from worker.core.operations import make_override
 from worker.core.outcomes import Outcome
+from worker.core.stdio import is_stdio
 from worker.jobfile.pinned import JobSource, is_stream
 from worker.run.paths import check_distinct
 from worker.run.request import RunRequest, RunResult
@@ -50,7 +52,7 @@ class JobResult:
 
     exit_code: int  # the CLI's: 0 all ok, 1 some failed or invalid, 3 aborted
     counts: dict[str, int]  # outcome -> rows, rows kept from an earlier report included
-    report: Path
+    report: Path  # absolute
     stop_reason: str | None = None  # why the run stopped before its end, if it did
     stop_kind: str | None = None  # the same as a word to decide on: "unauthorized", ...
     requests: int = 0  # requests this run sent (429s and reads included)
@@ -94,10 +96,12 @@ async def arun_job(job: PathArg, *, report: PathArg | None = None,
                            how="set PARTOO_API_KEY (or PARTOO_API_KEY_FILE) in the "
                            "process's environment, or pass settings={'api_key': ...} read "
                            "from your secrets store")
-    job_path = Path(job)
+    # Absolute from here on: a host that changes its working folder (os.chdir) during a
+    # run, or between a run and its resume, must not make the run lose its files.
+    job_path = _path(job, "job=")
     source = JobSource(job_path, make_override(action, assign))
     if report is not None:
-        report_path = Path(report)
+        report_path = _path(report, "report=")
     elif is_stream(job_path):
         raise ConfigError(f"{job_path}: a job read from a pipe or stdin needs report=PATH "
                           "(there is no job file to put the report beside)")
@@ -109,6 +113,16 @@ async def arun_job(job: PathArg, *, report: PathArg | None = None,
         retry_failed=retry_failed, overwrite=overwrite, yes=True, quiet=not echo,
         echo=echo, handle_signals=False, guards=guards))
     return _job_result(result, report_path)
+
+
+def _path(path: PathArg, what: str) -> Path:
+    """A path argument as an absolute path (`-` stays stdin); `ConfigError` for one that
+    cannot name a file ("", ".", "out/")."""
+    if not isinstance(path, str | os.PathLike):
+        raise ConfigError(f"{what} must be a path (a str or a pathlib.Path), not "
+                          f"{type(path).__name__}")
+    text = file_path(path, what)
+    return Path(text) if is_stdio(text) else Path(text).absolute()
 
 
 def _settings(settings: Settings | Mapping[str, Any] | None) -> Settings:

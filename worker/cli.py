@@ -3,13 +3,16 @@
 Each subcommand lives in `worker.commands.<name>`. Errors a user can cause arrive as
 `StartupError` / `RunAborted` and are printed as one message with their exit code;
 anything else is a bug, printed without a traceback unless PARTOO_DEBUG is set.
+Under `--json`, every way out (a usage error, an interrupt) leaves its JSON document on
+stdout. stdout that cannot be written (`| head`, a full disk) never stops a command
+half-way: `run` writes all its files and exits with its own code; a command whose
+product is its stdout exits 141, as a Unix tool killed by SIGPIPE does.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import sys
 from types import ModuleType
@@ -33,8 +36,20 @@ HTTPS_PROXY / NO_PROXY or PARTOO_PROXY, PARTOO_CA_BUNDLE (README: Behind a proxy
 config file: --config FILE, else $PARTOO_CONFIG, over $XDG_CONFIG_HOME/partoo-bulk/config.toml.
 shell completion: partoo-bulk completion bash|zsh (see its --help).
 exit codes: 0 all ok, 1 some rows failed or invalid, 2 could not start (nothing sent),
-3 aborted (bad key, API down), 130 interrupted.
+3 aborted (bad key, API down), 130 interrupted, 141 stdout closed (`| head`).
 """
+
+# Commands whose product is a file (the report): a lost stdout costs them their summary
+# line only, and their exit code stays the one their summary JSON and metrics record.
+_STDOUT_IS_A_COURTESY = frozenset({"run", "demo"})
+
+
+class _UsageError(SystemExit):
+    """argparse's usage error (exit 2), with its message for `--json`'s document."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ExitCode.COULD_NOT_START)
+        self.message = message
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,11 +63,13 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        if not logs.json_mode():
-            super().error(message)
-        logs.event("usage_error", f"{self.prog}: {message}", level=logs.ERROR,
-                   exit_code=ExitCode.COULD_NOT_START)
-        self.exit(ExitCode.COULD_NOT_START)
+        if logs.json_mode():
+            logs.event("usage_error", f"{self.prog}: {message}", level=logs.ERROR,
+                       exit_code=ExitCode.COULD_NOT_START)
+        else:
+            self.print_usage(sys.stderr)
+            print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise _UsageError(f"{self.prog}: {message}")
 
 
 def _wants_json_logs(argv: list[str]) -> bool:
@@ -62,6 +79,18 @@ def _wants_json_logs(argv: list[str]) -> bool:
         if arg == "--log-format=json" or (arg == "--log-format" and argv[i + 1:i + 2] == ["json"]):
             return True
     return False
+
+
+def _json_command(argv: list[str], parser: argparse.ArgumentParser) -> str | None:
+    """The command whose `--json` the arguments ask for (an abbreviation too, as argparse
+    takes one), known before parsing: a usage error prints its document too."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    command = next((a for a in argv if a in sub.choices), None)
+    if command is None or "--json" not in sub.choices[command]._option_string_actions:
+        return None
+    after = argv[argv.index(command) + 1:]
+    after = after[:after.index("--")] if "--" in after else after
+    return command if any(len(a) > 3 and "--json".startswith(a) for a in after) else None
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
@@ -109,7 +138,28 @@ def main(argv: list[str] | None = None) -> int:
     fmt = "json" if _wants_json_logs(argv) else "text"
     logs.start(fmt)
     parser, modules = _parser()
-    args = _parse(parser, argv)
+    from worker.commands._output import guarded_stdout
+
+    with guarded_stdout() as stdout:
+        try:
+            args = _parse(parser, argv)
+        except _UsageError as exc:
+            command = _json_command(argv, parser)
+            if command is not None:
+                _print_json_error(command, ExitCode.COULD_NOT_START, exc.message)
+            raise
+        code = _handle(args, modules, fmt)
+    if stdout is None or stdout.error is None:
+        return code
+    if not stdout.broken_pipe:  # a reader that left (`| head`) is no news
+        logs.event("stdout_error", f"partoo-bulk: could not write to stdout "
+                   f"({stdout.error.strerror or stdout.error}); what it was to show is "
+                   "lost" + (", but every file was written" if args.command in
+                             _STDOUT_IS_A_COURTESY else ""), level=logs.WARNING)
+    return code if args.command in _STDOUT_IS_A_COURTESY else ExitCode.STDOUT_LOST
+
+
+def _handle(args: argparse.Namespace, modules: dict[str, ModuleType], fmt: str) -> int:
     try:
         with cli_logging():
             # Every command's warnings on stderr (a config file others can read, say);
@@ -120,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         logs.event("interrupted", "partoo-bulk: interrupted", level=logs.ERROR,
                    exit_code=ExitCode.INTERRUPTED)
+        _json_error(args, ExitCode.INTERRUPTED, "interrupted")
         return ExitCode.INTERRUPTED
     except Exception as exc:
         from worker.core.errors import RunAborted, StartupError
@@ -164,6 +215,10 @@ def _null_for_closed_outputs() -> None:
 def _json_error(args: argparse.Namespace, code: int, error: str) -> None:
     """Under --json, stdout holds one JSON document whatever happens: this one on error."""
     if getattr(args, "json", False):
-        from worker.commands._output import document
+        _print_json_error(args.command, code, error)
 
-        print(json.dumps(document(args.command, exit_code=code, error=error), indent=2))
+
+def _print_json_error(command: str, code: int, error: str) -> None:
+    from worker.commands._output import document, print_json
+
+    print_json(document(command, exit_code=code, error=error))

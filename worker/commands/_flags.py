@@ -12,8 +12,8 @@ if TYPE_CHECKING:
     from worker.core.operations import Override
 
 __all__ = ["FILE", "SETTINGS_ENVIRONMENT", "SettingsHelp", "add_action_flags", "add_settings_flags",
-           "override_from", "positive_int", "secret_flag", "secret_flag_message", "settings_from",
-           "unknown_flags"]
+           "file_arg", "override_from", "positive_int", "secret_flag", "secret_flag_message",
+           "settings_from", "unknown_flags"]
 
 # What shell completion offers for a path argument: shtab's FILE, spelt out so that the
 # parsers are built without importing shtab (`--help` stays instant).
@@ -179,3 +179,18 @@ def unknown_flags(parser: argparse.ArgumentParser, extras: list[str],
 def _options(parser: argparse.ArgumentParser) -> list[str]:
     return [o for action in parser._actions for o in action.option_strings
             if o.startswith("--")]
+
+
+def file_arg(text: str) -> Path:
+    """An argparse type: a path that can name a file (not "", ".", "/" nor "out/"): a usage
+    error before anything starts, rather than a crash on the names derived from it."""
+    from worker.core.errors import ConfigError
+    from worker.core.filepath import file_path
+    from worker.core.stdio import is_stdio
+
+    if is_stdio(text):
+        return Path(text)
+    try:
+        return Path(file_path(text))
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

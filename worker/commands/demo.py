@@ -11,6 +11,8 @@ import argparse
 from importlib import resources
 from pathlib import Path
 
+from worker.commands._flags import file_arg
+
 __all__ = ["DEMO_JOB", "add_parser", "demo", "handle"]
 
 # Package data (worker/data/demo.csv), so the demo runs from an installed wheel too;
@@ -58,7 +60,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                        "environment: none (the demo uses the simulator's own key and "
                        "address, never PARTOO_*).",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--report", type=Path, default=Path("partoo-bulk-demo.report.csv"),
+    p.add_argument("--report", type=file_arg, default=Path("partoo-bulk-demo.report.csv"),
                    help="where to write the demo report (overwritten each time)")
 
 

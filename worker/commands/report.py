@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from worker.commands._flags import FILE, positive_int
+from worker.commands._flags import FILE, file_arg, positive_int
 from worker.commands._output import add_json_flag
 from worker.core.stdio import is_stdio
 
@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    ).complete = FILE  # type: ignore[attr-defined]
     p.add_argument("--top", type=positive_int, default=10, metavar="N",
                    help="kinds of error to show (default 10)")
-    p.add_argument("--failed", type=Path, metavar="OUT",
+    p.add_argument("--failed", type=file_arg, metavar="OUT",
                    help="write the failed rows to OUT, as a job file to run again (- for "
                    "stdout; the summary then goes to stderr)").complete = FILE  # type: ignore[attr-defined]
     p.add_argument("--skipped", action="store_true",

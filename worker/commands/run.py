@@ -13,6 +13,7 @@ from worker.commands._flags import (
     SETTINGS_ENVIRONMENT,
     add_action_flags,
     add_settings_flags,
+    file_arg,
     override_from,
     positive_int,
     settings_from,
@@ -41,10 +42,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                        "write one report line per row.",
                        epilog=EXAMPLES + "\n" + SETTINGS_ENVIRONMENT,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("job", type=Path, metavar="JOB",
+    p.add_argument("job", type=file_arg, metavar="JOB",
                    help="job file (CSV, or ids with --action); - reads it from stdin (with "
                    "--report), once").complete = FILE  # type: ignore[attr-defined]
-    p.add_argument("--report", type=Path, help="report path (default: JOB.report.csv)"
+    p.add_argument("--report", type=file_arg, help="report path (default: JOB.report.csv)"
                    ).complete = FILE  # type: ignore[attr-defined]
     p.add_argument("--resume", action="store_true",
                    help="continue the run that wrote --report; rows already final are kept")
@@ -54,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress output (the summary line is still printed)")
-    p.add_argument("--undo-out", type=Path, metavar="PATH",
+    p.add_argument("--undo-out", type=file_arg, metavar="PATH",
                    help="read each conversation's state before its first change and write "
                    "a job that restores it (one extra GET per conversation; none for a "
                    "guarded row, whose guard's read serves)")
@@ -69,9 +70,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="send the first N rows, read them back and show what holds, then "
                    "ask before the rest (with --yes: go on only if all N hold, else stop, "
                    "exit 1; --resume sends the rest)")
-    p.add_argument("--summary-json", type=Path, metavar="PATH",
+    p.add_argument("--summary-json", type=file_arg, metavar="PATH",
                    help="also write a machine-readable summary (for monitoring)")
-    p.add_argument("--metrics-out", type=Path, metavar="PATH.prom",
+    p.add_argument("--metrics-out", type=file_arg, metavar="PATH.prom",
                    help="also write the run's figures for node_exporter's textfile "
                    "collector (atomically; README: Metrics)")
     p.add_argument("-v", "--verbose", action="store_true",
@@ -100,11 +101,11 @@ def handle(args: argparse.Namespace) -> int:
         if isinstance(exc, PathClash):
             refused |= ({"--summary-json"} if exc.summary_json_clash else set()) | \
                        ({"--metrics-out"} if exc.metrics_clash else set())
-        _monitoring(args, started_at, {"exit_code": exc.exit_code, "error": str(exc)},
-                    refused=refused)
+        _monitoring(args, started_at, {"exit_code": exc.exit_code, "finished": False,
+                                       "error": str(exc)}, refused=refused)
         raise
     _monitoring(args, started_at, {
-        "exit_code": outcome.exit_code,
+        "exit_code": outcome.exit_code, "finished": outcome.finished,
         "stop_reason": None if outcome.stop is None else outcome.stop.detail,
         "stop_kind": None if outcome.stop is None else outcome.stop.reason.value,
         **outcome.summary.as_dict(outcome.wall_s)}, outcome)
@@ -187,7 +188,9 @@ def _check_writable(path: Path, flag: str) -> None:
     import os
 
     from worker.core.errors import ConfigError
+    from worker.core.filepath import check_replaceable
 
+    check_replaceable(path, flag)
     folder = path.parent
     if not folder.is_dir():
         raise ConfigError(f"{flag} {path}: the folder {folder} does not exist: create it")

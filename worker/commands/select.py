@@ -10,6 +10,7 @@ from worker.commands._flags import (
     FILE,
     SETTINGS_ENVIRONMENT,
     add_settings_flags,
+    file_arg,
     override_from,
     settings_from,
 )
@@ -47,11 +48,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                        "retried like run), keep those that match, and write a job file "
                        "that `partoo-bulk run` sends.", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", required=True, metavar="PATH", help="the job file to write (- "
-                   "for stdout, once the listing is complete)").complete = FILE  # type: ignore[attr-defined]
+    p.add_argument("--out", required=True, type=file_arg, metavar="PATH",
+                   help="the job file to write (- for stdout, once the listing is "
+                   "complete)").complete = FILE  # type: ignore[attr-defined]
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing --out (and --undo-out) file")
-    p.add_argument("--undo-out", type=Path, metavar="PATH",
+    p.add_argument("--undo-out", type=file_arg, metavar="PATH",
                    help="also write the job that restores each selected conversation's "
                    "listed state (no extra request)")
     f = p.add_argument_group("filters (all must match)")
@@ -135,7 +137,11 @@ def criteria_from(args: argparse.Namespace) -> Criteria:
                 raise _error(f"--as-of {args.as_of!r}: not a date: use 2024-05-31 or "
                              "2024-05-31T22:00:00+00:00 (UTC when no offset is given)")
             as_of = given
-        stale_before = as_of - timedelta(days=args.stale_days)
+        try:
+            stale_before = as_of - timedelta(days=args.stale_days)
+        except (OverflowError, ValueError):  # before year 1: no conversation is that old
+            raise _error(f"--stale-days {args.stale_days}: that is before year 1: give a "
+                         "number of days a conversation can have been idle") from None
     elif args.as_of is not None:
         raise _error("--as-of only counts with --stale-days N")
     if args.assigned_to is not None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
+
+from worker.commands._flags import positive_int
 
 __all__ = ["add_parser", "handle"]
 
@@ -17,11 +20,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--port", type=_port, default=8080,
                    help="the loopback port to listen on (default 8080)")
-    p.add_argument("--rate-per-minute", type=float, default=300.0,
+    p.add_argument("--rate-per-minute", type=_rate, default=300.0,
                    help="the simulated organization's quota (default 300)")
-    p.add_argument("--burst", type=int, default=None,
+    p.add_argument("--burst", type=positive_int, default=None,
                    help="token-bucket size (default: one minute of quota)")
-    p.add_argument("--conversations", type=int, default=1000,
+    p.add_argument("--conversations", type=positive_int, default=1000,
                    help="how many conversations to seed (ids 1..N)")
     p.add_argument("--no-log", action="store_true",
                    help="keep counters only, not a record per request (for benchmarks)")
@@ -32,6 +35,17 @@ def _port(text: str) -> int:
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port: use 1 to 65535")
     return port
+
+
+def _rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = 0.0
+    if not (rate > 0 and math.isfinite(rate)):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of requests per minute, "
+                                         "more than 0")
+    return rate
 
 
 def handle(args: argparse.Namespace) -> int:

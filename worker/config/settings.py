@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     rate_limit_budget_s: float = Field(900.0, gt=0)  # one row's total wait on 429s
     failure_window: int = Field(50, ge=1, le=10_000)  # recent rows the breaker looks at
     failure_threshold: float = Field(0.5, gt=0, le=1)  # share of them failing that aborts
+    # No request went through for this long (a quota used up for good): the run stops.
+    no_progress_timeout_s: float = Field(600.0, gt=0)
     # The first rows sent all refused the same way stop the run (0: never).
     same_refusal_rows: int = Field(20, ge=0, le=100_000)
     # The forward proxy every request goes through (http(s)://[user:password@]host:port);
@@ -90,7 +92,11 @@ class Settings(BaseSettings):
     @classmethod
     def _check_base_url(cls, value: str) -> str:
         value = value.strip().rstrip("/")
-        parts = urlsplit(value)
+        try:
+            parts = urlsplit(value)
+        except ValueError:  # "http://[::1": an IPv6 address without its closing bracket
+            raise ValueError("must be an http(s) URL such as https://api.partoo.co/v2 (an "
+                             "IPv6 address goes in brackets: http://[::1]:8080/v2)") from None
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError("must be an http(s) URL such as https://api.partoo.co/v2")
         if parts.username or parts.password:

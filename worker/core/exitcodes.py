@@ -24,6 +24,9 @@ class ExitCode(enum.IntEnum):
     COULD_NOT_START = 2  # usage, settings, files, API unreachable: nothing was sent
     ABORTED = 3  # a started run had to stop: 401, the breaker, refusals, a file of ours, a bug
     INTERRUPTED = 130  # SIGINT/SIGTERM (128 + SIGINT, as shells report it)
+    # stdout closed or unwritable (`| head`), for a command whose product is its stdout
+    # (128 + SIGPIPE, as shells report a tool the signal killed); `run` keeps its own code
+    STDOUT_LOST = 141
 
 
 def exit_code(stop: Stop | StopReason | None, *, all_ok: bool) -> ExitCode:

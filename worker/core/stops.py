@@ -19,6 +19,7 @@ class StopReason(enum.StrEnum):
     INTERRUPTED = "interrupted"  # SIGINT/SIGTERM, or the drain deadline
     UNAUTHORIZED = "unauthorized"  # 401: the key, not a row, is wrong
     BREAKER = "breaker"  # the circuit breaker: the API (or the quota) looks down
+    NO_PROGRESS = "no_progress"  # no request went through for no_progress_timeout_s
     REFUSED = "refused"  # every row so far refused the same way: the job, not the rows
     REPORT = "report"  # the report could not be written
     INTERNAL = "internal"  # a bug: the run stops rather than guess

@@ -16,7 +16,10 @@ __all__ = ["Proxy", "shown_url"]
 
 def shown_url(url: str) -> str:
     """`url` without what may be secret: `http://***@proxy:3128`, `https://host/v2?…`."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # an unclosed IPv6 bracket: show none of it, it may hold a secret
+        return "(not a URL)"
     if not parts.scheme or not parts.netloc:
         return "(not a URL)"
     host = parts.netloc.rpartition("@")[2]

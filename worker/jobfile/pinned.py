@@ -34,7 +34,7 @@ from worker.files.atomic import LinkInTheWay, create_new, publish
 from worker.files.runfiles import RunFiles
 from worker.jobfile.reader import Job, open_job
 
-__all__ = ["JobSource", "is_stream", "pinned", "resume_name"]
+__all__ = ["JobSource", "is_stream", "pinned", "resume_name", "stdin_bytes"]
 
 _CHUNK = 1 << 20
 
@@ -56,6 +56,16 @@ def is_stream(path: Path) -> bool:
     except OSError:
         return False  # missing: open_job says so
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def stdin_bytes() -> BinaryIO:
+    """Standard input, to read a job from. Raises `JobFileError` when the process has
+    none (started with `<&-`: Python then has no sys.stdin at all)."""
+    if sys.stdin is None:
+        raise JobFileError("stdin (-): the job was to be read from stdin, but stdin is "
+                           "closed: pipe the job in, or give "
+                           "its file instead")
+    return sys.stdin.buffer
 
 
 def resume_name(job: Path, report: Path) -> Path:
@@ -130,7 +140,7 @@ def _copy(source: Path, to: Path) -> str:
 @contextlib.contextmanager
 def _open_source(source: Path) -> Iterator[BinaryIO]:
     if is_stdio(source):
-        yield sys.stdin.buffer
+        yield stdin_bytes()
         return
     if source.is_dir():
         raise JobFileError(f"{source}: is a folder, not a job file")

@@ -31,6 +31,7 @@ from typing import IO
 
 from worker.core.cells import neutralise
 from worker.core.errors import ConfigError
+from worker.core.filepath import check_replaceable
 from worker.core.stdio import is_stdio
 from worker.files.atomic import create_new, fsync_folder, publish, random_tmp
 
@@ -47,18 +48,21 @@ def open_job_writer(path: Path, header: list[str], *, overwrite: bool, flag: str
                neutralise_cells=neutralise_cells)
 
 
-def check_out_path(path: Path, overwrite: bool) -> None:
-    """Refuse, before anything is sent, an --out that could not be written."""
+def check_out_path(path: Path, overwrite: bool, flag: str = "--out") -> None:
+    """Refuse, before anything is sent, an --out (or --undo-out) that could not be
+    written."""
     if path.is_dir():
-        raise ConfigError(f"--out {path}: is a folder: name the job file, e.g. {path}/job.csv")
+        raise ConfigError(f"{flag} {path}: is a folder: name the job file, e.g. "
+                          f"{path}/job.csv")
+    check_replaceable(path, flag)
     if not path.parent.is_dir():
-        raise ConfigError(f"--out {path}: the folder {path.parent} does not exist: create it "
-                          "or choose another path")
+        raise ConfigError(f"{flag} {path}: the folder {path.parent} does not exist: create "
+                          "it or choose another path")
     if path.exists() and not overwrite:
-        raise ConfigError(f"--out {path}: a file is already there: pass --overwrite to "
+        raise ConfigError(f"{flag} {path}: a file is already there: pass --overwrite to "
                           "replace it, or choose another path")
     if not os.access(path.parent, os.W_OK):
-        raise ConfigError(f"--out {path}: the folder {path.parent} is not writable")
+        raise ConfigError(f"{flag} {path}: the folder {path.parent} is not writable")
 
 
 class JobWriter:

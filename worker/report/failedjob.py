@@ -26,6 +26,7 @@ from typing import Protocol
 
 from worker.core.columns import JOB_COLUMNS
 from worker.core.errors import ConfigError, ReportError
+from worker.core.filepath import check_replaceable
 from worker.core.operations import Field, parse_conversation_id
 from worker.core.outcomes import Outcome
 from worker.report.lastok import LastOkRows, original, report_key
@@ -71,6 +72,7 @@ def check_out_path(out: Path, report: Path, job: Path | None, overwrite: bool) -
     if out.is_dir():
         raise ConfigError(f"--failed {out}: is a folder: name the new job file, for "
                           f"example {out / 'retry.csv'}")
+    check_replaceable(out, "--failed")
     if not out.parent.is_dir():
         raise ConfigError(f"--failed {out}: the folder {out.parent} does not exist: create "
                           "it or choose another path")

@@ -91,6 +91,12 @@ def _write_holder(fd: int) -> None:
 
 def _in_use(path: Path, flag: str, lock: Path, fd: int) -> str:
     holder = _read_holder(fd)
+    if holder and holder["pid"] == os.getpid():
+        # The Python API: two runs in one process (two threads, two tasks). `kill` would
+        # stop the caller itself.
+        return (f"{flag} {path} is in use by another run in this process (since "
+                f"{holder['since']}); nothing was sent. Wait for that run to end (or "
+                "cancel its task), then run again, or give this run a report of its own")
     who = (f"pid {holder['pid']}, since {holder['since']}" if holder
            else f"a process that holds {lock.name}")
     pid = holder["pid"] if holder else "PID"

@@ -55,9 +55,10 @@ def retry_name(report: Path) -> Path:
 
 def retry_failed_advised(stop: StopReason | None, failed_on_outage: int) -> bool:
     """Does the command that goes on need `--retry-failed`? When the run stopped for its
-    failed rows (the breaker, refusals all alike: the rows failed for the run, not for
+    failed rows (the breaker, no progress, refusals all alike: the rows failed for the run, not for
     themselves), or rows failed on an outage: once the cause is fixed, they go again."""
-    return stop in (StopReason.BREAKER, StopReason.REFUSED) or failed_on_outage > 0
+    return (stop in (StopReason.BREAKER, StopReason.REFUSED, StopReason.NO_PROGRESS)
+            or failed_on_outage > 0)
 
 
 def steps(stats: ReportStats, report: Path, job: list[str] | None, *,

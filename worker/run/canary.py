@@ -16,14 +16,21 @@ rows `skipped` and exits 1: `--resume` sends the rest, as after any stop.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from urllib.parse import urlsplit
 
 from worker import logs
+from worker.core.errors import RunAborted, StartupError
 from worker.core.exitcodes import ExitCode
 from worker.core.operations import parse_conversation_id
 from worker.core.outcomes import Outcome, Result
 from worker.core.stops import Stop, StopReason
+from worker.jobfile.pinned import is_stream
+from worker.report import meta as runmeta
 from worker.run.ask import open_terminal
 from worker.run.request import RunRequest, RunResult
 from worker.run.runner import held, run
@@ -43,26 +50,73 @@ def _run_with_canary(req: RunRequest) -> RunResult:
     first = run(req)
     if first.stop is not None:  # 401, breaker, Ctrl-C: that run said so, and how to go on
         return first
-    findings = _read_back(req, first.canary)
-    bad = [line for r in first.canary if (line := _not_holding(r, findings))]
-    held = first.summary.outcomes[Outcome.SKIPPED]
-    text = _describe(first.canary, bad, findings)
-    fields = _fields(first.canary, bad)
-    if held and _go_ahead(req, text, fields, held):
-        return run(replace(req, resume=True, overwrite=False, retry_failed=False, yes=True,
-                           canary=0, earlier=first))
-    if not held:  # the canary was the whole job: nothing more to send
+    held_back = first.summary.outcomes[Outcome.SKIPPED]
+    try:
+        with _sigterm_interrupts(req):
+            findings = _read_back(req, first.canary)
+            bad = [line for r in first.canary if (line := _not_holding(r, findings))]
+            text = _describe(first.canary, bad, findings)
+            fields = _fields(first.canary, bad)
+            go = bool(held_back) and _go_ahead(req, text, fields, held_back)
+    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM) while reading back, or at the question
+        return _stopped(req, first, held_back, StopReason.INTERRUPTED,
+                        "run interrupted after the canary was sent")
+    if go:
+        return _rest(req, first)
+    if not held_back:  # the canary was the whole job: nothing more to send
         logs.event("canary", text, level=logs.WARNING if bad else logs.INFO, **fields)
         print(first.summary.line(first.wall_s, str(req.report)), flush=True)
         return replace(first, exit_code=ExitCode.FAILED if bad else first.exit_code)
     why = (f"{len(bad)} of {len(first.canary)} canary rows do not hold" if bad
            else "not confirmed")
-    logs.event("canary_stop", f"partoo-bulk: canary: {why}: the other {held} rows were not "
-               f"sent (skipped in {req.report}). To send them: {req.resume_hint}",
-               level=logs.WARNING, resume_command=req.resume_hint)
+    return _stopped(req, first, held_back, StopReason.CANARY, f"canary: {why}")
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts(req: RunRequest) -> Iterator[None]:
+    """Between the parts no run's handler is installed: SIGTERM stops there as Ctrl-C
+    does (the CLI's process only: the Python API leaves its host's signals alone)."""
+    if not req.handle_signals or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _rest(req: RunRequest, first: RunResult) -> RunResult:
+    """The held-back rows: a resume of the canary's report, reading the job's copy that
+    the canary pinned (a job from stdin was read once, by the canary)."""
+    job = req.job
+    if is_stream(job.path):
+        job = replace(job, path=req.files.job_copy)
+    try:
+        return run(replace(req, job=job, resume=True, overwrite=False, retry_failed=False,
+                           yes=True, canary=0, earlier=first))
+    except StartupError as exc:  # exit 2 says nothing was sent: the canary's rows were
+        raise RunAborted(f"{exc}. The {len(first.canary)} canary rows were sent; the rest "
+                         f"were not (skipped in {req.report}). To send them, once fixed: "
+                         f"{req.resume_hint}") from None
+
+
+def _stopped(req: RunRequest, first: RunResult, held_back: int, reason: StopReason,
+             why: str) -> RunResult:
+    """The canary's part is all this run sends: say so, and how to send the rest."""
+    runmeta.record_stop(req.report, reason.value)
+    interrupted = reason is StopReason.INTERRUPTED
+    logs.event("stopped" if interrupted else "canary_stop",
+               f"partoo-bulk: {why}: the other {held_back} rows were not sent (skipped in "
+               f"{req.report}). To send them: {req.resume_hint}", level=logs.WARNING,
+               stop_kind=reason.value, resume_command=req.resume_hint)
     print(first.summary.line(first.wall_s, str(req.report)), flush=True)
-    return RunResult(ExitCode.FAILED, first.summary, first.wall_s,
-                     Stop(StopReason.CANARY, f"canary: {why}"), first.canary)
+    return RunResult(ExitCode.INTERRUPTED if interrupted else ExitCode.FAILED, first.summary,
+                     first.wall_s, Stop(reason, why), first.canary)
 
 
 def _read_back(req: RunRequest, sent: list[Result]) -> Findings:

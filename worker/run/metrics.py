@@ -8,14 +8,16 @@ then renamed, never through a link): node_exporter never reads half a file.
 
 Every series is a gauge (a snapshot of one run, replaced by the next) labelled
 `bulk_job`, the file's name without `.prom`, so that several jobs on one host, each with
-its own file, never collide. `partoo_bulk_last_success_timestamp_seconds` is the end of
-the last run that finished (exit 0 or 1: every row has its final outcome); a run that
-did not finish carries the previous file's value over, so "no success for 26 h" is one
-alert rule whatever happened in between.
+its own file, never collide. `partoo_bulk_finished` is 1 when the run decided every row
+(`RunResult.finished`: none left `skipped`, no stop, a canary's included), else 0.
+`partoo_bulk_last_success_timestamp_seconds` is the end of the last run that finished;
+a run that did not finish carries the previous file's value over, so "no success for
+26 h" is one alert rule whatever happened in between.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +25,7 @@ from typing import Any
 
 from worker.core.errors import ConfigError
 from worker.core.exitcodes import ExitCode
+from worker.core.filepath import check_replaceable, is_special
 from worker.core.outcomes import Outcome
 from worker.files.atomic import atomic_write
 from worker.files.runfiles import tmp_of
@@ -31,7 +34,6 @@ __all__ = ["check_metrics_path", "write_metrics"]
 
 _PREFIX = "partoo_bulk_"
 _LAST_SUCCESS = _PREFIX + "last_success_timestamp_seconds"
-_FINISHED = (ExitCode.OK, ExitCode.FAILED)  # every row reached its final outcome
 
 
 def check_metrics_path(path: Path) -> None:
@@ -39,6 +41,7 @@ def check_metrics_path(path: Path) -> None:
     if path.suffix != ".prom":
         raise ConfigError(f"--metrics-out {path}: node_exporter's textfile collector reads "
                           f"only files named *.prom: use {path.with_suffix('.prom').name}")
+    check_replaceable(path, "--metrics-out")
     if not path.parent.is_dir():
         raise ConfigError(f"--metrics-out {path}: the folder {path.parent} does not exist: "
                           "create it (node_exporter's --collector.textfile.directory)")
@@ -49,6 +52,8 @@ def check_metrics_path(path: Path) -> None:
 
 def write_metrics(path: Path, data: Mapping[str, Any], *, finished_at: float) -> None:
     """`data`: the run's summary (as `--summary-json` writes it). Raises OSError."""
+    if is_special(path):  # the summary of a refused run is written too: never over one
+        raise OSError(errno.EINVAL, "not a regular file")
     from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
     registry = CollectorRegistry(auto_describe=True)
@@ -74,10 +79,13 @@ def write_metrics(path: Path, data: Mapping[str, Any], *, finished_at: float) ->
     gauge("exit_code", "The run's exit code (0 all ok, 1 some rows failed or invalid, "
           "2 could not start, 3 aborted, 130 interrupted).", code)
     gauge("last_run_timestamp_seconds", "When the run ended (Unix time).", finished_at)
-    last_success = finished_at if code in _FINISHED else _previous_success(path)
+    finished = data.get("finished") is True
+    gauge("finished", "1 if the run decided every row (none skipped, no stop), else 0.",
+          1 if finished else 0)
+    last_success = finished_at if finished else _previous_success(path)
     if last_success is not None:
-        gauge("last_success_timestamp_seconds", "When the last run that finished (exit 0 "
-              "or 1) ended (Unix time).", last_success)
+        gauge("last_success_timestamp_seconds", "When the last run that finished (every "
+              "row decided) ended (Unix time).", last_success)
     with atomic_write(path, tmp=tmp_of(path), binary=True) as f:  # RunFiles names the tmp
         f.write(generate_latest(registry))
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from worker.config import Settings
 from worker.core.errors import ConfigError
-from worker.core.outcomes import Result
+from worker.core.exitcodes import ExitCode
+from worker.core.outcomes import Outcome, Result
 from worker.core.stops import Stop
 from worker.files.runfiles import RunFiles
 from worker.jobfile.pinned import JobSource
@@ -62,3 +63,11 @@ class RunResult:
     wall_s: float
     stop: Stop | None = None
     canary: list[Result] = field(default_factory=list)  # the rows a canary sent
+
+    @property
+    def finished(self) -> bool:
+        """Every row of the job was decided (ok, failed or invalid): the run did not stop
+        first, and held no row back. Only such a run is a success for monitoring, whatever
+        its exit code (a canary that stopped the run exits 1, as a finished one can)."""
+        return (self.stop is None and self.exit_code in (ExitCode.OK, ExitCode.FAILED)
+                and not self.summary.outcomes[Outcome.SKIPPED])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -116,15 +117,39 @@ async def _arun(req: RunRequest, job: Job) -> RunResult:
     # objects are freed by their reference counts, not by the collector, which at its
     # default (a pass every 700 new objects) cost 10 us of the 100 a request takes
     # (bench/overhead.py).
-    thresholds = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(_GC_NEW_OBJECTS, *thresholds[1:])
-    try:
+    with _SENDING_GC:
         return await _execute(req, job, resuming, plan.rows)
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
+
+
+class _GcTuning:
+    """The collector's tuning while any run of the process sends: process-wide state, so
+    counted. The first run to start saves the host's thresholds and sets ours; the last
+    to end puts the host's back, however runs overlap (threads, tasks of one loop)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs = 0
+        self._saved: tuple[int, int, int] | None = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self._runs += 1
+            if self._runs == 1:
+                self._saved = gc.get_threshold()
+                gc.collect()
+                gc.freeze()
+                gc.set_threshold(_GC_NEW_OBJECTS, *self._saved[1:])
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._runs -= 1
+            if self._runs == 0 and self._saved is not None:
+                gc.set_threshold(*self._saved)
+                gc.unfreeze()
+                self._saved = None
+
+
+_SENDING_GC = _GcTuning()  # one count for the whole process
 
 
 @dataclass
@@ -187,7 +212,7 @@ async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
                        breaker=guard.breaker, refusals=guard.refusals,
                        capture=undo.StateCapture(journal) if journal else None,
                        read_back=ReadBack(client), concurrency=guard.concurrency,
-                       guards=req.guards)
+                       guards=req.guards, stall=guard.stall)
         engine = Engine(work, control, concurrency=guard.concurrency)
         with ReportWriter(inputs.out_path, job.extra_columns) as report, \
                 make_progress(total_rows, summary, quiet=req.quiet,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from worker.core.filepath import is_special
 from worker.core.outcomes import Fault, Outcome, Result
 from worker.core.words import counted
 from worker.files.atomic import write_text
@@ -128,7 +130,11 @@ class Summary:
 
 
 def write_summary_json(path: Path, data: dict[str, Any]) -> None:
-    """Write atomically (`worker.files.atomic`): a monitor never reads half a file."""
+    """Write atomically (`worker.files.atomic`): a monitor never reads half a file. Raises
+    OSError, also for a path that is not a regular file (the summary of a run refused for
+    that very path)."""
+    if is_special(path):
+        raise OSError(errno.EINVAL, "not a regular file")
     write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n",
                tmp=tmp_of(path))  # RunFiles names it: checked with the other outputs
 

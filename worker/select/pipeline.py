@@ -72,7 +72,7 @@ def select(req: SelectRequest) -> Selected:
     if not is_stdio(req.out):
         check_out_path(req.out, req.overwrite)
     if req.undo_out is not None:
-        check_out_path(req.undo_out, req.overwrite)
+        check_out_path(req.undo_out, req.overwrite, "--undo-out")
     return asyncio.run(_main(req))
 
 

@@ -48,6 +48,7 @@ from worker.sending.ratelimit import RateLimiter
 from worker.sending.readback import describe_state, holds
 from worker.sending.refusals import SameRefusals
 from worker.sending.retrypolicy import RetryPolicy
+from worker.sending.stall import NoProgress
 from worker.sending.tally import Tally
 
 __all__ = ["Capture", "Interrupted", "ReadState", "RowWork", "Send", "Step"]
@@ -91,7 +92,8 @@ class RowWork:
                  control: RunControl, *, aimd: Aimd | None = None,
                  breaker: Breaker | None = None, refusals: SameRefusals | None = None,
                  capture: Capture | None = None, read_back: ReadState | None = None,
-                 concurrency: Concurrency | None = None, guards: bool = True) -> None:
+                 concurrency: Concurrency | None = None, guards: bool = True,
+                 stall: NoProgress | None = None) -> None:
         self._send = send
         self._guards = guards  # False: --no-guards, a guarded row is sent without reading
         self._capture = capture
@@ -110,6 +112,7 @@ class RowWork:
         self._aimd = aimd
         self._breaker = breaker
         self._refusals = refusals or SameRefusals(0)  # 0: never stops
+        self._stall = stall
         self._control = control
 
     def skipped(self, op: Operation, tally: Tally, reason: str, *,
@@ -243,6 +246,8 @@ class RowWork:
         if tally.first_sent_at is None:
             tally.first_sent_at = loop.time()
         sent_at = loop.time()
+        if self._stall is not None:
+            self._stall.started(sent_at)
         if step is not Step.CHANGE:
             tally.reads += 1
         gate = self._gate
@@ -263,18 +268,32 @@ class RowWork:
                 tally.maybe_applied = True
             if isinstance(exc, RateLimited):
                 self._on_rate_limited(exc, tally)
+            if self._stall is not None:
+                self._check_stall(exc, loop.time())
             if isinstance(exc, TransientError) and self._control.stopping:
                 raise Interrupted() from exc  # no retry once the run is stopping
             raise
         finally:
             if gate is not None:
                 gate.ready()
+        if self._stall is not None:
+            self._stall.went_through(loop.time())
         tally.ok += 1
         tally.last_status = 200
         results.log_request(step.method, op, tally, 200, loop.time() - sent_at, "")
         if self._aimd is not None:
             self._aimd.on_success()
         return answer
+
+    def _check_stall(self, exc: RequestError, now: float) -> None:
+        """A transient failure after too long without any request going through stops
+        the run; any other answer shows the API answering."""
+        assert self._stall is not None
+        if not isinstance(exc, TransientError):
+            self._stall.went_through(now)
+        elif self._stall.stalled(now):
+            self._control.halt(StopReason.NO_PROGRESS, self._stall.explain(
+                exc.message, throttled=isinstance(exc, RateLimited)))
 
     def _on_rate_limited(self, exc: RateLimited, tally: Tally) -> None:
         """A signal to the adaptive rate, and a long Retry-After's pause for every sender

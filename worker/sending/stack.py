@@ -21,6 +21,7 @@ from worker.sending.concurrency import Concurrency, spare_for
 from worker.sending.ratelimit import RateLimiter
 from worker.sending.refusals import SameRefusals
 from worker.sending.retrypolicy import RetryPolicy
+from worker.sending.stall import NoProgress
 
 __all__ = ["Pacing", "open_client", "pacing"]
 
@@ -35,6 +36,7 @@ class Pacing:
     breaker: Breaker
     refusals: SameRefusals
     concurrency: Concurrency  # the engine's gate, told by each row when it is busy
+    stall: NoProgress  # stops the command when no request went through for long
 
 
 def pacing(s: Settings) -> Pacing:
@@ -45,7 +47,8 @@ def pacing(s: Settings) -> Pacing:
     gate = Concurrency(s.concurrency, spare=spare_for(s.rate_per_minute / 60))
     return Pacing(limiter, Aimd(limiter), policy,
                   Breaker(s.failure_window, s.failure_threshold),
-                  SameRefusals(s.same_refusal_rows), gate)
+                  SameRefusals(s.same_refusal_rows), gate,
+                  NoProgress(s.no_progress_timeout_s))
 
 
 @asynccontextmanager

@@ -206,7 +206,7 @@ async def _check(ids: list[int], expected: dict[int, Expected], s: Settings) -> 
     async with open_client(s) as client:
         requests = RowWork(_no_change, guard.limiter, guard.policy, control,
                            aimd=guard.aimd, breaker=guard.breaker,
-                           concurrency=guard.concurrency)
+                           concurrency=guard.concurrency, stall=guard.stall)
         reader = _Reader(client, requests, findings)
         engine = Engine(reader, control, concurrency=guard.concurrency)
         checks = (_Check(i, cid, expected[cid]) for i, cid in enumerate(ids, start=1))
