@@ -81,7 +81,9 @@ def _sigterm_interrupts(req: RunRequest) -> Iterator[None]:
         return
 
     def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        # As a SIGINT: inside `verify`'s loop, asyncio's own handler then cancels its
+        # task cleanly (a KeyboardInterrupt raised here would land in whatever task runs).
+        signal.raise_signal(signal.SIGINT)
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
