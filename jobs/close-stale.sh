@@ -21,6 +21,9 @@
 #                 or the creation date for a conversation without messages
 #   BUSINESS      only these businesses, comma-separated (default: all the key can see)
 #   OUT_DIR       where dated jobs, reports and summaries go (default ./close-stale)
+#   FINISH_BY     no request starts after it (run --finish-by: HH:MM, the next such local
+#                 time; an ISO 8601 time; or +DURATION); default +30m, so a night's run
+#                 never runs into the working day. Empty: no window
 #   METRICS_OUT   also write the run's metrics there, for node_exporter's textfile
 #                 collector (a path ending in .prom; README: Metrics)
 #   PARTOO_BULK   the command to call (default partoo-bulk)
@@ -32,12 +35,15 @@
 #   1   some rows failed: the report's `error` column says why
 #   2   could not start (key missing, bad setting, OUT_DIR not writable): nothing sent
 #   3   the listing stopped (bad key, API down; no job written, nothing sent), or the run
-#       was aborted (finish it: partoo-bulk run JOB --report REPORT --resume --yes)
+#       was aborted, or its FINISH_BY window closed with rows left (they are `skipped`;
+#       the next night's select lists them again, or finish now:
+#       partoo-bulk run JOB --report REPORT --resume --yes)
 #   75  the previous night's run is still going (nothing done)
 #   130 interrupted
 set -euo pipefail
 
 stale_days="${STALE_DAYS:-30}"
+finish_by="${FINISH_BY-+30m}"  # unset: the default; set but empty: no window
 out_dir="${OUT_DIR:-./close-stale}"
 read -r -a bulk <<< "${PARTOO_BULK:-partoo-bulk}"  # split: "python -m worker" works too
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -74,6 +80,9 @@ if (( status != 0 )); then
     exit "$status"
 fi
 run_args=(run "$job" --yes --quiet --summary-json "${job%.csv}.summary.json")
+if [[ -n "$finish_by" ]]; then
+    run_args+=(--finish-by "$finish_by")
+fi
 if [[ -n "${METRICS_OUT:-}" ]]; then
     run_args+=(--metrics-out "$METRICS_OUT")
 fi

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
+import pty
 import subprocess
 import sys
 import time
@@ -157,3 +158,39 @@ def read_csv(path: Path) -> list[dict[str, str]]:
     """Any CSV of ours (a job, an undo job, a journal) as dicts by column name."""
     with open(path, encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
+# --- a terminal, a runbook ----------------------------------------------------------
+
+JOBS = Path(__file__).resolve().parent.parent / "jobs"
+
+
+def ask_on_a_terminal(args, env, answers: list[str], out_file) -> tuple[int, str]:
+    """The worker on a real pseudo-terminal (its controlling terminal), stdout redirected
+    to a file, as `partoo-bulk run JOB > out.txt` typed at a terminal."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PARTOO_")}
+    full_env.update(env)
+    command = " ".join([sys.executable, "-m", "worker", *args]) + f" > {out_file}"
+    pid, master = pty.fork()
+    if pid == 0:  # the child: the pty is its terminal, stdin and stderr
+        os.execvpe("sh", ["sh", "-c", command], full_env)
+    seen = b""
+    pending = list(answers)
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal: it has exited
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if pending and seen.rstrip().endswith(b"[y/N]"):
+            os.write(master, pending.pop(0).encode() + b"\n")
+    _, status = os.waitpid(pid, 0)
+    os.close(master)
+    return os.waitstatus_to_exitcode(status), seen.decode("utf-8", "replace")
+
+
+def script(name: str, *args: str, env: dict[str, str], cwd: Path):
+    full = {k: v for k, v in os.environ.items() if not k.startswith("PARTOO_")}
+    full.update(env, PARTOO_BULK=f"{sys.executable} -m worker")
+    return subprocess.run(["bash", str(JOBS / name), *args], env=full, cwd=cwd,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)

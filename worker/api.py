@@ -26,10 +26,12 @@ import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from worker.config import Settings, load_settings
+from worker.config.finishby import parse_finish_by
 from worker.core.errors import ConfigError, PartooBulkError, RunAborted, StartupError
 from worker.core.filepath import file_path
 from worker.core.operations import make_override
@@ -50,7 +52,7 @@ PathArg = str | os.PathLike[str]
 class JobResult:
     """How a run ended. `counts` has every outcome (ok, failed, invalid, skipped)."""
 
-    exit_code: int  # the CLI's: 0 all ok, 1 some failed or invalid, 3 aborted
+    exit_code: int  # the CLI's: 0 all ok, 1 some failed or invalid, 3 aborted or window closed
     counts: dict[str, int]  # outcome -> rows, rows kept from an earlier report included
     report: Path  # absolute
     stop_reason: str | None = None  # why the run stopped before its end, if it did
@@ -62,7 +64,8 @@ class JobResult:
 def run_job(job: PathArg, *, report: PathArg | None = None, action: str | None = None,
             assign: str | None = None, resume: bool = False, retry_failed: bool = False,
             overwrite: bool = False, settings: Settings | Mapping[str, Any] | None = None,
-            echo: bool = False, guards: bool = True) -> JobResult:
+            echo: bool = False, guards: bool = True,
+            finish_by: str | datetime | None = None) -> JobResult:
     """Run a job file and wait for its end; from any thread, outside a running loop."""
     try:
         asyncio.get_running_loop()
@@ -70,7 +73,7 @@ def run_job(job: PathArg, *, report: PathArg | None = None, action: str | None =
         return asyncio.run(arun_job(
             job, report=report, action=action, assign=assign, resume=resume,
             retry_failed=retry_failed, overwrite=overwrite, settings=settings, echo=echo,
-            guards=guards))
+            guards=guards, finish_by=finish_by))
     raise RuntimeError("worker.run_job() was called inside a running event loop (an async "
                        "task, or a notebook cell): use `await worker.arun_job(...)` there; "
                        "it takes the same arguments")
@@ -81,7 +84,8 @@ async def arun_job(job: PathArg, *, report: PathArg | None = None,
                    resume: bool = False, retry_failed: bool = False,
                    overwrite: bool = False,
                    settings: Settings | Mapping[str, Any] | None = None,
-                   echo: bool = False, guards: bool = True) -> JobResult:
+                   echo: bool = False, guards: bool = True,
+                   finish_by: str | datetime | None = None) -> JobResult:
     """`run_job` on the running loop.
 
     `job` is a job file (or a plain list of ids, with `action` or `assign`); `report`
@@ -90,8 +94,12 @@ async def arun_job(job: PathArg, *, report: PathArg | None = None,
     the PARTOO_* environment and the config files, as flags do (None means "not given").
     `guards=False` is `--no-guards`: guarded rows are sent without reading the
     conversation first (README: Guards).
+    `finish_by` is `--finish-by`: "03:00", "+45m", an ISO 8601 time, or a `datetime`
+    (naive: local); the run then ends with `stop_kind` "window" and exit code 3 if
+    rows are left, which `resume=True` sends.
     """
     values = _settings(settings)
+    deadline = None if finish_by is None else parse_finish_by(finish_by, flag="finish_by")
     values.require_api_key("the changes are made as the Partoo user of the key",
                            how="set PARTOO_API_KEY (or PARTOO_API_KEY_FILE) in the "
                            "process's environment, or pass settings={'api_key': ...} read "
@@ -111,7 +119,7 @@ async def arun_job(job: PathArg, *, report: PathArg | None = None,
     result = await arun(RunRequest(
         job=source, settings=values, report=report_path, resume=resume,
         retry_failed=retry_failed, overwrite=overwrite, yes=True, quiet=not echo,
-        echo=echo, handle_signals=False, guards=guards))
+        echo=echo, handle_signals=False, guards=guards, finish_by=deadline))
     return _job_result(result, report_path)
 
 

@@ -24,7 +24,7 @@ from worker.cli import main as cli_main
 from worker.core.errors import ConfigError, JobFileError, ReportError, StartupError
 
 PARAMETERS = ["job", "report", "action", "assign", "resume", "retry_failed", "overwrite",
-              "settings", "echo", "guards"]
+              "settings", "echo", "guards", "finish_by"]
 
 
 @pytest.fixture(autouse=True)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import subprocess
 import sys
 
-from helpers import read_report, sim_env, write_job
+from helpers import ask_on_a_terminal, read_report, sim_env, write_job
 
 
 def closing_job(folder, n=12):
@@ -104,32 +103,6 @@ def test_a_canary_as_big_as_the_job_only_checks(tmp_path, make_sim, cli):
     assert result.code == 0, result.err
     assert "canary: 3 rows sent, read back: 3 hold" in result.err
     assert result.out.startswith("3 rows: 3 ok")
-
-
-def ask_on_a_terminal(args, env, answers: list[str], out_file) -> tuple[int, str]:
-    """The worker on a real pseudo-terminal (its controlling terminal), stdout redirected
-    to a file, as `partoo-bulk run JOB > out.txt` typed at a terminal."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PARTOO_")}
-    full_env.update(env)
-    command = " ".join([sys.executable, "-m", "worker", *args]) + f" > {out_file}"
-    pid, master = pty.fork()
-    if pid == 0:  # the child: the pty is its terminal, stdin and stderr
-        os.execvpe("sh", ["sh", "-c", command], full_env)
-    seen = b""
-    pending = list(answers)
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # the child closed the terminal: it has exited
-            break
-        if not chunk:
-            break
-        seen += chunk
-        if pending and seen.rstrip().endswith(b"[y/N]"):
-            os.write(master, pending.pop(0).encode() + b"\n")
-    _, status = os.waitpid(pid, 0)
-    os.close(master)
-    return os.waitstatus_to_exitcode(status), seen.decode("utf-8", "replace")
 
 
 def test_on_a_terminal_the_question_is_asked_there_while_stdout_goes_to_a_file(tmp_path,

@@ -164,10 +164,11 @@ def test_skipped_rows_join_with_skipped_and_extra_columns_keep_their_quote(tmp_p
          "T-3", "x"),
         (4, "abc", "", "", "invalid", "", "conversation_id 'abc' is not ...", "T-4", "y"),
     ], extras=("ticket", "note"))
+    # Exit 3: a skipped row means the run did not finish (the rows are written all the same).
     only_failed = cli("report", report, "--failed", tmp_path / "a.csv", env={})
-    assert only_failed.code == 0 and "wrote 1 failed row to" in only_failed.out
+    assert only_failed.code == 3 and "wrote 1 failed row to" in only_failed.out
     both = cli("report", report, "--failed", tmp_path / "b.csv", "--skipped", env={})
-    assert both.code == 0 and "wrote 2 failed or skipped rows" in both.out
+    assert both.code == 3 and "wrote 2 failed or skipped rows" in both.out
     with open(tmp_path / "b.csv", encoding="utf-8", newline="") as f:
         assert list(csv.reader(f)) == [
             ["conversation_id", "status", "assigned_user_id", "ticket", "note"],

@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from helpers import SECRET, read_report, sim_env
+from helpers import SECRET, read_report, script, sim_env
 from worker.simulator import ALICE, BOB, CAROL
 
-JOBS = Path(__file__).resolve().parents[2] / "jobs"
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
-
-
-def script(name: str, *args: str, env: dict[str, str], cwd: Path):
-    full = {k: v for k, v in os.environ.items() if not k.startswith("PARTOO_")}
-    full.update(env, PARTOO_BULK=f"{sys.executable} -m worker")
-    return subprocess.run(["bash", str(JOBS / name), *args], env=full, cwd=cwd,
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
 
 
 def test_close_stale_selects_then_runs_and_exits_0(tmp_path, make_sim):

@@ -22,6 +22,7 @@ examples:
   partoo-bulk plan jobs/demo.csv                       # rows per action, invalid rows, ETA
   partoo-bulk plan ids.txt --action close              # a plain list of ids
   partoo-bulk plan moves.csv --rate-per-minute 120     # ETA at a lower rate
+  partoo-bulk plan stale.csv --finish-by 03:00         # does it fit before 03:00?
   partoo-bulk plan moves.csv && partoo-bulk run moves.csv --yes   # send only a clean job
   partoo-bulk plan moves.csv --json | jq .invalid      # for a script
   cut -d, -f1 export.csv | partoo-bulk plan - --action close   # a job on stdin
@@ -53,6 +54,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--no-guards", action="store_true",
                    help="estimate for `run --no-guards` (guarded rows sent without the "
                    "read before their change)")
+    p.add_argument("--finish-by", metavar="WHEN",
+                   help="say whether `run --finish-by WHEN` fits the job, and how many rows "
+                   "it reaches if not (HH:MM, an ISO 8601 time, or +DURATION)")
     p.add_argument("--config", type=Path, metavar="FILE",
                    help="TOML settings file (see config.example.toml; default: "
                    "$PARTOO_CONFIG)").complete = FILE  # type: ignore[attr-defined]
@@ -81,6 +85,12 @@ def _plan(args: argparse.Namespace, path: Path, shown: str) -> int:
 
     # No key: plan sends nothing, and a key file is not read (a pipe there would hang).
     settings = load_settings(args.config, read_key=False, rate_per_minute=args.rate_per_minute)
+    window = None
+    if args.finish_by is not None:
+        from worker.config import finishby
+
+        when = finishby.parse_finish_by(args.finish_by)
+        window = (finishby.shown(when), finishby.seconds_left(when))
     override = override_from(args)
     job = open_job(path, override)
     plan = make_plan(job)
@@ -96,13 +106,16 @@ def _plan(args: argparse.Namespace, path: Path, shown: str) -> int:
         command += ["--config", str(args.config)]
     if args.rate_per_minute is not None:
         command += ["--rate-per-minute", f"{args.rate_per_minute:g}"]
+    if args.finish_by is not None:
+        command += ["--finish-by", args.finish_by]
     code = ExitCode.FAILED if plan.invalid else ExitCode.OK
     if args.json:
-        _print_document(args, plan, settings.rate_per_minute, shlex.join(command), code)
+        _print_document(args, plan, settings.rate_per_minute, shlex.join(command), code,
+                        window)
         return code
     print(f"plan for {shown} (nothing is sent):")
     print(plan.describe(settings.rate_per_minute, undo=bool(args.undo_out),
-                        guards=not args.no_guards))
+                        guards=not args.no_guards, window=window))
     save = "save it to a file, then " if shown == "stdin" else ""
     if plan.invalid:
         print(f"not clean: fix the invalid rows in {shown} and plan again; or send the "
@@ -113,11 +126,16 @@ def _plan(args: argparse.Namespace, path: Path, shown: str) -> int:
 
 
 def _print_document(args: argparse.Namespace, plan: Plan, rate: float, command: str,
-                    code: int) -> None:
+                    code: int, window: tuple[str, float] | None) -> None:
     from worker.commands._output import absolute, document, print_json
     from worker.core.operations import Action
 
     undo, guards = bool(args.undo_out), not args.no_guards
+    fit = None
+    if window is not None:
+        est = plan.estimate(rate, undo=undo, guards=guards, window_s=window[1])
+        fit = {"finish_by": window[0], "window_s": round(window[1], 1), "fits": est.fits,
+               "rows_to_send": est.rows, "rows_reached": est.rows_reached}
     print_json(document(
         "plan", exit_code=code, job=absolute(args.job), rows=plan.rows,
         actions={a.value: plan.actions[a.value] for a in Action}, invalid=plan.invalid,
@@ -131,4 +149,4 @@ def _print_document(args: argparse.Namespace, plan: Plan, rate: float, command: 
         undo_reads=plan.undo_reads(undo, guards), guarded_rows=plan.guarded,
         guards=guards, guard_reads=plan.guard_reads(guards), rate_per_minute=rate,
         estimated_duration_s=round(plan.estimate_s(rate, undo=undo, guards=guards), 1),
-        clean=not plan.invalid, run_command=command))
+        clean=not plan.invalid, window=fit, run_command=command))

@@ -28,7 +28,9 @@ examples:
 
 --failed leaves out a failed row when a later row of the same conversation changed the
 same thing (status, or assignee) successfully: sending it now would undo that change.
-Exit codes: 0 the report was read; 2 it could not be (or OUT could not be written).
+Exit codes: 0 the report was read and its run finished; 3 read, but the run did not
+finish (rows skipped, or not yet in the report: killed or under way; --resume finishes
+it); 2 it could not be read (or OUT could not be written).
 environment: none but PARTOO_DEBUG=1 (tracebacks for internal errors): nothing is sent.
 """
 
@@ -57,6 +59,7 @@ def handle(args: argparse.Namespace) -> int:
     from worker.core.exitcodes import ExitCode
     from worker.core.outcomes import Outcome
     from worker.files.runfiles import RunFiles
+    from worker.report.completion import EXIT_UNFINISHED, completion
     from worker.report.failedjob import RetryPicker, check_out_path
     from worker.report.meta import stopped_by
     from worker.report.nextsteps import job_words
@@ -95,24 +98,29 @@ def handle(args: argparse.Namespace) -> int:
               "was killed while writing it) and is left out; --resume sends that row again",
               file=sys.stderr)
     written = None if picker is None else _write_failed(args, picker)
+    done = completion(args.report, stats)
+    code = ExitCode.OK if done.finished else EXIT_UNFINISHED
     if args.json:
         from worker.commands._report_json import report_document
 
         report_document(args, stats, job, picker, written, torn=report.torn,
-                        resuming=resuming)
-        return ExitCode.OK
+                        resuming=resuming, done=done, code=code)
+        return code
     text = sys.stderr if to_stdout else sys.stdout  # stdout holds the rows then
     print(f"{args.report}: {stats.describe(args.top)}", file=text)
+    if not done.finished:
+        print(done.explain(), file=text)
     if picker is None:
         from worker.report.nextsteps import next_steps
 
-        print(next_steps(stats, args.report, job, stop=stopped_by(args.report)), file=text)
+        print(next_steps(stats, args.report, job, stop=stopped_by(args.report),
+                         missing=done.rows_missing), file=text)
     else:
         from worker.report.nextsteps import retry_written
 
         kinds = "failed or skipped" if args.skipped else "failed"
         print(retry_written(args.failed, written or 0, picker.overridden, kinds), file=text)
-    return ExitCode.OK
+    return code
 
 
 def _write_failed(args: argparse.Namespace, picker: RetryPicker) -> int:

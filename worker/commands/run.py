@@ -32,6 +32,7 @@ examples:
   partoo-bulk run ids.txt --action close --yes         # a plain list of ids (cron)
   partoo-bulk run moves.csv --report out/moves.report.csv --resume --yes
   partoo-bulk run moves.csv --resume --retry-failed --yes   # after an outage
+  partoo-bulk run stale.csv --yes --finish-by 03:00    # nightly: nothing starts after 03:00
   partoo-bulk run stale.csv --yes --log-format json --metrics-out /var/lib/node_exporter/partoo.prom
 """
 
@@ -70,6 +71,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="send the first N rows, read them back and show what holds, then "
                    "ask before the rest (with --yes: go on only if all N hold, else stop, "
                    "exit 1; --resume sends the rest)")
+    p.add_argument("--finish-by", metavar="WHEN",
+                   help="no request starts after WHEN: HH:MM (the next such local time), "
+                   "an ISO 8601 time, or +DURATION (+45m, +1h30m); the rows not sent by "
+                   "then are skipped, exit 3, --resume sends them")
     p.add_argument("--summary-json", type=file_arg, metavar="PATH",
                    help="also write a machine-readable summary (for monitoring)")
     p.add_argument("--metrics-out", type=file_arg, metavar="PATH.prom",
@@ -86,6 +91,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def handle(args: argparse.Namespace) -> int:
     from worker.core.errors import RunAborted, StartupError
+    from worker.core.outcomes import Outcome
     from worker.run.paths import PathClash, check_distinct
 
     started_at = _now()
@@ -108,6 +114,8 @@ def handle(args: argparse.Namespace) -> int:
         "exit_code": outcome.exit_code, "finished": outcome.finished,
         "stop_reason": None if outcome.stop is None else outcome.stop.detail,
         "stop_kind": None if outcome.stop is None else outcome.stop.reason.value,
+        # Every row has its final outcome: nothing stopped the run, nothing is skipped.
+        "finished": outcome.stop is None and not outcome.summary.outcomes[Outcome.SKIPPED],
         **outcome.summary.as_dict(outcome.wall_s)}, outcome)
     return outcome.exit_code
 
@@ -147,6 +155,11 @@ def _run(args: argparse.Namespace) -> RunResult:
     setup_logging(verbose=args.verbose, fmt=args.log_format, secret=secret,
                   also_secret=(proxy.password or "",) if proxy is not None else ())
     override = override_from(args)
+    finish_by = None
+    if args.finish_by is not None:
+        from worker.config.finishby import parse_finish_by
+
+        finish_by = parse_finish_by(args.finish_by)
     report = _report(args)
     hint = ["partoo-bulk", "run", str(resume_name(args.job, report)), "--report",
             str(report), "--resume"]
@@ -161,7 +174,8 @@ def _run(args: argparse.Namespace) -> RunResult:
                      resume=args.resume, retry_failed=args.retry_failed,
                      overwrite=args.overwrite, yes=args.yes, strict=args.strict,
                      quiet=args.quiet, undo_out=args.undo_out, canary=args.canary,
-                     resume_hint=shlex.join(hint), guards=not args.no_guards)
+                     resume_hint=shlex.join(hint), guards=not args.no_guards,
+                     finish_by=finish_by)
     if args.canary:
         from worker.run.canary import run_with_canary
 

@@ -22,7 +22,9 @@ class ExitCode(enum.IntEnum):
     OK = 0
     FAILED = 1  # done, but rows failed or invalid, or differ (verify); a canary held back
     COULD_NOT_START = 2  # usage, settings, files, API unreachable: nothing was sent
-    ABORTED = 3  # a started run had to stop: 401, the breaker, refusals, a file of ours, a bug
+    # A started run had to stop: 401, the breaker, refusals, a file of ours, a bug; or its
+    # --finish-by window closed with rows left; `report` of a run that did not finish.
+    ABORTED = 3
     INTERRUPTED = 130  # SIGINT/SIGTERM (128 + SIGINT, as shells report it)
     # stdout closed or unwritable (`| head`), for a command whose product is its stdout
     # (128 + SIGPIPE, as shells report a tool the signal killed); `run` keeps its own code
@@ -34,7 +36,8 @@ def exit_code(stop: Stop | StopReason | None, *, all_ok: bool) -> ExitCode:
     reason = stop.reason if isinstance(stop, Stop) else stop
     if reason is None:
         return ExitCode.OK if all_ok else ExitCode.FAILED
-    if reason.aborted:
+    # A closed window is no failure, but like an abort it leaves rows for --resume.
+    if reason.aborted or reason is StopReason.WINDOW:
         return ExitCode.ABORTED
     if reason is StopReason.INTERRUPTED:
         return ExitCode.INTERRUPTED

@@ -24,12 +24,14 @@ class StopReason(enum.StrEnum):
     REPORT = "report"  # the report could not be written
     INTERNAL = "internal"  # a bug: the run stops rather than guess
     CANARY = "canary"  # `run --canary`: its rows did not all hold, or the operator said no
+    WINDOW = "window"  # `run --finish-by`: the window closed; --resume sends the rest
 
     @property
     def aborted(self) -> bool:
-        """The run had to stop (exit 3), rather than was asked to (an interrupt) or held
-        back after its canary (`worker.core.exitcodes.exit_code`)."""
-        return self not in (StopReason.INTERRUPTED, StopReason.CANARY)
+        """The run had to stop (exit 3), rather than was asked to (an interrupt), held
+        back after its canary, or reached the end of its --finish-by window (exit 3 too,
+        but no failure: `worker.core.exitcodes.exit_code`)."""
+        return self not in (StopReason.INTERRUPTED, StopReason.CANARY, StopReason.WINDOW)
 
     @classmethod
     def of(cls, text: object) -> StopReason | None:

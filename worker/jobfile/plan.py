@@ -22,7 +22,7 @@ from worker.core.operations import Action, Operation
 from worker.core.words import counted
 from worker.jobfile.reader import Job
 
-__all__ = ["InvalidExample", "Plan", "Touch", "make_plan"]
+__all__ = ["Estimate", "InvalidExample", "Plan", "Touch", "make_plan"]
 
 _SHOWN_INVALID = 5
 _SHOWN_REPEATED = 3  # conversations shown as examples
@@ -55,6 +55,31 @@ class InvalidExample:
         return f"row {self.row}: {self.message}"
 
 
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """`Plan.estimate`: the rows and requests left to send, their duration at the rate,
+    and how many of the rows a `--finish-by` window of `window_s` seconds reaches."""
+
+    rows: int  # rows to send (valid, not kept by a resume)
+    requests: int
+    duration_s: float
+    window_s: float | None = None
+    rows_reached: int = 0  # of `rows`, those the window reaches (all when it fits)
+
+    @property
+    def fits(self) -> bool:
+        return self.window_s is None or self.duration_s <= self.window_s
+
+    def describe_window(self, given: str) -> str:
+        window = _human(max(self.window_s or 0.0, 0.0) / 60)
+        if self.fits:
+            return f"--finish-by {given}: fits (the window is {window})"
+        return (f"--finish-by {given}: does NOT fit: the window is {window}, so the run "
+                f"will reach about {self.rows_reached} of the {self.rows} rows to send; "
+                "the rest are reported skipped, for --resume (lower the job, or widen "
+                "the window)")
+
+
 @dataclass
 class Plan:
     rows: int = 0
@@ -75,11 +100,19 @@ class Plan:
                    guards: bool = True) -> float:
         return self.total_requests(undo=undo, guards=guards) / rate_per_minute * 60
 
-    def total_requests(self, *, undo: bool = False, guards: bool = True) -> int:
-        """PATCHes (at most: a guarded row may need none), plus one GET per guarded row,
-        plus with `--undo-out` one GET per conversation before its change, unless that
-        change's guard read it already (one read serves both)."""
-        return self.requests + self.guard_reads(guards) + self.undo_reads(undo, guards)
+    def total_requests(self, *, undo: bool = False, guards: bool = True,
+                       kept_sent: int = 0) -> int:
+        """The one count of the requests a run of this plan makes: the estimate, the
+        fit in a `--finish-by` window and the prompt all come from it, so a request a
+        row gains is added here. PATCHes (at most: a guarded row may need none), plus
+        one GET per guarded row, plus with `--undo-out` one GET per conversation before
+        its change unless that change's guard read it already (one read serves both);
+        less, on a resume, the `kept_sent` rows already sent (their reads in proportion)."""
+        rows = max(0, self.requests - kept_sent)
+        reads = self.guard_reads(guards) + self.undo_reads(undo, guards)
+        if rows < self.requests:
+            reads = -(-reads * rows // self.requests)  # in proportion, rounded up
+        return rows + reads
 
     def guard_reads(self, guards: bool = True) -> int:
         return self.guarded if guards else 0
@@ -89,8 +122,22 @@ class Plan:
             return 0
         return self.conversations - (self.guarded_first if guards else 0)
 
-    def describe(self, rate_per_minute: float, *, undo: bool = False,
-                 guards: bool = True) -> str:
+    def estimate(self, rate_per_minute: float, *, undo: bool = False, guards: bool = True,
+                 kept_sent: int = 0, window_s: float | None = None) -> Estimate:
+        """What is left to send, how long it takes at the rate, and, given the seconds
+        of a `--finish-by` window, how many of the rows it reaches."""
+        rows = max(0, self.requests - kept_sent)
+        requests = self.total_requests(undo=undo, guards=guards, kept_sent=kept_sent)
+        duration = requests / rate_per_minute * 60
+        reached = rows
+        if window_s is not None and duration > window_s:
+            reached = min(rows, int(rows * max(window_s, 0.0) / duration))
+        return Estimate(rows, requests, duration, window_s, reached)
+
+    def describe(self, rate_per_minute: float, *, undo: bool = False, guards: bool = True,
+                 kept_sent: int = 0, window: tuple[str, float] | None = None) -> str:
+        """The plan in words. `kept_sent`: rows a resume keeps (the estimate is for the
+        rest); `window`: `--finish-by`'s (what was given, seconds left) to fit into."""
         if not self.rows:
             return "0 rows: the job has a header but no rows, so there is nothing to send"
         lines = [f"{self.rows} rows: " + ", ".join(
@@ -99,18 +146,21 @@ class Plan:
         lines += self._describe_repeated()
         lines += self._describe_invalid()
         lines += self._describe_guards(rate_per_minute, guards)
-        minutes = self.estimate_s(rate_per_minute, undo=undo, guards=guards) / 60
+        est = self.estimate(rate_per_minute, undo=undo, guards=guards, kept_sent=kept_sent,
+                            window_s=None if window is None else window[1])
         parts = []
         if self.guard_reads(guards):
             parts.append(f"{self.guard_reads(guards)} guard reads")
         if undo:
             parts.append(f"{self.undo_reads(undo, guards)} reads for --undo-out")
-        reads = f", {parts[0].replace(' ', ' of them ', 1)}" if parts else ""
-        reads += "".join(f" and {part}" for part in parts[1:])
-        lines.append(f"estimated duration: about {_human(minutes)} "
-                     f"({counted(self.total_requests(undo=undo, guards=guards), 'request')}"
-                     f"{reads} at {rate_per_minute:g}/min; longer if the API asks us to "
-                     "slow down)")
+        reads = f", {parts[0].replace(' ', ' of them ', 1)}" if parts and not kept_sent else ""
+        reads += "".join(f" and {part}" for part in parts[1:]) if not kept_sent else ""
+        left = f" for the {counted(est.rows, 'row')} left" if kept_sent else ""
+        lines.append(f"estimated duration{left}: about {_human(est.duration_s / 60)} "
+                     f"({counted(est.requests, 'request')}{reads} at "
+                     f"{rate_per_minute:g}/min; longer if the API asks us to slow down)")
+        if window is not None:
+            lines.append(est.describe_window(window[0]))
         return "\n".join(lines)
 
     def _describe_guards(self, rate_per_minute: float, guards: bool) -> list[str]:

@@ -3,8 +3,11 @@
 Written atomically before the first request: the job file's SHA-256 and size, the
 action override (`--action`/`--assign`), the `--undo-out` path; never the key. A resume
 whose job, flags or undo file differ is refused with what differs and what to do.
-At the end of each run, `stop` records why it stopped (a `StopReason` value, or null
-when it finished), so `report` can advise for the run, not only for its rows.
+It also holds `rows`, the job's row count, and `ended`: false from the start of each run
+(a fresh one or a resume) until it ends, when `stop` records why it stopped (a
+`StopReason` value, or null when it went through). So `report` can tell a report that
+is short of rows (a kill -9, a run under way) from a finished one
+(`worker.report.completion`), and advise for the run, not only for its rows.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from worker.core.stops import StopReason
 from worker.files.atomic import write_text
 from worker.files.runfiles import RunFiles
 
-__all__ = ["check_same_job", "fingerprint", "read_meta", "record_stop", "stopped_by",
-           "write_meta"]
+__all__ = ["check_same_job", "ended", "fingerprint", "job_rows", "read_meta", "record_start",
+           "record_stop", "stopped_by", "write_meta"]
 
 _FORMAT = 1
 
@@ -36,17 +39,48 @@ def fingerprint(job_path: Path, override: Override | None) -> dict[str, object]:
             "override": None if override is None else [override.action.value, override.value]}
 
 
-def write_meta(report: Path, meta: dict[str, object], job_path: Path) -> None:
-    _write(report, {**meta, "job_path": str(job_path.resolve())})
+def write_meta(report: Path, meta: dict[str, object], job_path: Path, *, rows: int) -> None:
+    """A fresh run's meta, before its first request: `rows` is the job's row count."""
+    _write(report, {**meta, "job_path": str(job_path.resolve()), "rows": rows,
+                    "stop": None, "ended": False})
+
+
+def record_start(report: Path, *, rows: int) -> None:
+    """A resume begins: until it says otherwise (a kill -9 never will), not ended. `rows`:
+    the job's (the same job, as `check_same_job` made sure), for a meta written before
+    the count was kept."""
+    _update(report, stop=None, ended=False, rows=rows)
 
 
 def record_stop(report: Path, stop: str | None) -> None:
-    """Note why the run that just ended stopped (None: it finished). Best effort: the
-    advice of `report` is all that depends on it."""
+    """Note why the run that just ended stopped (None: it went through)."""
+    _update(report, stop=stop, ended=True)
+
+
+def _update(report: Path, **values: object) -> None:
+    # Best effort: the advice of `report` is all that depends on it.
     try:
-        _write(report, {**read_meta(report), "stop": stop})
+        _write(report, {**read_meta(report), **values})
     except ReportError:
         pass
+
+
+def job_rows(report: Path) -> int | None:
+    """The job's row count as the meta holds it; None if unknown (no meta, an old one)."""
+    try:
+        rows = read_meta(report).get("rows")
+    except (ReportError, AttributeError):
+        return None
+    return rows if isinstance(rows, int) and not isinstance(rows, bool) else None
+
+
+def ended(report: Path) -> bool | None:
+    """Did the last run on `report` reach its end (False: killed, or under way)?"""
+    try:
+        value = read_meta(report).get("ended")
+    except (ReportError, AttributeError):
+        return None
+    return value if isinstance(value, bool) else None
 
 
 def stopped_by(report: Path) -> StopReason | None:

@@ -62,9 +62,10 @@ def retry_failed_advised(stop: StopReason | None, failed_on_outage: int) -> bool
 
 
 def steps(stats: ReportStats, report: Path, job: list[str] | None, *,
-          stop: StopReason | None = None) -> list[NextStep]:
+          stop: StopReason | None = None, missing: int = 0) -> list[NextStep]:
     """What to do next, most urgent first, with the commands for this report. `stop`: why
-    the run stopped, as its meta says (`worker.report.meta.stopped_by`)."""
+    the run stopped, as its meta says (`worker.report.meta.stopped_by`); `missing`: the
+    job's rows not yet in the report (`worker.report.completion`)."""
     o = stats.outcomes
     job = job or ["JOB"]
     run = ["partoo-bulk", "run", *job, "--report", str(report)]
@@ -84,17 +85,22 @@ def steps(stats: ReportStats, report: Path, job: list[str] | None, *,
                               [again]))
         refused = 0
     elif outage:
-        # One command sends the rows that failed on the outage and the skipped ones.
+        # One command sends the rows that failed on the outage, the skipped ones and those
+        # not yet in the report.
         rest = (f", and {skipped} skipped (the run stopped before them)" if skipped else "")
-        found.append(NextStep("retry_outage", outage + skipped, f"{outage} failed on the "
-                              "server's side (5xx, 429, timeouts, or answers that are not "
-                              "Partoo's API: a wrong PARTOO_BASE_URL, a proxy; the error "
+        rest += f", and {missing} not yet in the report" if missing else ""
+        found.append(NextStep("retry_outage", outage + skipped + missing, f"{outage} failed "
+                              "on the server's side (5xx, 429, timeouts, or answers that are "
+                              "not Partoo's API: a wrong PARTOO_BASE_URL, a proxy; the error "
                               f"says which){rest}: not the rows' fault. Fix the address if the "
                               "error says so; once the API is well, send them again in place:",
                               [again]))
-    elif skipped:
-        found.append(NextStep("resume", skipped, f"{skipped} skipped: "
-                              "not finished, the run stopped. Finish it:",
+    elif skipped or missing:
+        said = [f"{missing} not yet in the report"] if missing else []
+        said += [f"{skipped} skipped"] if skipped else []
+        why = "the run did not finish" if missing else "not finished, the run stopped"
+        found.append(NextStep("resume", skipped + missing, f"{' and '.join(said)}: {why}. "
+                              "Finish it (rows already done are kept, not sent again):",
                               [shlex.join([*run, "--resume"])]))
     if refused:
         retry = str(retry_name(report))
@@ -119,10 +125,10 @@ def steps(stats: ReportStats, report: Path, job: list[str] | None, *,
 
 
 def next_steps(stats: ReportStats, report: Path, job: list[str] | None, *,
-               stop: StopReason | None = None) -> str:
-    if not stats.rows:
+               stop: StopReason | None = None, missing: int = 0) -> str:
+    if not stats.rows and not missing:
         return "no rows yet: the run has not written any (or the job was empty)"
-    found = steps(stats, report, job, stop=stop)
+    found = steps(stats, report, job, stop=stop, missing=missing)
     if not found:
         return "every row is ok: nothing to do"
     return "next:\n" + "\n".join(f"  - {s}" for s in found)

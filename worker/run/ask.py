@@ -18,11 +18,12 @@ import sys
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from worker.config.finishby import seconds_left, shown
 from worker.core.errors import StartupError
 from worker.jobfile.plan import Plan
 from worker.run.request import RunRequest
 
-__all__ = ["Terminal", "confirm_run", "open_terminal"]
+__all__ = ["Terminal", "confirm_run", "open_terminal", "window_of"]
 
 # The operator's terminal, to write the question to and read the answer from.
 _TERMINAL_OUT, _TERMINAL_IN = (("CONOUT$", "CONIN$") if sys.platform == "win32"
@@ -87,7 +88,7 @@ def confirm_run(req: RunRequest, plan: Plan, kept: tuple[int, int]) -> None:
     host = urlsplit(req.settings.base_url).netloc
     undo = req.undo_out is not None
     kept_rows, kept_sent = kept
-    to_send = max(0, plan.total_requests(undo=undo, guards=req.guards) - kept_sent)
+    to_send = plan.total_requests(undo=undo, guards=req.guards, kept_sent=kept_sent)
     up_to = "up to " if kept_rows else ""
     terminal = open_terminal()
     if terminal is None:
@@ -96,7 +97,8 @@ def confirm_run(req: RunRequest, plan: Plan, kept: tuple[int, int]) -> None:
                            "first with `partoo-bulk plan JOB`)")
     with terminal:
         terminal.say(plan.describe(req.settings.rate_per_minute, undo=undo,
-                                   guards=req.guards))
+                                   guards=req.guards, kept_sent=kept_sent,
+                                   window=window_of(req)))
         if kept_rows:
             terminal.say(f"resuming: {kept_rows} of these rows are done in {req.report} and "
                          "are kept, not sent again")
@@ -106,3 +108,10 @@ def confirm_run(req: RunRequest, plan: Plan, kept: tuple[int, int]) -> None:
                         f"what holds before the rest of the {up_to}{to_send} requests)?")
         if not terminal.ask(question):
             raise StartupError("cancelled: nothing was sent")
+
+
+def window_of(req: RunRequest) -> tuple[str, float] | None:
+    """`--finish-by` as `Plan.describe` takes it: (the time shown, seconds left now)."""
+    if req.finish_by is None:
+        return None
+    return shown(req.finish_by), seconds_left(req.finish_by)

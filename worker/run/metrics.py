@@ -77,11 +77,16 @@ def write_metrics(path: Path, data: Mapping[str, Any], *, finished_at: float) ->
           data.get("retries", 0))
     gauge("wall_time_seconds", "How long the run took.", data.get("wall_time_s", 0.0))
     gauge("exit_code", "The run's exit code (0 all ok, 1 some rows failed or invalid, "
-          "2 could not start, 3 aborted, 130 interrupted).", code)
+          "2 could not start, 3 aborted or out of its --finish-by window, 130 "
+          "interrupted).", code)
     gauge("last_run_timestamp_seconds", "When the run ended (Unix time).", finished_at)
     finished = data.get("finished") is True
     gauge("finished", "1 if the run decided every row (none skipped, no stop), else 0.",
           1 if finished else 0)
+    if data.get("stop_kind"):
+        gauge("stopped", "1: the run stopped before its end, for this reason (window: "
+              "--finish-by closed; unauthorized, breaker, refused, no_progress, report, "
+              "internal, canary, interrupted).", 1.0, stop_kind=str(data["stop_kind"]))
     last_success = finished_at if finished else _previous_success(path)
     if last_success is not None:
         gauge("last_success_timestamp_seconds", "When the last run that finished (every "

@@ -6,6 +6,10 @@ log collectors keep; with `--log-format json`, the same as a `progress` event wi
 figures as fields, terminal or not. `--quiet` gives `NullProgress`. Callers feed results
 with `add()`. Each adds "concurrency 64 reached: raise --concurrency" while the
 concurrency cap, not the rate, holds requests back (`worker.sending.concurrency`).
+
+"Done" is a row with its final outcome: a `skipped` row (a stop: Ctrl-C, a closed
+--finish-by window) is not done, so a stopped run's bar is drawn short, with its
+skipped rows named, never full.
 """
 
 from __future__ import annotations
@@ -81,6 +85,16 @@ class _CapWatch:
         return note
 
 
+def _done(summary: Summary) -> int:
+    """Rows with their final outcome: the skipped ones wait for --resume."""
+    return summary.rows - summary.outcomes[Outcome.SKIPPED]
+
+
+def _skipped(summary: Summary) -> str:
+    skipped = summary.outcomes[Outcome.SKIPPED]
+    return f", {skipped} skipped" if skipped else ""
+
+
 def _eta(done: int, total: int, rows_per_s: float) -> str:
     if rows_per_s <= 0 or done >= total:
         return "-"
@@ -128,7 +142,7 @@ class PlainProgress:
         s = self._summary
         rows_per_s = (s.rows - s.carried) / max(now - self._started, 1e-9)
         left = self._total - s.rows
-        return {"rows_done": s.rows, "rows_total": self._total,
+        return {"rows_done": _done(s), "rows_total": self._total,
                 **{f"rows_{o.value}": s.outcomes[o] for o in Outcome},
                 "requests": s.requests, "requests_per_minute": round(
                     self._rate.per_minute(now), 1), "http_429": s.throttled,
@@ -137,19 +151,19 @@ class PlainProgress:
 
     def line(self, now: float) -> str:
         s = self._summary
-        done = s.rows
+        done = _done(s)
         pct = 100 * done / self._total if self._total else 100.0
-        rows_per_s = (done - s.carried) / max(now - self._started, 1e-9)
+        rows_per_s = (s.rows - s.carried) / max(now - self._started, 1e-9)
         return (f"progress: {done}/{self._total} rows ({pct:.1f}%), {s.outcomes[Outcome.OK]} ok, "
-                f"{s.outcomes[Outcome.FAILED]} failed, {s.outcomes[Outcome.INVALID]} invalid | "
-                f"{self._rate.per_minute(now):.0f} req/min | {s.throttled} x 429 | "
-                f"ETA {_eta(done, self._total, rows_per_s)}"
+                f"{s.outcomes[Outcome.FAILED]} failed, {s.outcomes[Outcome.INVALID]} invalid"
+                f"{_skipped(s)} | {self._rate.per_minute(now):.0f} req/min | "
+                f"{s.throttled} x 429 | ETA {_eta(s.rows, self._total, rows_per_s)}"
                 + (f" | {self._cap_note}" if self._cap_note else ""))
 
 
 class RichProgress:
     def __init__(self, total: int, summary: Summary,
-                 concurrency: Concurrency | None = None) -> None:
+                 concurrency: Concurrency | None = None, *, console: Any = None) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
         from rich.progress import Progress as Bar
@@ -158,7 +172,7 @@ class RichProgress:
         self._rate = _Rate()
         self._bar = Bar(TextColumn("[bold]partoo-bulk"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[counts]}"), TimeRemainingColumn(),
-                        console=Console(stderr=True), transient=False)
+                        console=console or Console(stderr=True), transient=False)
         self._task = self._bar.add_task("run", total=total, counts="")
         self._cap = _CapWatch(concurrency, time.monotonic())
         self._cap_text = ""
@@ -186,11 +200,16 @@ class RichProgress:
             note = self._cap.note(now)
             self._cap_text, self._cap_looked = (f" | {note}" if note else ""), now
         s = self._summary
+        # Invalid and skipped only when there are some: on an 80-column terminal the
+        # counts must leave room for the bar's "done/total".
         o = s.outcomes
-        counts = (f"[green]{o[Outcome.OK]} ok[/] [red]{o[Outcome.FAILED]} failed[/] "
-                  f"{o[Outcome.INVALID]} invalid | {self._rate.per_minute(now):.0f}/min | "
+        invalid, skipped = o[Outcome.INVALID], o[Outcome.SKIPPED]
+        counts = (f"[green]{o[Outcome.OK]} ok[/] [red]{o[Outcome.FAILED]} failed[/]"
+                  + (f" {invalid} invalid" if invalid else "")
+                  + (f" [yellow]{skipped} skipped[/]" if skipped else "")
+                  + f" | {self._rate.per_minute(now):.0f}/min | "
                   f"{s.throttled} x 429{self._cap_text}")
-        self._bar.update(self._task, completed=s.rows, counts=counts)
+        self._bar.update(self._task, completed=_done(s), counts=counts)
 
 
 def make_progress(total: int, summary: Summary, *, quiet: bool,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from worker.config import Settings
@@ -37,6 +38,7 @@ class RunRequest:
     resume_hint: str = ""  # the command line that resumes this run
     canary: int = 0  # send only the first N rows; the others are held back, `skipped`
     earlier: RunResult | None = None  # the canary's part of this run, counted in its figures
+    finish_by: datetime | None = None  # --finish-by: no request starts after it (aware)
     locked: bool = False  # the caller holds the report's lock (`runner.held`): the canary
 
     @property

@@ -3,8 +3,9 @@
 One async path, `arun`: the Python API awaits it on its caller's loop (`worker.api`);
 `run` gives it a loop of its own for the CLI and the demo. `commands/run.py` builds a
 `RunRequest` and calls `run()`. Its exit code is `worker.core.exitcodes.exit_code` of
-its stop and rows (a `StartupError` is raised before anything is sent). Output (the
-summary, undo and stop lines) only with `req.echo`.
+its stop and rows (a `StartupError` is raised before anything is sent; a closed
+`--finish-by` window is a stop too, exit 3, the rest `skipped` for --resume). Output
+(the summary, undo and stop lines) only with `req.echo`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from worker import logs
 from worker.config import ca_files, proxy_for
+from worker.config.finishby import seconds_left, shown
 from worker.core.columns import REPORT_COLUMNS
 from worker.core.errors import RunAborted, StartupError
 from worker.core.exitcodes import ExitCode, exit_code
@@ -36,7 +38,7 @@ from worker.report import meta as runmeta
 from worker.report.nextsteps import retry_failed_advised
 from worker.report.writer import ReportWriter
 from worker.run import outputs, undo
-from worker.run.ask import confirm_run
+from worker.run.ask import confirm_run, window_of
 from worker.run.progress import make_progress
 from worker.run.request import RunRequest, RunResult
 from worker.run.sink import ReportSink, hold_back
@@ -95,21 +97,26 @@ async def _arun(req: RunRequest, job: Job) -> RunResult:
     # Reads the whole file: a bad byte at row 90,000 stops us here. With no prompt to
     # show and no --strict, only the rows are counted (the run parses each one once);
     # otherwise the plan, in flat memory for a million rows with --yes.
-    if req.yes and not req.strict:
+    # A --finish-by window needs the requests counted (and with --undo-out the
+    # conversations) to say whether the job fits.
+    if req.yes and not req.strict and req.finish_by is None:
         plan = Plan(rows=job.count_rows())
     else:
-        plan = make_plan(job, counts_only=req.yes)
+        plan = make_plan(job, counts_only=req.yes and req.undo_out is None)
     if req.strict and plan.invalid:
         raise StartupError(f"{job.path}: {plan.invalid} invalid row(s) and --strict: "
                            f"nothing was sent. First: {plan.invalid_examples[0]}. Fix them "
                            "(see `partoo-bulk plan JOB`) or drop --strict")
     await check_reachable(req.settings.base_url, req.settings.request_timeout_s,
                           proxy=proxy_for(req.settings), ca_files=ca_files(req.settings))
-    if not req.yes:
+    if not req.yes or req.finish_by is not None:
         width = len(REPORT_COLUMNS) + len(job.extra_columns)
-        confirm_run(req, plan, resume.count_kept(req.report, width,
-                                                 retry_failed=req.retry_failed)
-                    if resuming else (0, 0))
+        kept = (resume.count_kept(req.report, width, retry_failed=req.retry_failed)
+                if resuming else (0, 0))
+        if not req.yes:
+            confirm_run(req, plan, kept)
+        elif req.echo:
+            _say_window(req, plan, kept[1])
     if not resuming:
         outputs.clear(req)  # every check passed: only now does an earlier report go
     # Long-lived objects out of the collector's full passes (~10 ms stalls otherwise,
@@ -161,15 +168,15 @@ class _Inputs:
     ahead_file: Path
 
 
-def _open_inputs(req: RunRequest, job: Job, resuming: bool) -> _Inputs:
+def _open_inputs(req: RunRequest, job: Job, resuming: bool, total_rows: int) -> _Inputs:
     """The job's rows, with those an earlier report already settled carried over."""
     width = len(REPORT_COLUMNS) + len(job.extra_columns)
     ahead_file = req.files.ahead
     if not resuming:
-        runmeta.write_meta(req.report, outputs.job_meta(req, job), job.path)
+        runmeta.write_meta(req.report, outputs.job_meta(req, job), job.path, rows=total_rows)
         return _Inputs(hold_back(job.items(), req.canary), req.report, ahead_file)
     resume.consolidate(req.report, width)
-    runmeta.record_stop(req.report, None)  # until this run says otherwise (a kill -9)
+    runmeta.record_start(req.report, rows=total_rows)  # not ended until this run says so
     old = resume.records(req.report, width) if req.report.exists() else iter(())
     # Read once, then gone: this run writes its own (see worker.report.ahead).
     finished_ahead = ahead.read_ahead(ahead_file, width)
@@ -182,7 +189,7 @@ def _open_inputs(req: RunRequest, job: Job, resuming: bool) -> _Inputs:
 
 
 async def _execute(req: RunRequest, job: Job, resuming: bool, total_rows: int) -> RunResult:
-    inputs = _open_inputs(req, job, resuming)
+    inputs = _open_inputs(req, job, resuming, total_rows)
     summary = Summary()
     started = time.monotonic()
     control = RunControl()
@@ -199,6 +206,34 @@ async def _execute(req: RunRequest, job: Job, resuming: bool, total_rows: int) -
                      time.monotonic() - started)
     result.canary = sent
     return result
+
+
+def _say_window(req: RunRequest, plan: Plan, kept_sent: int) -> None:
+    """With --yes there is no prompt: say in the log whether the job fits its window."""
+    window = window_of(req)
+    assert window is not None
+    est = plan.estimate(req.settings.rate_per_minute, undo=req.undo_out is not None,
+                        kept_sent=kept_sent, window_s=window[1])
+    if est.fits and req.quiet:
+        return  # nothing to act on
+    logs.event("window", f"partoo-bulk: {est.describe_window(window[0])}",
+               level=logs.INFO if est.fits else logs.WARNING, fits=est.fits,
+               rows_to_send=est.rows, rows_reached=est.rows_reached,
+               estimated_duration_s=round(est.duration_s, 1),
+               window_s=round(window[1], 1))
+
+
+def _open_window(req: RunRequest, control: RunControl) -> list[asyncio.TimerHandle]:
+    """--finish-by: the window closes at WHEN (no request starts after it); the requests
+    then in flight get the drain time an interrupt gives them, then are cut."""
+    if req.finish_by is None:
+        return []
+    loop = asyncio.get_running_loop()
+    closes = loop.time() + seconds_left(req.finish_by)
+    detail = (f"the window closed at {shown(req.finish_by)} (--finish-by): the rows not "
+              "sent wait for --resume")
+    return [control.close_window_at(closes, detail),
+            loop.call_at(closes + req.drain_timeout_s, control.cancel)]
 
 
 async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
@@ -221,12 +256,15 @@ async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
             sink.sent = sent if req.canary else None
             snapshots = asyncio.create_task(ahead.keep_ahead(inputs.ahead_file,
                                                              engine.waiting))
+            window = _open_window(req, control)
             try:
                 with graceful_signals(control, req.drain_timeout_s,
                                       enabled=req.handle_signals):
                     await engine.run(inputs.items, sink)
             finally:
                 snapshots.cancel()
+                for timer in window:
+                    timer.cancel()
                 gate = guard.concurrency
                 summary.concurrency = ConcurrencyUse(gate.cap, gate.most_busy,
                                                      gate.cap_held())

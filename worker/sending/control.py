@@ -10,6 +10,10 @@ and the runner act on it. Nothing in it calls back up.
   requests in flight finish.
 - `cancel()`: the requests in flight are cancelled too (a second signal, the drain
   deadline, a report that cannot be written).
+- `close_window_at(when)` (`run --finish-by`): at that loop time the run halts with
+  `StopReason.WINDOW`; and `may_start()`, asked just before each request goes out (after
+  its rate permit), says no once the window has closed or the run is stopping, so no
+  request starts after it, however late a timer fires.
 
 Decisions are made on `Stop.reason`, a `str` Enum, never by searching the message.
 """
@@ -32,6 +36,8 @@ class RunControl:
         self.stop: Stop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._in_request: set[asyncio.Task[Any]] = set()
+        self._closes_at: float | None = None  # loop time (`run --finish-by`)
+        self._window_detail = ""
 
     @property
     def stopping(self) -> bool:
@@ -67,6 +73,22 @@ class RunControl:
             self.stop = Stop(reason, detail)
         for task in self._tasks - self._in_request:
             task.cancel()
+
+    def close_window_at(self, loop_deadline: float, detail: str) -> asyncio.TimerHandle:
+        """From `loop_deadline` (the running loop's time) on, no request starts: the run
+        halts with `StopReason.WINDOW` and `detail`. Returns the timer (cancel it when the
+        run ends first)."""
+        self._closes_at, self._window_detail = loop_deadline, detail
+        loop = asyncio.get_running_loop()
+        return loop.call_at(loop_deadline, self.halt, StopReason.WINDOW, detail)
+
+    def may_start(self) -> bool:
+        """May a request go out now? No once the run is stopping or its window closed
+        (then it halts here, should the window's timer not have fired yet)."""
+        if (self._closes_at is not None and self.stop is None
+                and asyncio.get_running_loop().time() >= self._closes_at):
+            self.halt(StopReason.WINDOW, self._window_detail)
+        return self.stop is None
 
     def cancel(self) -> None:
         """Cancel the requests in flight as well."""

@@ -241,6 +241,10 @@ class RowWork:
     async def _attempt(self, op: Any, tally: Tally, step: Step,
                        send: Callable[[Any], Awaitable[Any]]) -> Any:
         await self._limiter.acquire()
+        if not self._control.may_start():
+            # Stopping (or the --finish-by window closed) while this row waited for its
+            # permit, or between two of its requests: no request starts after a stop.
+            raise Interrupted()
         loop = asyncio.get_running_loop()
         tally.requests += 1
         if tally.first_sent_at is None:

@@ -1,0 +1,13 @@
+"""Is a report's run finished: its rows against the job's count in the meta."""
+
+from __future__ import annotations
+
+from worker.report.completion import Completion
+
+
+def test_a_report_without_a_row_count_in_its_meta_judges_by_its_skipped_rows():
+    unknown = Completion(job_rows=None, rows=21, skipped=0, stop=None, ended=None)
+    assert unknown.finished and unknown.rows_missing == 0 and unknown.explain() == ""
+    killed = Completion(job_rows=61, rows=21, skipped=0, stop=None, ended=False)
+    assert not killed.finished and killed.rows_missing == 40 and killed.unfinished_rows == 40
+    assert "40 of the job's 61 rows are not yet in the report" in killed.explain()
