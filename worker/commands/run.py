@@ -114,8 +114,6 @@ def handle(args: argparse.Namespace) -> int:
         "exit_code": outcome.exit_code, "finished": outcome.finished,
         "stop_reason": None if outcome.stop is None else outcome.stop.detail,
         "stop_kind": None if outcome.stop is None else outcome.stop.reason.value,
-        # Every row has its final outcome: nothing stopped the run, nothing is skipped.
-        "finished": outcome.stop is None and not outcome.summary.outcomes[Outcome.SKIPPED],
         **outcome.summary.as_dict(outcome.wall_s)}, outcome)
     return outcome.exit_code
 
