@@ -91,7 +91,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def handle(args: argparse.Namespace) -> int:
     from worker.core.errors import RunAborted, StartupError
-    from worker.core.outcomes import Outcome
     from worker.run.paths import PathClash, check_distinct
 
     started_at = _now()
