@@ -143,7 +143,7 @@ def complete_in_bash(script: str, words: list[str], cwd: Path) -> list[str]:
 def test_bash_completion_offers_commands_flags_choices_and_files(tmp_path):
     script = completion_script("bash")
     (tmp_path / "moves.csv").write_text("conversation_id,status\n")
-    assert complete_in_bash(script, ["partoo-bulk", "r"], tmp_path) == ["run", "report"]
+    assert complete_in_bash(script, ["partoo-bulk", "r"], tmp_path) == ["run", "report", "runbook"]
     assert "--canary" in complete_in_bash(script, ["partoo-bulk", "run", "--c"], tmp_path)
     assert complete_in_bash(script, ["partoo-bulk", "run", "--log-format", ""],
                             tmp_path) == ["text", "json"]

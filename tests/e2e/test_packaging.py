@@ -33,11 +33,13 @@ from worker.config import Settings, load_settings
 from worker.jobfile.reader import open_job
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = {"jobs/demo.csv": "demo.csv", "config.example.toml": "config.example.toml"}
+DATA = {"jobs/demo.csv": "demo.csv", "config.example.toml": "config.example.toml",
+        "jobs/close-stale.sh": "runbooks/close-stale.sh",
+        "jobs/reassign-leaver.sh": "runbooks/reassign-leaver.sh"}
 
 
 def package_data(name: str) -> bytes:
-    return resources.files("worker").joinpath("data", name).read_bytes()
+    return resources.files("worker").joinpath("data", *name.split("/")).read_bytes()
 
 
 @pytest.mark.parametrize("top", list(DATA))
@@ -119,7 +121,8 @@ def test_the_sdist_holds_the_tests_and_data_as_real_files(dist):
         members = {m.name.split("/", 1)[1]: m for m in sdist.getmembers() if "/" in m.name}
         wanted = (_source_files("tests", "*.py") + _source_files("jobs", "*")
                   + ["config.example.toml", "LICENSE", "worker/py.typed",
-                     "worker/data/demo.csv", "worker/data/config.example.toml"])
+                     "worker/data/demo.csv", "worker/data/config.example.toml",
+                     *_source_files("worker/data/runbooks", "*.sh")])
         assert "tests/conftest.py" in wanted
         for name in wanted:
             assert name in members, f"the sdist lacks {name}"
@@ -131,12 +134,16 @@ def test_the_sdist_holds_the_tests_and_data_as_real_files(dist):
 def test_the_wheel_holds_every_module_the_data_and_py_typed(dist):
     with zipfile.ZipFile(_one(dist, "partoo_bulk-*.whl")) as wheel:
         infos = {i.filename: i for i in wheel.infolist()}
+        runbooks = _source_files("worker/data/runbooks", "*.sh")
         wanted = [*_source_files("worker", "**/*.py"), "worker/py.typed",
-                  "worker/data/demo.csv", "worker/data/config.example.toml"]
+                  "worker/data/demo.csv", "worker/data/config.example.toml", *runbooks]
+        assert runbooks, "no runbook in worker/data/runbooks"
         for name in wanted:
             assert name in infos, f"the wheel lacks {name}"
             assert not stat.S_ISLNK(infos[name].external_attr >> 16), f"{name} is a symlink"
             assert wheel.read(name) == (ROOT / name).read_bytes(), f"{name} differs"
+        for name in runbooks:  # runnable in place too (`runbook install` sets the mode anyway)
+            assert infos[name].external_attr >> 16 & 0o111, f"{name} is not executable"
         assert not [n for n in infos if n.startswith(("tests/", "jobs/", "bench/"))]
         meta_name = next(n for n in infos if n.endswith(".dist-info/METADATA"))
         meta = email.parser.Parser().parsestr(wheel.read(meta_name).decode())

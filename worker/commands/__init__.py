@@ -7,4 +7,4 @@ Command modules import only argparse-level things at the top; the heavy imports
 __all__ = ["COMMANDS"]
 
 COMMANDS = ("run", "plan", "report", "select", "verify", "demo", "simulate",
-            "completion")
+            "runbook", "completion")
