@@ -164,10 +164,13 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def kubernetes(session: nox.Session) -> None:
-    """examples/kubernetes/*.yaml against the Kubernetes schema (strict: no unknown field)."""
-    session.install("kubernetes-validate")
+    """examples/kubernetes/*.yaml against the Kubernetes schema (strict: no unknown
+    field), then its script against the simulator (tests/test_example_kubernetes.py)."""
+    session.install("-e", ".[test]", "kubernetes-validate")
     session.run("kubernetes-validate", "--strict", *sorted(
         str(p.relative_to(ROOT)) for p in (ROOT / "examples" / "kubernetes").glob("*.yaml")))
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_example_kubernetes.py",
+                *session.posargs)
 
 
 @nox.session
