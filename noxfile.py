@@ -69,7 +69,7 @@ def suite_against_the_wheel(session: nox.Session, *install: str,
 def lint(session: nox.Session) -> None:
     """ruff, the layers contract (lint-imports) and the types (mypy, pydantic plugin)."""
     session.install("-e", ".[test,dev]")
-    session.run("ruff", "check", "worker", "tests", "bench", "noxfile.py")
+    session.run("ruff", "check", "worker", "tests", "bench", "examples", "noxfile.py")
     session.run("lint-imports")
     session.run("mypy")
 
@@ -175,7 +175,10 @@ def kubernetes(session: nox.Session) -> None:
 
 @nox.session
 def airflow(session: nox.Session) -> None:
-    """examples/airflow's DAG in real Airflow (its own venv, SQLite in a temporary
-    AIRFLOW_HOME), `airflow dags test` against the simulator: tests/airflow_dag_test.py."""
-    session.install("apache-airflow", dist(session, "whl"))
-    session.run("python", "tests/airflow_dag_test.py", *session.posargs)
+    """examples/airflow's DAG in real Airflow from PyPI (this session's venv: Airflow and
+    the wheel), `airflow dags test` against the simulator: tests/test_example_airflow.py."""
+    session.install("apache-airflow", f"partoo-bulk[test] @ file://{dist(session, 'whl')}")
+    show_versions(session)
+    session.run("airflow", "version")
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "-rs", "tests/test_example_airflow.py",
+                *session.posargs)
