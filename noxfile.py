@@ -165,20 +165,20 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def kubernetes(session: nox.Session) -> None:
     """examples/kubernetes/*.yaml against the Kubernetes schema (strict: no unknown
-    field), then its script against the simulator (tests/test_example_kubernetes.py)."""
+    field), then its script against the simulator (tests/e2e/test_example_kubernetes.py)."""
     session.install("-e", ".[test]", "kubernetes-validate")
     session.run("kubernetes-validate", "--strict", *sorted(
         str(p.relative_to(ROOT)) for p in (ROOT / "examples" / "kubernetes").glob("*.yaml")))
-    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_example_kubernetes.py",
-                *session.posargs)
+    session.run("pytest", "-q", "-p", "no:cacheprovider",
+                "tests/e2e/test_example_kubernetes.py", *session.posargs)
 
 
 @nox.session
 def airflow(session: nox.Session) -> None:
     """examples/airflow's DAG in real Airflow from PyPI (this session's venv: Airflow and
-    the wheel), `airflow dags test` against the simulator: tests/test_example_airflow.py."""
+    the wheel), `airflow dags test` against the simulator: tests/e2e/test_example_airflow.py."""
     session.install("apache-airflow", f"partoo-bulk[test] @ file://{dist(session, 'whl')}")
     show_versions(session)
     session.run("airflow", "version")
-    session.run("pytest", "-q", "-p", "no:cacheprovider", "-rs", "tests/test_example_airflow.py",
-                *session.posargs)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "-rs",
+                "tests/e2e/test_example_airflow.py", *session.posargs)

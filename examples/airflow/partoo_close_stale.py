@@ -1,5 +1,5 @@
 """Airflow DAG: every night, close the unsolved Partoo conversations with no message for
-30 days (README: "In Airflow"). Tested in real Airflow by tests/test_example_airflow.py
+30 days (README: "In Airflow"). Tested in real Airflow by tests/e2e/test_example_airflow.py
 (`nox -s airflow`: `airflow dags test` against the simulator).
 
 Install partoo-bulk beside Airflow (pip install partoo_bulk-*.whl) and give the workers

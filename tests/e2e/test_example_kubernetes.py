@@ -20,7 +20,7 @@ from worker.simulator import Faults
 
 yaml = pytest.importorskip("yaml", reason="needs PyYAML (nox -s kubernetes installs it)")
 
-MANIFEST = Path(__file__).resolve().parent.parent / "examples" / "kubernetes" / "cronjob.yaml"
+MANIFEST = Path(__file__).resolve().parents[2] / "examples" / "kubernetes" / "cronjob.yaml"
 
 
 def cronjob() -> dict:

@@ -20,7 +20,7 @@ import pytest
 from helpers import SECRET, read_report, sim_env
 from worker.simulator import Faults
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = Path(sys.executable).parent / "airflow"
 pytestmark = pytest.mark.skipif(not AIRFLOW.exists(),
                                 reason="needs Airflow beside this Python: nox -s airflow")
