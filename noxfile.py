@@ -76,7 +76,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The README's test command, `pytest -q`, on the editable install."""
+    """The README's test command, `pytest -q`, on the editable install. (.ci/run runs
+    the same command in the venv it made the README's way, with pip, so as not to run
+    the suite twice.)"""
     session.install("-e", ".[test]")
     session.run("pytest", "-q", *session.posargs, env=REQUIRE_AIORESPONSES)
 
