@@ -122,7 +122,9 @@ def wheel_demo(session: nox.Session) -> None:
     session.chdir(empty)
     session.run("partoo-bulk", "demo")
     session.run("partoo-bulk", "runbook", "install", "jobs")
-    session.run("python", "-c", WHEEL_CHECK)
+    check = Path(session.create_tmp()) / "check_the_wheel.py"
+    check.write_text(WHEEL_CHECK)
+    session.run("python", str(check))
 
 
 WHEEL_CHECK = """

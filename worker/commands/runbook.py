@@ -91,6 +91,7 @@ def _install(folder: Path, shipped: dict[str, Traversable], *, overwrite: bool) 
     from worker.core.errors import ConfigError
 
     python = str(Path(sys.executable).absolute())  # not resolved: a venv's python is the venv
+    folder = folder.absolute()  # what it prints: the paths a crontab line needs
     texts = {folder / f"{name}{_SUFFIX}": pinned(path.read_text(encoding="utf-8"), python)
              for name, path in shipped.items()}
     try:
