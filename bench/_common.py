@@ -7,6 +7,7 @@ and targets side by side, and a reader (or CI) looks at them.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -17,7 +18,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,11 @@ class SimProcess:
         """(server clock, status, sent by partoo-bulk) of every /v2 request, in order."""
         data = self.get("/_bench/arrivals")
         return list(zip(data["at"], data["status"], map(bool, data["ours"]), strict=True))
+
+    def arrivals_since(self, index: int) -> tuple[int, list[float]]:
+        """(requests seen so far, the arrival times from the index-th on): cheap to poll."""
+        data = self.get(f"/_bench/arrivals?since={index}")
+        return int(data["count"]), [float(t) for t in data["at"]]
 
     def most_in_flight(self) -> int:
         return int(self.get("/_bench/arrivals")["most_in_flight"])
@@ -208,6 +214,78 @@ def run_worker(job: Path, env: dict[str, str], timeout_s: float = 3600) -> Measu
     if result.code not in (0, 1):
         sys.stderr.write(f"bench: partoo-bulk exited {result.code}:\n{result.stderr[-2000:]}")
     return result
+
+
+def first_request_s(server: SimProcess, cmd: Sequence[str], env: dict[str, str], *,
+                    kill_on_first: bool = False, timeout_s: float = 600) -> float:
+    """Seconds from just before `cmd` starts to the first request the server saw after.
+
+    Both clocks are CLOCK_MONOTONIC (this process's and the server's `time.monotonic`),
+    so the figure is the server's own view. `kill_on_first`: the process is killed once
+    its first request arrived (a long job need not run to its end); otherwise it must
+    exit 0 or 1."""
+    seen, _ = server.arrivals_since(1 << 62)
+    started = time.monotonic()
+    proc = subprocess.Popen(list(cmd), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        while True:
+            _, times = server.arrivals_since(seen)
+            if times or proc.poll() is not None:
+                break
+            if time.monotonic() - started > timeout_s:
+                raise RuntimeError(f"{cmd[:2]}: no request within {timeout_s:g} s")
+            time.sleep(0.01)
+        if kill_on_first:
+            proc.kill()
+        _, err = proc.communicate()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if not kill_on_first and proc.returncode not in (0, 1):
+        raise RuntimeError(f"{cmd[:2]}: exit {proc.returncode}: {err[-500:]}")
+    _, times = server.arrivals_since(seen)
+    if not times:
+        raise RuntimeError(f"{cmd[:2]}: no request reached the server: {err[-500:]}")
+    return times[0] - started
+
+
+def killed_report(job: Path, report: Path, env: dict[str, str], rows: int,
+                  full: Callable[[int], int]) -> None:
+    """A report as `partoo-bulk run JOB` leaves it when killed with its first `rows` rows
+    written: the side files (meta, the job's pinned copy) from a real run killed early,
+    its report then carried on to `rows` lines in the format of its own last line (row
+    number and conversation id changed; `full(row)` is the row's conversation id)."""
+    from worker.core.columns import Col
+
+    cmd = [partoo_bulk(), "run", str(job), "--yes", "--quiet", "--overwrite",
+           "--report", str(report)]
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if report.exists() and report.read_bytes().count(b"\n") > 2:
+            break
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    with open(report, encoding="utf-8", newline="") as f:
+        lines = list(csv.reader(f))
+    header, written = lines[0], lines[1:-1]  # the last one may be cut short
+    template = written[-1]
+    with open(report, "w", encoding="utf-8", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(header)
+        chunk = []
+        for row in range(1, rows + 1):
+            cells = list(template)
+            cells[Col.ROW], cells[Col.CONVERSATION_ID] = str(row), str(full(row))
+            chunk.append(cells)
+            if len(chunk) == 10_000:
+                out.writerows(chunk)
+                chunk.clear()
+        out.writerows(chunk)
 
 
 def max_in_window(times: Sequence[float], width_s: float = 1.0) -> int:

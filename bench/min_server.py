@@ -2,7 +2,9 @@
 
 No state, no rate limit, no log, no faults: what a request costs the *client* shows when
 the server costs as little as aiohttp allows. `bench/overhead.py` runs the bare loop and
-the worker against it (and against the simulator).
+the worker against it (and against the simulator). Like `sim_server.py`, it notes each
+request's arrival (CLOCK_MONOTONIC, in a flat array) for GET /_bench/arrivals[?since=K]:
+the start-up and resume benchmarks read when a process's first request arrived.
 
     python bench/min_server.py --port 0
 prints "Partoo simulator: http://127.0.0.1:PORT/v2" (the line `SimProcess` waits for),
@@ -15,13 +17,17 @@ import argparse
 import asyncio
 import gc
 import signal
+import time
+from array import array
 
 from aiohttp import web
 
 _SUCCESS = b'{"status": "success"}'
+_ARRIVALS = array("d")
 
 
 async def patch(request: web.Request) -> web.Response:
+    _ARRIVALS.append(time.monotonic())
     await request.read()
     return web.Response(body=_SUCCESS, content_type="application/json")
 
@@ -29,13 +35,20 @@ async def patch(request: web.Request) -> web.Response:
 async def get(request: web.Request) -> web.Response:
     body = b'{"id": %s, "status": "open", "assigned_user_id": null}' % (
         request.match_info["id"].encode())
+    _ARRIVALS.append(time.monotonic())
     return web.Response(body=body, content_type="application/json")
+
+
+async def arrivals(request: web.Request) -> web.Response:
+    since = int(request.query.get("since", 0))
+    return web.json_response({"count": len(_ARRIVALS), "at": _ARRIVALS[since:].tolist()})
 
 
 async def serve(port: int) -> None:
     app = web.Application()
     app.router.add_patch("/v2/conversations/{id}", patch)
     app.router.add_get("/v2/conversations/{id}", get)
+    app.router.add_get("/_bench/arrivals", arrivals)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)

@@ -6,7 +6,8 @@ stops it for tens of milliseconds at a time. The requests that queue meanwhile r
 token bucket all at once and get 429s that no client pacing could avoid. So here the
 simulator keeps no per-request objects; a middleware notes each /v2 request's arrival
 time, status and sender (partoo-bulk or not, from the User-Agent) in flat arrays, which
-the garbage collector does not scan, served at GET /_bench/arrivals. The seeded state
+the garbage collector does not scan, served at GET /_bench/arrivals (`?since=K`: from the
+K-th on). The seeded state
 is frozen out of the collector's way too (`gc.freeze()`): it lives as long as the server.
 
 `--latency-s S` answers every request S seconds late (after applying it): an API that
@@ -61,8 +62,10 @@ class Arrivals:
         return response
 
     async def serve(self, request: web.Request) -> web.Response:
-        return web.json_response({"at": self.at.tolist(), "status": self.status.tolist(),
-                                  "ours": self.ours.tolist(),
+        since = int(request.query.get("since", 0))  # only the arrivals from index K on
+        return web.json_response({"count": len(self.at), "at": self.at[since:].tolist(),
+                                  "status": self.status[since:].tolist(),
+                                  "ours": self.ours[since:].tolist(),
                                   "most_in_flight": self.most_in_flight})
 
 

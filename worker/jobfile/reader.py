@@ -60,8 +60,10 @@ class Job:
     def extra_columns(self) -> tuple[str, ...]:
         return self._layout.extra_names
 
-    def items(self) -> Generator[Operation | Result, None, None]:
-        """Every data row in file order: an `Operation`, or an invalid `Result`.
+    def items(self, skip: int = 0) -> Generator[Operation | Result, None, None]:
+        """Every data row in file order: an `Operation`, or an invalid `Result`. The
+        first `skip` rows are read (the file checked) but neither parsed nor yielded:
+        those a resume keeps from the earlier report.
 
         Close it to close the file at once when stopping early."""
         lay = self._layout
@@ -72,7 +74,8 @@ class Job:
         row = 0
         for cells in records:
             row += 1
-            yield self._parse(row, cells)
+            if row > skip:
+                yield self._parse(row, cells)
 
     def count_rows(self) -> int:
         """How many rows `items()` yields, the whole file read as `items()` reads it (what
@@ -149,7 +152,8 @@ def _first_record(path: Path, delimiter: str, name: Path) -> tuple[int, list[str
 
 
 def _blank(cells: list[str]) -> bool:
-    return not any(c.strip() for c in cells)
+    # One C call per row, not a generator: every row of every pass goes through here.
+    return not "".join(cells).strip()
 
 
 def _cell(cells: list[str], index: int | None) -> str:
@@ -190,7 +194,7 @@ def _records(path: Path, delimiter: str,
             start = 1  # the line the record being read starts on
             try:
                 for cells in reader:
-                    if any(len(cell) > MAX_CELL for cell in cells):
+                    if cells and max(map(len, cells)) > MAX_CELL:
                         # The csv limit leaves room for the report's neutralising quote
                         # (worker.core.cells); a job's own cells stop at MAX_CELL.
                         raise csv.Error("field larger than field limit")

@@ -14,6 +14,7 @@ consolidated into R. A half-written last line, the mark of a kill, is dropped.
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from worker.report.lines import open_lines
 from worker.report.reader import ReportRow
 
 __all__ = [
+    "KeptPrefix",
     "carry_over",
     "consolidate",
     "count_kept",
@@ -71,6 +73,42 @@ def consolidate(report: Path, width: int) -> None:
                           f"({exc.strerror}); both are kept as they were. Free space, then "
                           "resume again") from None
     partial.unlink()
+
+
+class KeptPrefix:
+    """The leading lines of an earlier report that a resume keeps as they are: rows
+    1..k, each ok or invalid (kept by any resume), none finished ahead. `lines()`
+    streams them, to be copied into the new report before the engine starts; `rest()`
+    is the old report after them, for `carry_over`, and the job's first `rows` rows
+    need not be parsed (`Job.items(skip=rows)`). So a report killed at 50% is read once,
+    and its kept half costs a CSV read and write per line, not a row's trip through the
+    engine (bench/resume.py)."""
+
+    def __init__(self, old: Iterator[list[str]], *, ahead: dict[int, list[str]]) -> None:
+        self._old = old
+        # ok and invalid only: a kept failed row says what failed it (its fault, which
+        # the summary counts), so it takes `carry_over`'s way, as a `Result`.
+        self._keep = {o.value: o for o in (Outcome.OK, Outcome.INVALID)}
+        self._ahead = ahead
+        self._stopped_at: list[str] | None = None
+        self.rows = 0
+        self.outcomes: Counter[Outcome] = Counter()
+
+    def lines(self) -> Iterator[list[str]]:
+        keep, ahead, outcomes = self._keep, self._ahead, self.outcomes
+        for line in self._old:  # rows 1, 2, 3... in sequence (`ReportLines.prefix`)
+            outcome = keep.get(line[Col.OUTCOME])
+            if outcome is None or self.rows + 1 in ahead:
+                self._stopped_at = line
+                return
+            outcomes[outcome] += 1
+            self.rows += 1
+            yield line
+
+    def rest(self) -> Iterator[list[str]]:
+        if self._stopped_at is not None:
+            yield self._stopped_at
+        yield from self._old
 
 
 def carry_over(items: Iterable[Operation | Result], old: Iterator[list[str]], *,

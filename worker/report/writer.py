@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -80,6 +81,13 @@ class ReportWriter:
         assert self._file is not None
         self._writer.writerow(result_line(result))
         self.rows_written += 1
+
+    def write_lines(self, lines: Iterable[list[str]]) -> None:
+        """Lines already as a report holds them (kept by a resume), written unchanged."""
+        assert self._file is not None
+        for line in lines:
+            self._writer.writerow(line)
+            self.rows_written += 1
 
     def flush(self) -> None:
         """Hand the buffered lines to the OS (nothing once closed). OSError propagates

@@ -143,7 +143,9 @@ class _GcTuning:
             self._runs += 1
             if self._runs == 1:
                 self._saved = gc.get_threshold()
-                gc.collect()
+                # The young generations only: a full pass over everything the imports
+                # made costs 25-60 ms of start-up, for the little garbage they leave.
+                gc.collect(1)
                 gc.freeze()
                 gc.set_threshold(_GC_NEW_OBJECTS, *self._saved[1:])
 
@@ -166,6 +168,7 @@ class _Inputs:
     items: Iterable[Operation | Result]
     out_path: Path  # the report, or R.partial while a resumed run rewrites it
     ahead_file: Path
+    kept: resume.KeptPrefix | None = None  # a resume's leading kept lines, copied first
 
 
 def _open_inputs(req: RunRequest, job: Job, resuming: bool, total_rows: int) -> _Inputs:
@@ -183,9 +186,17 @@ def _open_inputs(req: RunRequest, job: Job, resuming: bool, total_rows: int) -> 
     ahead_file.unlink(missing_ok=True)
     last_ok = (resume.last_ok_rows(req.report, width, finished_ahead) if req.retry_failed
                else None)
-    items = resume.carry_over(job.items(), old, retry_failed=req.retry_failed,
-                              last_ok=last_ok, ahead=finished_ahead)
-    return _Inputs(hold_back(items, req.canary), req.files.partial, ahead_file)
+    kept = resume.KeptPrefix(old, ahead=finished_ahead)
+
+    def items() -> Iterator[Operation | Result]:
+        # Started by the engine, once `_send` copied the kept lines: the job's rows
+        # after them, the rest of the old report merged in.
+        yield from resume.carry_over(job.items(skip=kept.rows), kept.rest(),
+                                     retry_failed=req.retry_failed, last_ok=last_ok,
+                                     ahead=finished_ahead)
+
+    return _Inputs(hold_back(items(), req.canary), req.files.partial,
+                   ahead_file, kept)
 
 
 async def _execute(req: RunRequest, job: Job, resuming: bool, total_rows: int) -> RunResult:
@@ -252,6 +263,13 @@ async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
         with ReportWriter(inputs.out_path, job.extra_columns) as report, \
                 make_progress(total_rows, summary, quiet=req.quiet,
                               concurrency=guard.concurrency) as progress:
+            if inputs.kept is not None:
+                try:
+                    report.write_lines(inputs.kept.lines())
+                    report.flush()
+                except OSError as exc:  # disk full: as the sink reports a failed write
+                    return exc, report.rows_flushed
+                summary.carry(inputs.kept.outcomes)
             sink = ReportSink(report, summary, progress, control)
             sink.sent = sent if req.canary else None
             snapshots = asyncio.create_task(ahead.keep_ahead(inputs.ahead_file,
@@ -260,7 +278,8 @@ async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
             try:
                 with graceful_signals(control, req.drain_timeout_s,
                                       enabled=req.handle_signals):
-                    await engine.run(inputs.items, sink)
+                    await engine.run(inputs.items, sink, first_row=1 + (
+                        0 if inputs.kept is None else inputs.kept.rows))
             finally:
                 snapshots.cancel()
                 for timer in window:

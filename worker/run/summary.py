@@ -77,6 +77,14 @@ class Summary:
             else:
                 self.errors["(other errors)"] += 1
 
+    def carry(self, outcomes: Counter[Outcome]) -> None:
+        """Rows kept unchanged from an earlier report, ok or invalid, counted at once (as
+        `add` counts such a kept row)."""
+        kept = sum(outcomes.values())
+        self.rows += kept
+        self.carried += kept
+        self.outcomes.update(outcomes)
+
     def absorb(self, earlier: Summary) -> None:
         """Count in what an earlier part of the same run sent (a canary): its requests,
         429s, retries, statuses and errors. Its rows are in this part's report, kept."""

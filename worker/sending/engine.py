@@ -80,8 +80,10 @@ class Engine(Generic[I]):
         """Rows finished but not yet emitted: they wait for an earlier, slower row."""
         return self._in_order.held()
 
-    async def run(self, items: Iterable[I | Result], emit: Emit) -> None:
-        self._in_order = in_order = InOrder(emit, self._window)
+    async def run(self, items: Iterable[I | Result], emit: Emit, *,
+                  first_row: int = 1) -> None:
+        """`first_row`: the row `items` starts at (a resume copied the earlier ones)."""
+        self._in_order = in_order = InOrder(emit, self._window, first_row)
         control, chains, slots = self._control, self._chains, self._slots
         try:
             for item in items:

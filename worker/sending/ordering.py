@@ -17,11 +17,12 @@ __all__ = ["InOrder"]
 
 
 class InOrder:
-    def __init__(self, emit: Callable[[Result], None], window: int) -> None:
+    def __init__(self, emit: Callable[[Result], None], window: int,
+                 first_row: int = 1) -> None:
         self._emit = emit
         self._window = window
         self._held: dict[int, Result] = {}  # done, waiting for earlier rows
-        self._next_row = 1
+        self._next_row = first_row  # after the rows a resume copied as they were
         self._advanced = asyncio.Event()
 
     def has_room(self, row: int) -> bool:
