@@ -12,8 +12,8 @@ Rows need not be contiguous (a report filtered in a spreadsheet still counts).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from worker.core.columns import REPORT_COLUMNS, Col
 from worker.core.operations import Action
@@ -23,8 +23,19 @@ from worker.report.lines import ReportLines, open_lines
 __all__ = ["ReportFile", "ReportRow", "open_report"]
 
 
-@dataclass(frozen=True, slots=True)
-class ReportRow:
+_OUTCOME_OF = {o.value: o for o in Outcome}  # a dict look-up, not an Enum call, per row
+_WIDTH = len(REPORT_COLUMNS)
+_new_row = tuple.__new__  # the named tuple's own constructor, without its Python wrapper
+# `of` reads cells by position, in the order of `Col` (checked here, once).
+assert (Col.ROW, Col.CONVERSATION_ID, Col.ACTION, Col.VALUE, Col.OUTCOME, Col.HTTP_STATUS,
+        Col.ERROR, Col.FAULT) == (0, 1, 2, 3, 4, 5, 7, 10)
+_fault_of = Fault.of
+
+
+class ReportRow(NamedTuple):
+    """A report line with names. A named tuple: `report` makes one per line, a million
+    for a million rows, and a frozen dataclass costs several times as much to build."""
+
     row: int
     conversation_id: str
     action: str
@@ -42,10 +53,10 @@ class ReportRow:
 
     @classmethod
     def of(cls, cells: list[str]) -> ReportRow:
-        return cls(int(cells[Col.ROW]), cells[Col.CONVERSATION_ID], cells[Col.ACTION],
-                   cells[Col.VALUE], Outcome(cells[Col.OUTCOME]), cells[Col.HTTP_STATUS],
-                   cells[Col.ERROR], cells[len(REPORT_COLUMNS):],
-                   Fault.of(cells[Col.FAULT]))
+        """From a whole line (`worker.report.lines.is_whole`: its outcome is known)."""
+        return _new_row(cls, (int(cells[0]), cells[1], cells[2], cells[3],
+                              _OUTCOME_OF[cells[4]], cells[5], cells[7],
+                              cells[_WIDTH:], _fault_of(cells[10])))
 
 
 class ReportFile:
