@@ -16,16 +16,20 @@ import sys
 import time
 import traceback
 
+import imports
 import latency
 import memory
 import overhead
 import pacing
+import report_speed
+import resume
 import sharing
 import startup
 from _common import quick_flag
 
-BENCHES = (("start-up", startup), ("pacing", pacing), ("latency", latency),
-           ("sharing", sharing), ("overhead", overhead), ("memory", memory))
+BENCHES = (("start-up", startup), ("imports", imports), ("pacing", pacing),
+           ("latency", latency), ("sharing", sharing), ("overhead", overhead),
+           ("memory", memory), ("resume", resume), ("report", report_speed))
 
 
 def main() -> int:
