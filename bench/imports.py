@@ -4,7 +4,7 @@ fresh process (wall time), against `python -c pass` measured in the same run.
 
 Issue 23: no aiohttp for plan, report and --help (ideally no pydantic). The modules are
 read by a probe that runs the CLI's `main` in a fresh interpreter and prints
-`sys.modules` at the end (the same as tests/test_imports_per_command.py asserts).
+`sys.modules` at the end (the same as tests/e2e/test_imports.py asserts).
 
     .venv/bin/python bench/imports.py [--quick]
 """
