@@ -63,9 +63,11 @@ class ForwardProxy:
 
     def lines(self, pattern: str, at_least: int = 1) -> list[str]:
         """Its log lines holding `pattern`, once `at_least` are there (proxy.py writes
-        one as a client connection ends) or after a few seconds."""
+        one as a client connection ends) or after a few seconds. Its own start-up line
+        ("Listening on 127.0.0.1:PORT", in older releases) is no request."""
         for _ in range(100):
-            found = [line for line in self._text().splitlines() if pattern in line]
+            found = [line for line in self._text().splitlines()
+                     if pattern in line and "Listening on" not in line]
             if len(found) >= at_least:
                 return found
             time.sleep(0.05)
