@@ -112,11 +112,19 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
 def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
     """The arguments, or a usage error that names the flag meant and never shows a key
     given as a flag (nor anything after it)."""
-    from worker.commands._flags import secret_flag, secret_flag_message, unknown_flags
+    from worker.commands._flags import (
+        secret_flag,
+        secret_flag_message,
+        top_level_flag,
+        unknown_flags,
+    )
 
     flag = secret_flag(argv)
     if flag is not None:
         parser.error(secret_flag_message(flag))
+    misplaced = top_level_flag(argv, parser, _subparsers(parser))
+    if misplaced is not None:
+        parser.error(misplaced)
     args, extras = parser.parse_known_args(argv)
     if extras:
         commands = _subparsers(parser)

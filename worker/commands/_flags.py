@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FILE", "SETTINGS_ENVIRONMENT", "SettingsHelp", "add_action_flags", "add_settings_flags",
            "file_arg", "override_from", "positive_int", "secret_flag", "secret_flag_message",
-           "settings_from", "unknown_flags"]
+           "settings_from", "top_level_flag", "unknown_flags"]
 
 # What shell completion offers for a path argument: shtab's FILE, spelt out so that the
 # parsers are built without importing shtab (`--help` stays instant).
@@ -174,6 +174,39 @@ def unknown_flags(parser: argparse.ArgumentParser, extras: list[str],
             hints.append(f"did you mean {close[0]}?")
     message = f"unrecognized arguments: {' '.join(extras)}"
     return message + (f" ({'; '.join(hints)})" if hints else "")
+
+
+def top_level_flag(argv: list[str], parser: argparse.ArgumentParser,
+                   commands: dict[str, argparse.ArgumentParser]) -> str | None:
+    """What is wrong with a flag given before the command (`partoo-bulk --resume run J`,
+    `partoo-bulk --reprot R`), or None: argparse would only say that COMMAND is missing or
+    that the flag's value is no command, with no word of the flag meant."""
+    import difflib  # only for a mistake
+
+    def flags(p: argparse.ArgumentParser) -> list[str]:
+        return [o for action in p._actions for o in action.option_strings]
+
+    own = set(flags(parser))
+    for arg in argv:
+        if arg == "--" or arg in commands:
+            return None
+        name = arg.partition("=")[0]
+        if not name.startswith("-") or name in own:
+            continue
+        if name in _ELSEWHERE:
+            return f"{name}: {_ELSEWHERE[name]}"
+        meant, typo = name, ""
+        if not any(name in flags(sub) for sub in commands.values()):
+            every = sorted({o for sub in commands.values() for o in _options(sub)})
+            close = difflib.get_close_matches(name, every, n=1, cutoff=0.7)
+            if not close:
+                return f"unrecognized argument: {name} (see partoo-bulk --help)"
+            meant, typo = close[0], f"{name}: did you mean {close[0]}? "
+        owners = [command for command, sub in commands.items() if meant in flags(sub)]
+        where = " and ".join(f"`partoo-bulk {command}`" for command in owners)
+        return (f"{typo}{meant} is a flag of {where}: give it after the command, e.g. "
+                f"partoo-bulk {owners[0]} ... {meant}")
+    return None
 
 
 def _options(parser: argparse.ArgumentParser) -> list[str]:
