@@ -35,3 +35,9 @@ def pyproject_floors() -> dict[str, str]:
 
 def test_the_readme_lists_every_runtime_dependency_with_its_floor():
     assert readme_requirements() == pyproject_floors()
+
+
+def test_the_requirements_are_in_the_install_section():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    install = readme.split("\n## Install\n", 1)[1].split("\n## ", 1)[0]
+    assert re.search(r"^Requirements \(", install, flags=re.M)
