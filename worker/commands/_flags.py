@@ -179,8 +179,8 @@ def unknown_flags(parser: argparse.ArgumentParser, extras: list[str],
 def top_level_flag(argv: list[str], parser: argparse.ArgumentParser,
                    commands: dict[str, argparse.ArgumentParser]) -> str | None:
     """What is wrong with a flag given before the command (`partoo-bulk --resume run J`,
-    `partoo-bulk --reprot R`), or None: argparse would only say that COMMAND is missing or
-    that the flag's value is no command, with no word of the flag meant."""
+    or a typo of a subcommand's flag there), or None: argparse would only say that COMMAND
+    is missing or that the flag's value is no command, with no word of the flag meant."""
     import difflib  # only for a mistake
 
     def flags(p: argparse.ArgumentParser) -> list[str]:
