@@ -11,9 +11,10 @@ if TYPE_CHECKING:
     from worker.config import Settings
     from worker.core.operations import Override
 
-__all__ = ["FILE", "SETTINGS_ENVIRONMENT", "SettingsHelp", "add_action_flags", "add_settings_flags",
-           "file_arg", "override_from", "positive_int", "secret_flag", "secret_flag_message",
-           "settings_from", "top_level_flag", "unknown_flags"]
+__all__ = ["FILE", "SETTINGS_ENVIRONMENT", "SettingsHelp", "add_action_flags",
+           "add_dialect_flag", "add_settings_flags", "file_arg", "override_from",
+           "positive_int", "secret_flag", "secret_flag_message", "settings_from",
+           "top_level_flag", "unknown_flags"]
 
 # What shell completion offers for a path argument: shtab's FILE, spelt out so that the
 # parsers are built without importing shtab (`--help` stays instant).
@@ -45,6 +46,19 @@ def add_action_flags(p: argparse.ArgumentParser) -> None:
                        help="the action for every id of a plain list of ids")
     group.add_argument("--assign", metavar="USER_ID",
                        help="assign every id of a plain list of ids to this user")
+
+
+# `worker.files.csvdialect.DialectChoice`'s values, written out so that building the
+# parsers imports nothing of the worker (`--help` stays instant); a test pins them.
+CSV_DIALECTS = ("auto", "excel-fr", "comma")
+
+
+def add_dialect_flag(p: argparse.ArgumentParser, auto: str) -> None:
+    """--csv-dialect: the CSV dialect of the files the command writes; `auto` says what
+    the command's own default follows."""
+    p.add_argument("--csv-dialect", choices=CSV_DIALECTS, metavar="auto|excel-fr|comma",
+                   help=f"the CSV files written: auto (the default: {auto}), excel-fr "
+                   "(';' and a BOM, for French Excel) or comma (',', no BOM)")
 
 
 class SettingsHelp(argparse.RawDescriptionHelpFormatter):
@@ -97,7 +111,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, rate_per_minute=args.rate_per_minute,
                          concurrency=args.concurrency, max_attempts=args.max_attempts,
                          request_timeout_s=args.request_timeout_s, base_url=args.base_url,
-                         proxy=args.proxy, ca_bundle=args.ca_bundle)
+                         proxy=args.proxy, ca_bundle=args.ca_bundle,
+                         csv_dialect=getattr(args, "csv_dialect", None))
 
 
 def override_from(args: argparse.Namespace) -> Override | None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from worker.commands._flags import FILE, file_arg, positive_int
+from worker.commands._flags import FILE, add_dialect_flag, file_arg, positive_int
 from worker.commands._output import add_json_flag
 from worker.core.stdio import is_stdio
 
@@ -51,6 +51,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--skipped", action="store_true",
                    help="with --failed: the skipped rows too (those a stopped run left)")
     p.add_argument("--overwrite", action="store_true", help="with --failed: replace OUT")
+    add_dialect_flag(p, "with --failed: the report's own delimiter and BOM")
     add_json_flag(p)
 
 
@@ -68,6 +69,9 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.skipped and args.failed is None:
         raise ConfigError("--skipped goes with --failed OUT (it adds the skipped rows to OUT)")
+    if args.csv_dialect is not None and args.failed is None:
+        raise ConfigError("--csv-dialect goes with --failed OUT (it says how OUT is written; "
+                          "the report is read as it is, in either dialect)")
     to_stdout = args.failed is not None and is_stdio(args.failed)
     if to_stdout and args.json:
         raise ConfigError("--json and --failed - both write to stdout: write the failed "
@@ -127,13 +131,18 @@ def _write_failed(args: argparse.Namespace, picker: RetryPicker) -> int:
     """The picked rows to --failed OUT (or stdout), whole or not at all, with the one
     job-file writer. Returns how many."""
     from worker.core.errors import ConfigError
+    from worker.files.csvdialect import DialectChoice
     from worker.jobfile.writer import open_job_writer
     from worker.report.failedjob import retry_header, write_retry_rows
 
     out = args.failed
+    # The report's own dialect unless told: a retry job opens where its report did.
+    # `report` reads no settings (it needs none): only the flag changes it.
+    dialect = DialectChoice(args.csv_dialect or "auto").resolve(picker.report.dialect)
     try:
         with open_job_writer(out, retry_header(picker), overwrite=args.overwrite,
-                             flag="--failed", neutralise_cells=False) as writer:
+                             flag="--failed", neutralise_cells=False,
+                             dialect=dialect) as writer:
             written = write_retry_rows(picker, writer)
             writer.commit()
     except OSError as exc:

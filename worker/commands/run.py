@@ -12,6 +12,7 @@ from worker.commands._flags import (
     FILE,
     SETTINGS_ENVIRONMENT,
     add_action_flags,
+    add_dialect_flag,
     add_settings_flags,
     file_arg,
     override_from,
@@ -86,6 +87,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="json: every line on stderr is a JSON object (progress, requests "
                    "with -v, stops, the summary), for log shippers")
     add_action_flags(p)
+    add_dialect_flag(p, "the job's delimiter, and a BOM if it has one, for the report and "
+                     "--undo-out; a resumed report keeps its own")
     add_settings_flags(p)
 
 
@@ -164,6 +167,8 @@ def _run(args: argparse.Namespace) -> RunResult:
         hint += ["--undo-out", str(args.undo_out)]
     if args.no_guards:
         hint += ["--no-guards"]  # the resume sends the rest as this run did
+    if args.csv_dialect is not None:
+        hint += ["--csv-dialect", args.csv_dialect]  # and writes --undo-out as it would
     if override is not None:
         hint += (["--assign", override.value] if override.value
                  else ["--action", override.action.value])

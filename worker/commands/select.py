@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from worker.commands._flags import (
     FILE,
     SETTINGS_ENVIRONMENT,
+    add_dialect_flag,
     add_settings_flags,
     file_arg,
     override_from,
@@ -83,6 +84,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="conversations per list request, 1..100 (default 100: fewest requests)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     add_json_flag(p)
+    add_dialect_flag(p, "comma, as there is no file to follow")
     add_settings_flags(p)
 
 

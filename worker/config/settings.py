@@ -33,6 +33,7 @@ from pydantic_settings import (
 
 from worker.core.errors import ConfigError
 from worker.core.urls import Proxy, shown_url
+from worker.files.csvdialect import DialectChoice
 from worker.keyfile import check_secret_file, read_key_file
 
 __all__ = ["DEFAULT_BASE_URL", "Settings", "default", "default_config_path", "load_settings"]
@@ -41,7 +42,7 @@ DEFAULT_BASE_URL = "https://api.partoo.co/v2"
 # The settings that have a command-line flag (worker.commands._flags): an error names
 # the flag only for these.
 FLAGGED = frozenset({"base_url", "rate_per_minute", "concurrency", "max_attempts",
-                     "request_timeout_s", "proxy", "ca_bundle"})
+                     "request_timeout_s", "proxy", "ca_bundle", "csv_dialect"})
 _FILE_VALUES: ContextVar[dict[str, Any]] = ContextVar("file_values", default={})  # noqa: B039
 
 
@@ -76,6 +77,10 @@ class Settings(BaseSettings):
     # PEM certificates trusted on top of the system's trust store (a company's
     # TLS-inspection CA, a private CA): `worker.partoo.tls`.
     ca_bundle: Path | None = None
+    # The CSV dialect of the files written for people (the report, the job files of
+    # select and the undo jobs): auto follows the file they come from, select's is
+    # comma (`worker.files.csvdialect`).
+    csv_dialect: DialectChoice = DialectChoice.AUTO
 
     def require_api_key(self, needed_for: str, *,
                         how: str = "export PARTOO_API_KEY (or PARTOO_API_KEY_FILE)") -> SecretStr:

@@ -36,6 +36,7 @@ from worker.core.operations import (
     parse_guard,
 )
 from worker.core.outcomes import Result
+from worker.files.csvdialect import CsvDialect, delimiter_of, has_bom
 from worker.jobfile.header import Layout, header_layout, plain_layout
 
 __all__ = ["Job", "open_job"]
@@ -46,15 +47,18 @@ class Job:
 
     `path` is the job as the operator named it (in messages, the report's meta); `data`
     is the file read, the same one unless a run pinned the job to a private copy
-    (`worker.jobfile.pinned`).
+    (`worker.jobfile.pinned`). `dialect` is how the file is written (its delimiter, a
+    BOM or not): what the report and the undo job follow by default
+    (`worker.files.csvdialect`).
     """
 
     def __init__(self, path: Path, layout: Layout, override: Override | None,
-                 data: Path | None = None) -> None:
+                 data: Path | None = None, *, bom: bool = False) -> None:
         self.path = path
         self.data = data or path
         self.override = override
         self._layout = layout
+        self.dialect = CsvDialect(layout.delimiter, bom)
 
     @property
     def extra_columns(self) -> tuple[str, ...]:
@@ -137,9 +141,11 @@ def open_job(path: str | Path, override: Override | None = None, *,
                            "(conversation_id,status or conversation_id,assigned_user_id) "
                            "and at least one row")
     line, header = first
+    bom = has_bom(path)
     if override is not None and ID_COLUMN not in (h.strip().lower() for h in header):
-        return Job(name, plain_layout(delimiter), override, path)
-    return Job(name, header_layout(name, line, delimiter, header, override), override, path)
+        return Job(name, plain_layout(delimiter), override, path, bom=bom)
+    return Job(name, header_layout(name, line, delimiter, header, override), override, path,
+               bom=bom)
 
 
 def _first_record(path: Path, delimiter: str, name: Path) -> tuple[int, list[str]] | None:
@@ -161,7 +167,7 @@ def _cell(cells: list[str], index: int | None) -> str:
 
 
 def _delimiter(path: Path, name: Path) -> str | None:
-    """`;` when the header line has more semicolons than commas outside quotes, else `,`.
+    """The header line's delimiter (`worker.files.csvdialect.delimiter_of`).
 
     The header line is the first one with more than separators and spaces on it; None
     when there is no such line (the file is empty).
@@ -176,10 +182,7 @@ def _delimiter(path: Path, name: Path) -> str | None:
                 return None
         except UnicodeDecodeError as exc:
             raise _not_utf8(path, name, number + 1, exc) from None
-    outside = line.split('"')[::2]  # the parts between quoted sections
-    commas = sum(p.count(",") for p in outside)
-    semicolons = sum(p.count(";") for p in outside)
-    return ";" if semicolons > commas else ","
+    return delimiter_of(line)
 
 
 def _records(path: Path, delimiter: str,

@@ -18,6 +18,7 @@ from pathlib import Path
 from worker.core.columns import ID_COLUMN, JOB_COLUMNS
 from worker.core.conversation import ConversationState
 from worker.core.guards import EXPECT_ASSIGNEE, EXPECT_STATUS
+from worker.files.csvdialect import CsvDialect
 from worker.files.runfiles import not_restorable_of
 from worker.jobfile.writer import JobWriter
 
@@ -46,16 +47,17 @@ def undo_rows(cid: int, prior: ConversationState, new_status: str | None,
     return rows
 
 
-def write_not_restorable(undo: Path, lost: list[list[str]], *, flag: str | None) -> Path:
+def write_not_restorable(undo: Path, lost: list[list[str]], *, flag: str | None,
+                         dialect: CsvDialect) -> Path:
     """The list beside the undo job `undo` (`UNDO.not-restorable.csv`), written as job
-    files are (`worker.jobfile.writer`), or removed when nothing is lost. Its path.
-    `flag`: as for `JobWriter` (None: an OSError propagates)."""
+    files are (`worker.jobfile.writer`, in the undo job's `dialect`), or removed when
+    nothing is lost. Its path. `flag`: as for `JobWriter` (None: an OSError propagates)."""
     path = not_restorable_of(undo)
     if not lost:
         path.unlink(missing_ok=True)
         return path
     with JobWriter(path, _LOST_HEADER, overwrite=True, flag=flag,
-                   neutralise_cells=False) as writer:
+                   neutralise_cells=False, dialect=dialect) as writer:
         for line in lost:
             writer.write(line)
         writer.commit()

@@ -1,6 +1,8 @@
 """The one writer of job files (`select --out`, `report --failed`, the undo jobs of
 `run --undo-out` and `select --undo-out`): a job file appears whole, under its name, or
-not at all, in one format (UTF-8, `\n` line ends, as the job reader and `plan` read it).
+not at all, in one format (UTF-8, `\n` line ends, as the job reader and `plan` read it),
+in the CSV dialect it is given (`worker.files.csvdialect`: `,` or `;`, a BOM or not; the
+caller decides which, from `--csv-dialect` and the file the job comes from).
 
 Rows stream into a temporary file beside the target, created exclusively under an
 unpredictable name and never through a link (`worker.files.atomic`). `commit()` flushes
@@ -20,7 +22,6 @@ temporary file, and reach stdout only at `commit()`.
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 import sys
@@ -34,6 +35,7 @@ from worker.core.errors import ConfigError
 from worker.core.filepath import check_replaceable
 from worker.core.stdio import is_stdio
 from worker.files.atomic import create_new, fsync_folder, publish, random_tmp
+from worker.files.csvdialect import COMMA, CsvDialect
 
 __all__ = ["JobWriter", "StdoutJobWriter", "check_out_path", "open_job_writer"]
 
@@ -41,11 +43,11 @@ LINE_END = "\n"  # every job file partoo-bulk writes
 
 
 def open_job_writer(path: Path, header: list[str], *, overwrite: bool, flag: str = "--out",
-                    neutralise_cells: bool = True) -> JobWriter:
+                    neutralise_cells: bool = True, dialect: CsvDialect) -> JobWriter:
     """A writer to `path`, or to stdout for `-`."""
     cls = StdoutJobWriter if is_stdio(path) else JobWriter
     return cls(path, header, overwrite=overwrite, flag=flag,
-               neutralise_cells=neutralise_cells)
+               neutralise_cells=neutralise_cells, dialect=dialect)
 
 
 def check_out_path(path: Path, overwrite: bool, flag: str = "--out") -> None:
@@ -70,8 +72,10 @@ class JobWriter:
     spreadsheet (`worker.core.cells`); off for cells already as they must be sent."""
 
     def __init__(self, path: Path, header: list[str], *, overwrite: bool,
-                 flag: str | None = "--out", neutralise_cells: bool = True) -> None:
+                 flag: str | None = "--out", neutralise_cells: bool = True,
+                 dialect: CsvDialect = COMMA) -> None:
         self.path = path
+        self.dialect = dialect
         self._header = header
         self._overwrite = overwrite
         self._flag = flag
@@ -91,9 +95,14 @@ class JobWriter:
                               f"({exc.strerror})") from None
         self._tmp = tmp
         self._file = os.fdopen(fd, "w", encoding="utf-8", newline="")
-        self._writer = csv.writer(self._file, lineterminator=LINE_END)
-        self._writer.writerow(self._header)
+        self._start()
         return self
+
+    def _start(self) -> None:
+        assert self._file is not None
+        self.dialect.start(self._file)  # the BOM, if any: once, before the header
+        self._writer = self.dialect.writer(self._file, lineterminator=LINE_END)
+        self._writer.writerow(self._header)
 
     def write(self, cells: list[str]) -> None:
         # Context cells come from the API (business names): a spreadsheet must not run them.
@@ -144,8 +153,7 @@ class StdoutJobWriter(JobWriter):
 
     def __enter__(self) -> StdoutJobWriter:
         self._file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
-        self._writer = csv.writer(self._file, lineterminator=LINE_END)
-        self._writer.writerow(self._header)
+        self._start()
         return self
 
     def commit(self) -> None:

@@ -13,7 +13,10 @@ killed while writing leaves at most one damaged line, the last one. So:
   after it is sent again. A cell the csv module refuses is such a line, which is why the
   field-size limit is one for every reader (`worker.core.cells`).
 
-The header is checked once, by `open_lines`. Lines are `list[str]`; `Col` names the cells.
+The header is checked once, by `open_lines`, which also decides once, from the header
+line, the report's CSV dialect (`,` or `;`, a BOM or not: `worker.files.csvdialect`);
+every line is then read in it, at no cost per line. Lines are `list[str]`; `Col` names
+the cells.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import worker.core.cells  # noqa: F401  (sets the one csv field-size limit)
 from worker.core.columns import ID_COLUMN, REPORT_COLUMNS, Col
 from worker.core.errors import ReportError
 from worker.core.outcomes import Outcome
+from worker.files.csvdialect import CsvDialect, of_report
 
 __all__ = ["ReportLines", "ends_with_newline", "is_whole", "open_lines"]
 
@@ -40,9 +44,10 @@ def is_whole(cells: list[str], width: int) -> bool:
 
 
 class ReportLines:
-    def __init__(self, path: Path, header: list[str]) -> None:
+    def __init__(self, path: Path, header: list[str], dialect: CsvDialect) -> None:
         self.path = path
         self.header = header
+        self.dialect = dialect  # how the report is written: a resume writes on in it
         self.width = len(header)
         self.extra_columns = tuple(header[len(REPORT_COLUMNS):])
         self.torn = False  # set by all(): the last line was cut short and left out
@@ -51,7 +56,7 @@ class ReportLines:
         """Every whole line, in file order. Raises `ReportError` on a damaged one."""
         self.torn = False
         pending: tuple[int, list[str]] | None = None
-        for number, cells in _records(self.path, skip_header=True):
+        for number, cells in _records(self.path, self.dialect.delimiter, skip_header=True):
             if pending is not None:
                 if not is_whole(pending[1], self.width):
                     raise self._damaged(pending[0])
@@ -68,7 +73,7 @@ class ReportLines:
         """The trusted lines: rows 1..k in sequence, each whole (see the module's rule)."""
         expected, last = 1, None
         try:
-            for _number, cells in _records(self.path, skip_header=True):
+            for _number, cells in _records(self.path, self.dialect.delimiter, skip_header=True):
                 if last is not None:
                     yield last
                     last = None
@@ -97,7 +102,13 @@ def open_lines(path: str | Path) -> ReportLines:
                           "JOB.report.csv beside the job file, or where --report said)")
     if path.is_dir():
         raise ReportError(f"{path}: is a folder, not a report")
-    records = _records(path, skip_header=False)
+    try:
+        dialect = of_report(path)
+    except PermissionError:
+        raise ReportError(f"{path}: permission denied: make the report readable") from None
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read the report ({exc.strerror})") from None
+    records = _records(path, dialect.delimiter, skip_header=False)
     try:
         header = next(records, (0, None))[1]
     finally:
@@ -112,13 +123,15 @@ def open_lines(path: str | Path) -> ReportLines:
                               f"{Col.FAULT.label} column (whose fault a failed row is): "
                               "read it with the version that wrote it, or run the job again "
                               "into a new report")
-        if ID_COLUMN in names and Col.OUTCOME.label not in names:
+        # A job never has a `row` column (the job reader refuses one): a header with one
+        # is a damaged report's, not a job's.
+        if ID_COLUMN in names and not names & {Col.OUTCOME.label, Col.ROW.label}:
             raise ReportError(f"{path}: this is a job file, not a report: the report of "
                               "`partoo-bulk run JOB` is JOB.report.csv (or the --report path)")
         raise ReportError(f"{path}, line 1: not a partoo-bulk report: its header should "
-                          f"start with {','.join(REPORT_COLUMNS)}. If a spreadsheet saved "
-                          "it again, use the file partoo-bulk wrote")
-    return ReportLines(path, header)
+                          f"start with {','.join(REPORT_COLUMNS)} (or the same with ';'). If "
+                          "a spreadsheet saved it again, use the file partoo-bulk wrote")
+    return ReportLines(path, header, dialect)
 
 
 def ends_with_newline(path: Path) -> bool:
@@ -131,12 +144,13 @@ def ends_with_newline(path: Path) -> bool:
         return f.read(1) == b"\n"
 
 
-def _records(path: Path, *, skip_header: bool) -> Generator[tuple[int, list[str]], None, None]:
+def _records(path: Path, delimiter: str, *,
+             skip_header: bool) -> Generator[tuple[int, list[str]], None, None]:
     """(line number, cells) per CSV record; read errors become `ReportError`."""
     try:
-        # utf-8-sig: a report saved again with a BOM still reads; newline="" for csv.
+        # utf-8-sig: a report written or saved again with a BOM reads; newline="" for csv.
         with open(path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f)
+            reader = csv.reader(f, delimiter=delimiter)
             try:
                 if skip_header:
                     next(reader, None)

@@ -65,6 +65,7 @@ class ReportFile:
         self.path = lines.path
         self.width = lines.width
         self.extra_columns = lines.extra_columns
+        self.dialect = lines.dialect  # `report --failed` writes its job in it by default
 
     @property
     def torn(self) -> bool:

@@ -9,11 +9,14 @@ On resume, rows whose outcome in R is final (ok, failed, invalid; or ok and inva
 `--retry-failed`) are copied, not sent; the others are sent again. If a resumed run was
 itself killed, R.partial (a complete prefix, rows 1..k) and R (rows after k) are first
 consolidated into R. A half-written last line, the mark of a kill, is dropped.
+
+A report stays in one CSV dialect (`worker.files.csvdialect`) for its whole life: a
+resumed run writes R.partial in R's (`dialect_of`), whatever `--csv-dialect` says, and
+consolidating keeps R.partial's, which is R's.
 """
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -23,6 +26,7 @@ from worker.core.errors import ReportError
 from worker.core.operations import Operation
 from worker.core.outcomes import FINAL_OUTCOMES, Fault, Outcome, Result
 from worker.files.atomic import atomic_write
+from worker.files.csvdialect import CsvDialect
 from worker.files.runfiles import RunFiles
 from worker.report.lastok import LastOkRows
 from worker.report.lines import open_lines
@@ -33,6 +37,7 @@ __all__ = [
     "carry_over",
     "consolidate",
     "count_kept",
+    "dialect_of",
     "last_ok_rows",
     "records",
 ]
@@ -55,11 +60,15 @@ def consolidate(report: Path, width: int) -> None:
     partial = files.partial
     if not partial.exists():
         return
+    if partial.stat().st_size == 0:
+        partial.unlink()  # killed before its header reached the disk: R is as it was
+        return
+    head = open_lines(partial)  # R's dialect, in which the resumed run wrote it
     try:
         with atomic_write(report, tmp=files.report_tmp) as out:
-            writer = csv.writer(out)
-            with open(partial, encoding="utf-8", newline="") as f:
-                writer.writerow(next(csv.reader(f)))
+            head.dialect.start(out)
+            writer = head.dialect.writer(out)
+            writer.writerow(head.header)
             last = 0
             for line in records(partial, width):
                 writer.writerow(line)
@@ -73,6 +82,15 @@ def consolidate(report: Path, width: int) -> None:
                           f"({exc.strerror}); both are kept as they were. Free space, then "
                           "resume again") from None
     partial.unlink()
+
+
+def dialect_of(report: Path) -> CsvDialect | None:
+    """The CSV dialect an earlier report is written in, for a resume to write on in it;
+    None when there is none yet (no report, or killed before its header was written).
+    Call after `consolidate`."""
+    if not report.exists() or report.stat().st_size == 0:
+        return None
+    return open_lines(report).dialect
 
 
 class KeptPrefix:

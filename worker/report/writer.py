@@ -8,11 +8,14 @@ event loop (`worker.run.runner`), before it waits for anything else, so a killed
 process leaves a complete, in-order prefix of every row finished before that turn (at
 most one half-written last line, which `--resume` repairs). One `write` system call
 per batch instead of per line: at 64 replies a turn, the line's own cost.
+
+The report is written in one CSV dialect (`worker.files.csvdialect`): its delimiter, and a
+BOM, once, before the header. The run decides which (the job's, unless `--csv-dialect`;
+a resumed report keeps the one it has), the writer only follows it.
 """
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +27,7 @@ from worker.core.columns import REPORT_COLUMNS
 from worker.core.errors import ReportError
 from worker.core.outcomes import Result
 from worker.files.atomic import open_nofollow
+from worker.files.csvdialect import COMMA, CsvDialect
 
 __all__ = ["ReportWriter", "result_line"]
 
@@ -50,8 +54,10 @@ def result_line(result: Result) -> list[str]:
 class ReportWriter:
     """Append-only writer. Use as a context manager; `write()` in row order."""
 
-    def __init__(self, path: Path, extra_columns: tuple[str, ...], *, append: bool = False):
+    def __init__(self, path: Path, extra_columns: tuple[str, ...], *, append: bool = False,
+                 dialect: CsvDialect = COMMA):
         self.path = path
+        self.dialect = dialect
         self._header = [*REPORT_COLUMNS, *(neutralise(c) for c in extra_columns)]
         self._append = append
         self._file: IO[str] | None = None
@@ -69,8 +75,9 @@ class ReportWriter:
             raise ReportError(f"{self.path}: cannot write the report ({exc.strerror}): "
                               "check that the folder exists and is writable, or pass "
                               "--report PATH") from None
-        self._writer = csv.writer(self._file)
+        self._writer = self.dialect.writer(self._file)
         if not self._append:
+            self.dialect.start(self._file)
             self._writer.writerow(self._header)
             self._file.flush()
         return self

@@ -28,6 +28,7 @@ from worker.core.exitcodes import ExitCode, exit_code
 from worker.core.operations import Operation
 from worker.core.outcomes import Outcome, Result
 from worker.files.atomic import publish
+from worker.files.csvdialect import CsvDialect, DialectChoice
 from worker.files.runfiles import resolve_link
 from worker.jobfile.pinned import pinned
 from worker.jobfile.plan import Plan, make_plan
@@ -168,6 +169,8 @@ class _Inputs:
     items: Iterable[Operation | Result]
     out_path: Path  # the report, or R.partial while a resumed run rewrites it
     ahead_file: Path
+    asked: CsvDialect  # --csv-dialect for this job: the undo job's, a new report's
+    dialect: CsvDialect  # the report's (a resumed one keeps its own: `_report_dialect`)
     kept: resume.KeptPrefix | None = None  # a resume's leading kept lines, copied first
 
 
@@ -175,10 +178,13 @@ def _open_inputs(req: RunRequest, job: Job, resuming: bool, total_rows: int) -> 
     """The job's rows, with those an earlier report already settled carried over."""
     width = len(REPORT_COLUMNS) + len(job.extra_columns)
     ahead_file = req.files.ahead
+    asked = req.settings.csv_dialect.resolve(job.dialect)
     if not resuming:
         runmeta.write_meta(req.report, outputs.job_meta(req, job), job.path, rows=total_rows)
-        return _Inputs(hold_back(job.items(), req.canary), req.report, ahead_file)
+        return _Inputs(hold_back(job.items(), req.canary), req.report, ahead_file, asked,
+                       asked)
     resume.consolidate(req.report, width)
+    dialect = _report_dialect(req, asked)
     runmeta.record_start(req.report, rows=total_rows)  # not ended until this run says so
     old = resume.records(req.report, width) if req.report.exists() else iter(())
     # Read once, then gone: this run writes its own (see worker.report.ahead).
@@ -196,7 +202,24 @@ def _open_inputs(req: RunRequest, job: Job, resuming: bool, total_rows: int) -> 
                                      ahead=finished_ahead)
 
     return _Inputs(hold_back(items(), req.canary), req.files.partial,
-                   ahead_file, kept)
+                   ahead_file, asked, dialect, kept)
+
+
+def _report_dialect(req: RunRequest, asked: CsvDialect) -> CsvDialect:
+    """A resumed report keeps the CSV dialect it has: one file in two dialects would
+    open as garbage from the row where they meet. A dialect asked for that differs is
+    said, not followed (the undo job, a new file, still follows it)."""
+    existing = resume.dialect_of(req.report)
+    if existing is None:
+        return asked
+    choice = req.settings.csv_dialect
+    if choice is not DialectChoice.AUTO and existing != asked and req.echo:
+        logs.event("csv_dialect_kept", f"partoo-bulk: {req.report.name} is written with "
+                   f"{existing.describe()}: the resumed run writes on in it, not in "
+                   f"--csv-dialect {choice} (a report keeps one dialect from its first "
+                   "line to its last)", level=logs.WARNING, report=str(req.report),
+                   csv_dialect=choice.value)
+    return existing
 
 
 async def _execute(req: RunRequest, job: Job, resuming: bool, total_rows: int) -> RunResult:
@@ -260,7 +283,8 @@ async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
                        read_back=ReadBack(client), concurrency=guard.concurrency,
                        guards=req.guards, stall=guard.stall)
         engine = Engine(work, control, concurrency=guard.concurrency)
-        with ReportWriter(inputs.out_path, job.extra_columns) as report, \
+        with ReportWriter(inputs.out_path, job.extra_columns,
+                          dialect=inputs.dialect) as report, \
                 make_progress(total_rows, summary, quiet=req.quiet,
                               concurrency=guard.concurrency) as progress:
             if inputs.kept is not None:
@@ -307,7 +331,7 @@ def _finish(req: RunRequest, resuming: bool, inputs: _Inputs, control: RunContro
         print(summary.line(wall, str(req.report)), flush=True)
     if journal is not None and req.undo_out is not None:
         undo.finish(req.report, journal, req.undo_out, req.resume_hint,
-                    quiet=said_later or not req.echo)
+                    dialect=inputs.asked, quiet=said_later or not req.echo)
     return RunResult(_exit_code(control, summary, req), summary, wall, control.stop)
 
 

@@ -28,6 +28,7 @@ from worker.core.errors import ReportError, RunAborted
 from worker.core.operations import Field, parse_conversation_id
 from worker.core.words import counted, plural
 from worker.files.atomic import open_nofollow
+from worker.files.csvdialect import CsvDialect
 from worker.files.runfiles import not_restorable_of
 from worker.jobfile.undojob import UNDO_HEADER, undo_rows, write_not_restorable
 from worker.jobfile.writer import JobWriter
@@ -131,13 +132,13 @@ class UndoCounts:
 
 
 def finish(report: Path, journal: UndoJournal, out: Path, resume_hint: str, *,
-           quiet: bool = False) -> None:
-    """At the end of a run: write the undo job and say what it restores (unless `quiet`:
-    a canary's part says nothing, the whole run does). A write that fails (disk full)
-    raises `RunAborted`: the journal is kept, and a resume writes it."""
+           dialect: CsvDialect, quiet: bool = False) -> None:
+    """At the end of a run: write the undo job (in `dialect`) and say what it restores
+    (unless `quiet`: a canary's part says nothing, the whole run does). A write that
+    fails (disk full) raises `RunAborted`: the journal is kept, and a resume writes it."""
     journal.close()
     try:
-        counts = write_undo(report, journal, out)
+        counts = write_undo(report, journal, out, dialect=dialect)
     except OSError as exc:
         raise RunAborted(f"{out}: writing the undo job failed ({exc.strerror}); the report "
                          "is complete and the journal kept. Free space, then write it "
@@ -153,15 +154,16 @@ def finish(report: Path, journal: UndoJournal, out: Path, resume_hint: str, *,
                    level=logs.WARNING, rows=counts.not_restorable)
 
 
-def write_undo(report: Path, journal: UndoJournal, out: Path) -> UndoCounts:
-    """Write the undo job (whole or not at all, fsynced: `worker.jobfile.writer`) from
-    the final report and the journal. OSError propagates."""
+def write_undo(report: Path, journal: UndoJournal, out: Path, *,
+               dialect: CsvDialect) -> UndoCounts:
+    """Write the undo job (whole or not at all, fsynced: `worker.jobfile.writer`, in
+    `dialect`) from the final report and the journal. OSError propagates."""
     final = last_ok(open_report(report).rows())
     counts = UndoCounts()
     lost: list[list[str]] = []
     # The cells are as they must be sent back (ids, statuses, user ids): as they are.
     with JobWriter(out, UNDO_HEADER, overwrite=True, flag=None,
-                   neutralise_cells=False) as writer:
+                   neutralise_cells=False, dialect=dialect) as writer:
         for cid, prior in journal.prior.items():
             status = final.get((cid, Field.STATUS))
             assignee = final.get((cid, Field.ASSIGNEE))
@@ -173,5 +175,5 @@ def write_undo(report: Path, journal: UndoJournal, out: Path) -> UndoCounts:
             counts.conversations += bool(rows)
         writer.commit()
     counts.not_restorable = len(lost)
-    write_not_restorable(out, lost, flag=None)
+    write_not_restorable(out, lost, flag=None, dialect=dialect)
     return counts

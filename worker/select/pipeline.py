@@ -29,6 +29,7 @@ from worker.core.guards import EXPECT_ASSIGNEE, EXPECT_NO_MESSAGE_AFTER, EXPECT_
 from worker.core.operations import Field
 from worker.core.stdio import is_stdio
 from worker.core.words import counted
+from worker.files.csvdialect import CsvDialect
 from worker.jobfile.undojob import (
     UNDO_HEADER,
     undo_rows,
@@ -107,8 +108,11 @@ async def _select(req: SelectRequest, control: RunControl) -> Selected:
         requests = RowWork(None, guard.limiter, guard.policy, control, aimd=guard.aimd)
         lister = Lister(client.get, requests, per_page=req.per_page,
                         businesses=tuple(sorted(req.criteria.businesses)))
-        with open_job_writer(req.out, header, overwrite=req.overwrite) as writer, \
-                _UndoWriter(req.undo_out, req.target, req.overwrite) as undo_writer:
+        # No file to follow: comma unless --csv-dialect (csv_dialect) says otherwise.
+        dialect = s.csv_dialect.resolve(None)
+        with open_job_writer(req.out, header, overwrite=req.overwrite,
+                             dialect=dialect) as writer, \
+                _UndoWriter(req.undo_out, req.target, req.overwrite, dialect) as undo_writer:
             try:
                 async for page in lister.pages():
                     if control.stopping:
@@ -168,11 +172,13 @@ class _UndoWriter:
     """`select --undo-out`: the listing holds each conversation's state already, so the
     job that puts it back is written from it, with no extra request."""
 
-    def __init__(self, path: Path | None, target: Target, overwrite: bool) -> None:
-        self._path, self._target = path, target
+    def __init__(self, path: Path | None, target: Target, overwrite: bool,
+                 dialect: CsvDialect) -> None:
+        self._path, self._target, self._dialect = path, target, dialect
         self._writer = None if path is None else JobWriter(path, UNDO_HEADER,
                                                            overwrite=overwrite,
-                                                           flag="--undo-out")
+                                                           flag="--undo-out",
+                                                           dialect=dialect)
         self._lost: list[list[str]] = []
 
     def __enter__(self) -> _UndoWriter:
@@ -197,7 +203,7 @@ class _UndoWriter:
     def commit(self) -> None:
         if self._writer is not None and self._path is not None:
             self._writer.commit()
-            write_not_restorable(self._path, self._lost, flag=None)
+            write_not_restorable(self._path, self._lost, flag=None, dialect=self._dialect)
 
     def __exit__(self, *exc: object) -> None:
         if self._writer is not None:
