@@ -99,9 +99,21 @@ def sim_env(sim: SimulatorThread, **extra: str) -> dict[str, str]:
     return env
 
 
+def csv_dialect(path: Path) -> tuple[str, bool]:
+    """(delimiter, BOM or not) of a CSV of ours: the BOM from the first bytes; a report's
+    delimiter is the one after its first column, `row`; another file's, the one its
+    header line has more of."""
+    data = path.read_bytes()
+    bom = data.startswith(b"\xef\xbb\xbf")
+    header = data[3 if bom else 0:].split(b"\n", 1)[0]
+    if header.startswith(b"row") and header[3:4] in (b",", b";"):
+        return header[3:4].decode(), bom
+    return (";" if header.count(b";") > header.count(b",") else ","), bom
+
+
 def read_report(path: Path) -> list[dict[str, str]]:
-    with open(path, encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
+    """A report in either dialect (`,` or `;`, a BOM or not) as dicts by column name."""
+    return read_csv(path)
 
 
 def write_job(path: Path, rows: list[tuple], header=("conversation_id", "status",
@@ -113,8 +125,8 @@ def write_job(path: Path, rows: list[tuple], header=("conversation_id", "status"
     return path
 
 
-__all__ = ["SECRET", "FakeSender", "make_engine", "ops", "read_report", "run_engine",
-           "sim_env", "write_job"]
+__all__ = ["SECRET", "FakeSender", "csv_dialect", "make_engine", "ops", "read_report",
+           "run_engine", "sim_env", "write_job"]
 
 
 # --- the worker as a real process -------------------------------------------------------
@@ -155,9 +167,11 @@ def change_by_hand(sim: SimulatorThread, cid: int, **fields: object) -> dict:
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
-    """Any CSV of ours (a job, an undo job, a journal) as dicts by column name."""
-    with open(path, encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
+    """Any CSV of ours (a job, an undo job, a journal), in either dialect, as dicts by
+    column name."""
+    delimiter, _bom = csv_dialect(path)
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f, delimiter=delimiter))
 # --- a terminal, a runbook ----------------------------------------------------------
 
 JOBS = Path(__file__).resolve().parent.parent / "jobs"

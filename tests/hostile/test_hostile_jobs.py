@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from helpers import SECRET, read_report, sim_env
+from helpers import SECRET, csv_dialect, read_report, sim_env
 from worker.core.columns import REPORT_COLUMNS
 from worker.core.errors import JobFileError
 from worker.core.operations import Operation
@@ -57,6 +57,7 @@ class JobText:
     width: int
     refused_because: str | None = None  # set when the header is broken on purpose
     header_line: int = 1
+    dialect: tuple[str, bool] = (",", False)  # (delimiter, BOM): the report's too
 
 
 @dataclass
@@ -240,7 +241,7 @@ def job_texts(draw, *, allow_broken: bool = True) -> JobText:
                      else draw(line_ends))
         written.append(cells)
     return JobText("".join(parts), written, id_col, status_col, assignee_col, extra_cols,
-                   width, broken, header_line)
+                   width, broken, header_line, (delim, bool(bom)))
 
 
 # --- the reader alone: cheap, so many examples --------------------------------------------
@@ -289,8 +290,10 @@ def last_seq(sim: SimulatorThread) -> int:
 
 
 def raw_report(path: Path) -> list[list[str]]:
-    with open(path, encoding="utf-8", newline="") as f:
-        return list(csv.reader(f))
+    """The report's records, in the dialect it is written in (the job's)."""
+    delimiter, _bom = csv_dialect(path)
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return list(csv.reader(f, delimiter=delimiter))
 
 
 def check_no_traceback(result) -> None:
@@ -320,6 +323,7 @@ def test_a_hostile_job_file_is_refused_or_reported_row_for_row(job, tmp_path, si
         return
     assert result.code in (0, 1), result.err
     expected = expected_rows(job)
+    assert csv_dialect(report) == job.dialect  # opens where the job was made
     lines = raw_report(report)
     header, body = lines[0], lines[1:]
     assert [int(line[0]) for line in body] == list(range(1, len(expected) + 1))

@@ -53,12 +53,12 @@ def add_action_flags(p: argparse.ArgumentParser) -> None:
 CSV_DIALECTS = ("auto", "excel-fr", "comma")
 
 
-def add_dialect_flag(p: argparse.ArgumentParser, auto: str) -> None:
-    """--csv-dialect: the CSV dialect of the files the command writes; `auto` says what
-    the command's own default follows."""
+def add_dialect_flag(p: argparse.ArgumentParser, what: str, auto: str) -> None:
+    """--csv-dialect: the CSV dialect of `what` the command writes; `auto` says what the
+    command's default follows."""
     p.add_argument("--csv-dialect", choices=CSV_DIALECTS, metavar="auto|excel-fr|comma",
-                   help=f"the CSV files written: auto (the default: {auto}), excel-fr "
-                   "(';' and a BOM, for French Excel) or comma (',', no BOM)")
+                   help=f"{what}: auto (the default: {auto}), excel-fr (';' and a BOM, "
+                   "for French Excel) or comma (',', no BOM)")
 
 
 class SettingsHelp(argparse.RawDescriptionHelpFormatter):

@@ -51,7 +51,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--skipped", action="store_true",
                    help="with --failed: the skipped rows too (those a stopped run left)")
     p.add_argument("--overwrite", action="store_true", help="with --failed: replace OUT")
-    add_dialect_flag(p, "with --failed: the report's own delimiter and BOM")
+    add_dialect_flag(p, "with --failed: OUT's CSV dialect", "the report's own delimiter "
+                     "and BOM")
     add_json_flag(p)
 
 

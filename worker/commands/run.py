@@ -87,8 +87,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="json: every line on stderr is a JSON object (progress, requests "
                    "with -v, stops, the summary), for log shippers")
     add_action_flags(p)
-    add_dialect_flag(p, "the job's delimiter, and a BOM if it has one, for the report and "
-                     "--undo-out; a resumed report keeps its own")
+    add_dialect_flag(p, "the CSV dialect of the report and --undo-out",
+                     "the job's delimiter, and a BOM if it has one; a resumed report keeps "
+                     "its own")
     add_settings_flags(p)
 
 

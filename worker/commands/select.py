@@ -84,7 +84,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="conversations per list request, 1..100 (default 100: fewest requests)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     add_json_flag(p)
-    add_dialect_flag(p, "comma, as there is no file to follow")
+    add_dialect_flag(p, "the CSV dialect of --out and --undo-out",
+                     "comma, as there is no file to follow")
     add_settings_flags(p)
 
 

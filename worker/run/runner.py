@@ -214,10 +214,10 @@ def _report_dialect(req: RunRequest, asked: CsvDialect) -> CsvDialect:
         return asked
     choice = req.settings.csv_dialect
     if choice is not DialectChoice.AUTO and existing != asked and req.echo:
-        logs.event("csv_dialect_kept", f"partoo-bulk: {req.report.name} is written with "
-                   f"{existing.describe()}: the resumed run writes on in it, not in "
-                   f"--csv-dialect {choice} (a report keeps one dialect from its first "
-                   "line to its last)", level=logs.WARNING, report=str(req.report),
+        logs.event("csv_dialect_kept", f"partoo-bulk: {req.report.name} is in "
+                   f"{existing.describe()}: the resumed run goes on in it, not in "
+                   f"{choice} (--csv-dialect): a report keeps one dialect from its first "
+                   "line to its last", level=logs.WARNING, report=str(req.report),
                    csv_dialect=choice.value)
     return existing
 
