@@ -5,14 +5,12 @@ for confirmation; `partoo-bulk plan` prints the same text and exits on `Plan.inv
 
 Memory: a `Plan` holds counts and a few examples only, so it costs nothing while a run
 that keeps it in scope is under way. Finding conversations touched more than once needs
-every id, but only during `make_plan`: a set of ints, plus one compact array entry per
-row (9 bytes) to find the rows of the few examples shown. About 100 MB for 1M rows,
-freed when `make_plan` returns.
+every id: `worker.jobfile.repeats` counts them in flat memory, a big job's ids spilled
+to a private temporary folder by parts and counted one part at a time.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -21,6 +19,7 @@ from worker.core.guards import GUARD_COLUMNS
 from worker.core.operations import Action, Operation
 from worker.core.words import counted
 from worker.jobfile.reader import Job
+from worker.jobfile.repeats import Repeats
 
 __all__ = ["Estimate", "InvalidExample", "Plan", "Touch", "make_plan"]
 
@@ -28,8 +27,8 @@ _SHOWN_INVALID = 5
 _SHOWN_REPEATED = 3  # conversations shown as examples
 _SHOWN_ROWS = 4  # rows shown per example conversation
 _ACTIONS = tuple(Action)  # display order: close, open, assign, unassign
-_ASSIGN = _ACTIONS.index(Action.ASSIGN)
 _COLUMNS = (*JOB_COLUMNS, *GUARD_COLUMNS)
+_INDEX = {action: i for i, action in enumerate(_ACTIONS)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,81 +204,40 @@ class Plan:
 
 
 def make_plan(job: Job, *, counts_only: bool = False) -> Plan:
-    """Count what a run would send. `counts_only` skips what needs memory per
-    conversation (repeats, distinct conversations): a `run --yes` of a million rows only
-    needs the counts, and must stay in flat memory."""
+    """Count what a run would send. `counts_only` skips what needs to see every
+    conversation (repeats, distinct conversations): a `run --yes` only needs the counts.
+    Either way memory stays flat (`worker.jobfile.repeats`)."""
     if counts_only:
         return _counts(job)
-    plan = Plan()
-    seen: set[int] = set()
-    repeated: set[int] = set()
-    # Row r's id is ids[r - 1] (0 for an invalid row) and its action acts[r - 1]: enough
-    # to list an example's earlier rows, which go by before we know it has several.
-    ids, acts = array("q"), array("b")
-    for item in job.items():
-        plan.rows += 1
-        if isinstance(item, Operation):
-            cid = item.conversation_id
-            plan.actions[item.action.value] += 1
-            ids.append(cid)
-            acts.append(_ACTIONS.index(item.action))
-            plan.guarded += item.guard is not None
-            if cid in seen:
-                if cid not in repeated:
-                    repeated.add(cid)
-                    if len(plan.repeated_examples) < _SHOWN_REPEATED:
-                        plan.repeated_examples[cid] = []
-                touches = plan.repeated_examples.get(cid)
-                if touches is not None and len(touches) < _SHOWN_ROWS:  # one more means "…"
-                    touches.append(Touch(item.row, item.action.value, item.value))
-            else:
-                seen.add(cid)
-                plan.guarded_first += item.guard is not None
-        else:
-            ids.append(0)
-            acts.append(-1)
-            plan.invalid += 1
-            if len(plan.invalid_examples) < _SHOWN_INVALID:
-                plan.invalid_examples.append(InvalidExample(item.row,
-                                                            _with_column(item.error)))
-    plan.repeated = len(repeated)
-    plan.conversations = len(seen)
-    firsts = {cid: ids.index(cid) + 1 for cid in plan.repeated_examples}
-    values = _user_ids(job, {row for row in firsts.values() if acts[row - 1] == _ASSIGN})
-    for cid, row in firsts.items():
-        first = Touch(row, _ACTIONS[acts[row - 1]].value, values.get(row, ""))
-        plan.repeated_examples[cid].insert(0, first)
+    with Repeats(shown=_SHOWN_REPEATED, rows_shown=_SHOWN_ROWS) as repeats:
+        plan = _counts(job, repeats)
+        counted = repeats.finish()
+    plan.conversations = counted.conversations
+    plan.repeated = counted.repeated
+    plan.guarded_first = counted.guarded_first
+    plan.repeated_examples = {
+        cid: [Touch(row, _ACTIONS[action].value, value) for row, action, value in touches]
+        for cid, touches in counted.examples.items()}
     return plan
 
 
-def _counts(job: Job) -> Plan:
+def _counts(job: Job, repeats: Repeats | None = None) -> Plan:
     plan = Plan()
+    add = None if repeats is None else repeats.add
     for item in job.items():
         plan.rows += 1
         if isinstance(item, Operation):
             plan.actions[item.action.value] += 1
             plan.guarded += item.guard is not None
+            if add is not None:
+                add(item.conversation_id, item.row, _INDEX[item.action], item.value,
+                    item.guard is not None)
         else:
             plan.invalid += 1
             if len(plan.invalid_examples) < _SHOWN_INVALID:
                 plan.invalid_examples.append(InvalidExample(item.row,
                                                             _with_column(item.error)))
     return plan
-
-
-def _user_ids(job: Job, rows: set[int]) -> dict[int, str]:
-    """The user ids of these assign rows, read again: the file only up to the last one."""
-    found: dict[int, str] = {}
-    if not rows:
-        return found
-    last, items = max(rows), job.items()
-    for item in items:
-        if item.row in rows:
-            found[item.row] = item.value
-        if item.row >= last:
-            break
-    items.close()  # closes the file now, not whenever the generator is collected
-    return found
 
 
 def _with_column(message: str) -> str:
