@@ -74,8 +74,14 @@ class ReportFile:
 
     def rows(self) -> Iterator[ReportRow]:
         """Every whole data line, in file order. Raises `ReportError` on a damaged one."""
-        for cells in self._lines.all():
-            yield ReportRow.of(cells)
+        of = ReportRow.of
+        for chunk in self._lines.chunks():
+            yield from map(of, chunk)
+
+    def chunks(self) -> Iterator[list[list[str]]]:
+        """The same lines as cells, a list at a time (`ReportLines.chunks`): for readers
+        that count most lines without a `ReportRow` each (`ReportStats.add_lines`)."""
+        return self._lines.chunks()
 
 
 def open_report(path: str | Path) -> ReportFile:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 
+from worker.core.columns import Col
 from worker.core.guards import NOTHING_SENT
 from worker.core.outcomes import Fault, Outcome
 from worker.core.text import printable  # one escaping, in core; named here as before
@@ -29,6 +31,10 @@ _QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")(?!\w)"""
 # found", "(last: 500 Internal Server Error)"): that one names the kind of error.
 _NUMBER = re.compile(r"(?<![\w.])(?!(?<=: )[1-5]\d\d )(?!(?<=\()[1-5]\d\d )\d+(?:\.\d+)?(?![\w.])")
 _STATUS = re.compile(r"\d{3} ")
+_OUTCOME_OF = {o.value: o for o in Outcome}
+_OUTCOME_CELL, _STATUS_CELL = itemgetter(Col.OUTCOME), itemgetter(Col.HTTP_STATUS)
+_OK = Outcome.OK.value
+_ERROR, _OUTCOME = int(Col.ERROR), int(Col.OUTCOME)  # plain ints: an IntEnum index costs
 _OTHER = "other errors (too many different messages to group them all)"
 
 
@@ -56,6 +62,23 @@ class ReportStats:
         self.rows += 1
         self.outcomes[row.outcome] += 1
         self.statuses[row.http_status] += 1
+        self._note(row)
+
+    def add_lines(self, lines: list[list[str]]) -> None:
+        """`add` for each of these whole report lines (`ReportFile.chunks`), counted with
+        C loops: only the lines with something to note (not ok, or an ok with a note in
+        its error column) become a `ReportRow`, a few in a million in a good run."""
+        self.rows += len(lines)
+        for value, count in Counter(map(_OUTCOME_CELL, lines)).items():
+            self.outcomes[_OUTCOME_OF[value]] += count
+        self.statuses.update(map(_STATUS_CELL, lines))
+        note, of = self._note, ReportRow.of
+        for cells in lines:
+            if cells[_ERROR] or cells[_OUTCOME] != _OK:
+                note(of(cells))
+
+    def _note(self, row: ReportRow) -> None:
+        """What `add` keeps of a row besides its outcome and status."""
         if row.outcome is Outcome.OK:
             if row.error.startswith(NOTHING_SENT):  # a guard's read found it done
                 self.already_ok += 1
