@@ -160,7 +160,9 @@ def ends_with_newline(path: Path) -> bool:
         return f.read(1) == b"\n"
 
 
-_CHUNK = 2_000  # lines: a few MB at most, however long the report
+# Lines per list: small enough for a list to be read, checked, counted and freed while its
+# cells are still in the CPU's cache (2,000 took twice the time of 200 for 1M lines).
+_CHUNK = 200
 _ROW, _OUTCOME = itemgetter(Col.ROW), itemgetter(Col.OUTCOME)
 
 
