@@ -86,21 +86,24 @@ def pinned(source: JobSource, files: RunFiles, *, resume: bool) -> Iterator[Job]
         yield open_job(spool, source.override)
         return
     tmp = files.job_copy_tmp
-    digest = _copy(source.path, tmp)
+    digest, size = _copy(source.path, tmp)
     keep_old = resume and spool.exists() and _sha256(spool) != digest
     if not keep_old:
         publish(tmp, spool)
     data = tmp if keep_old else spool
     try:
-        yield open_job(data, source.override, shown=spool if stream else source.path)
+        job = open_job(data, source.override, shown=spool if stream else source.path)
+        job.digest = digest, size  # the bytes of `data`: hashed while they were copied
+        yield job
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _copy(source: Path, to: Path) -> str:
+def _copy(source: Path, to: Path) -> tuple[str, int]:
     """Copy the job's bytes to the new file `to` (private: 0600, never through a link);
-    their SHA-256, once flushed to disk."""
+    their SHA-256 and size, once flushed to disk."""
     digest = hashlib.sha256()
+    size = 0
     with _open_source(source) as src:
         try:
             fd = create_new(to, 0o600)
@@ -121,6 +124,7 @@ def _copy(source: Path, to: Path) -> str:
                 if not chunk:
                     break
                 digest.update(chunk)
+                size += len(chunk)
                 try:
                     out.write(chunk)
                 except OSError as exc:
@@ -134,7 +138,7 @@ def _copy(source: Path, to: Path) -> str:
                 raise ReportError(f"{to}: cannot write the job's copy ({exc.strerror}): "
                                   "free space in the report's folder; nothing was "
                                   "sent") from None
-    return digest.hexdigest()
+    return digest.hexdigest(), size
 
 
 @contextlib.contextmanager

@@ -20,9 +20,10 @@ only makes that row `invalid`.
 from __future__ import annotations
 
 import csv
-from collections.abc import Generator
+import itertools
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from worker.core.cells import MAX_CELL
 from worker.core.columns import ID_COLUMN
@@ -59,6 +60,9 @@ class Job:
         self.override = override
         self._layout = layout
         self.dialect = CsvDialect(layout.delimiter, bom)
+        # (SHA-256, size) of `data`, when whoever opened it hashed it on the way
+        # (`worker.jobfile.pinned`); None: not known, hash it if you need it.
+        self.digest: tuple[str, int] | None = None
 
     @property
     def extra_columns(self) -> tuple[str, ...]:
@@ -71,23 +75,26 @@ class Job:
 
         Close it to close the file at once when stopping early."""
         lay = self._layout
-        records = (cells for _line, cells in _records(self.data, lay.delimiter, self.path)
+        # The header and the skipped rows: read a list at a time (`_take`), not parsed.
+        ahead = skip + lay.has_header
+        records = (cells for _line, cells in _records(self.data, lay.delimiter, self.path,
+                                                      skip=ahead)
                    if not _blank(cells))
-        if lay.has_header:
-            next(records, None)
-        row = 0
+        row = skip
         for cells in records:
             row += 1
-            if row > skip:
-                yield self._parse(row, cells)
+            yield self._parse(row, cells)
 
     def count_rows(self) -> int:
         """How many rows `items()` yields, the whole file read as `items()` reads it (what
         makes it unreadable raises the same `JobFileError`), but no row's cells parsed:
         a run with nothing to show checks the file first at a fraction of the cost."""
-        records = sum(1 for _line, cells in _records(self.data, self._layout.delimiter,
-                                                     self.path)
-                      if not _blank(cells))
+        delimiter = self._layout.delimiter
+        try:
+            with _open(self.data) as f:
+                records = _take(csv.reader(f, delimiter=delimiter, strict=True), None)
+        except (csv.Error, UnicodeDecodeError, OSError):
+            _exact_error(self.data, delimiter, self.path)
         return max(0, records - 1) if self._layout.has_header else records
 
     def _parse(self, row: int, cells: list[str]) -> Operation | Result:
@@ -185,16 +192,51 @@ def _delimiter(path: Path, name: Path) -> str | None:
     return delimiter_of(line)
 
 
-def _records(path: Path, delimiter: str,
-             name: Path) -> Generator[tuple[int, list[str]], None, None]:
+_CHUNK = 256  # records a list, for `_take`
+
+
+def _take(reader: Iterator[list[str]], limit: int | None) -> int:
+    """Read records off `reader` until `limit` of them that are not blank were read (all
+    of them for None), a list at a time, each check a C loop: how many were read (blank
+    ones not counted). Raises csv.Error (a cell over MAX_CELL too) and
+    UnicodeDecodeError without the line: `_exact_error` then finds it."""
+    taken = 0
+    while limit is None or taken < limit:
+        chunk = list(itertools.islice(reader, _CHUNK if limit is None
+                                      else min(_CHUNK, limit - taken)))
+        if not chunk:
+            break
+        if max(map(len, itertools.chain.from_iterable(chunk)), default=0) > MAX_CELL:
+            raise csv.Error("field larger than field limit")
+        taken += len(chunk) - list(map(str.strip, map("".join, chunk))).count("")
+    return taken
+
+
+def _exact_error(path: Path, delimiter: str, name: Path) -> NoReturn:
+    """After `_take` failed: read the file record by record to raise the error with its
+    line, as `_records` words it."""
+    for _record in _records(path, delimiter, name):
+        pass
+    raise JobFileError(f"{name}: cannot read the job file: it changed while it was read")
+
+
+def _records(path: Path, delimiter: str, name: Path, *,
+             skip: int = 0) -> Generator[tuple[int, list[str]], None, None]:
     """(line number, cells) for each CSV record; translates read errors to JobFileError
-    (naming the file `name`)."""
+    (naming the file `name`). `skip`: the first records that are not blank (and the blank
+    ones among them) are read and checked, but not yielded (`_take`)."""
     try:
         with _open(path) as f:
             # strict: a quote still open at the end of the file is an error, not a cell
             # that silently swallowed every line after it.
             reader = csv.reader(f, delimiter=delimiter, strict=True)
             start = 1  # the line the record being read starts on
+            if skip:
+                try:
+                    _take(reader, skip)
+                except (csv.Error, UnicodeDecodeError):
+                    _exact_error(path, delimiter, name)
+                start = reader.line_num + 1
             try:
                 for cells in reader:
                     if cells and max(map(len, cells)) > MAX_CELL:

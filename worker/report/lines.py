@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import itertools
 import os
 from collections.abc import Generator, Iterator
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import worker.core.cells  # noqa: F401  (sets the one csv field-size limit)
 from worker.core.columns import ID_COLUMN, REPORT_COLUMNS, Col
@@ -85,11 +86,16 @@ class ReportLines:
             before += len(chunk)
             chunk = following
 
-    def prefix(self) -> Iterator[list[str]]:
-        """The trusted lines: rows 1..k in sequence, each whole (see the module's rule)."""
-        expected, last = 1, None
+    def prefix(self, start: tuple[int, int] | None = None) -> Iterator[list[str]]:
+        """The trusted lines: rows 1..k in sequence, each whole (see the module's rule).
+        `start`: (the byte offset of a line, its row): the lines before it were taken
+        already, by the same rule (`worker.report.keptcopy`); read on from there."""
+        expected, last = (1, None) if start is None else (start[1], None)
+        delimiter = self.dialect.delimiter
+        records = (_records(self.path, delimiter, skip_header=True) if start is None
+                   else _records(self.path, delimiter, skip_header=False, offset=start[0]))
         try:
-            for _number, cells in _records(self.path, self.dialect.delimiter, skip_header=True):
+            for _number, cells in records:
                 if last is not None:
                     yield last
                     last = None
@@ -150,6 +156,14 @@ def open_lines(path: str | Path) -> ReportLines:
     return ReportLines(path, header, dialect)
 
 
+def _open_at(path: Path, offset: int) -> TextIO:
+    if not offset:
+        return open(path, encoding="utf-8-sig", newline="")
+    raw = open(path, "rb")  # closed with the text file around it
+    raw.seek(offset)
+    return io.TextIOWrapper(raw, encoding="utf-8", newline="")  # no BOM past the start
+
+
 def ends_with_newline(path: Path) -> bool:
     """Every report line ends with a newline: a last line without one was cut short."""
     with open(path, "rb") as f:
@@ -193,10 +207,11 @@ def _records_in_chunks(path: Path,
             yield chunk
 
 
-def _records(path: Path, delimiter: str, *,
-             skip_header: bool) -> Generator[tuple[int, list[str]], None, None]:
-    """(line number, cells) per CSV record; read errors become `ReportError`."""
-    with _csv_reader(path, delimiter) as reader:
+def _records(path: Path, delimiter: str, *, skip_header: bool, offset: int = 0,
+             ) -> Generator[tuple[int, list[str]], None, None]:
+    """(line number, cells) per CSV record; read errors become `ReportError`. `offset`:
+    from that byte on (the start of a line; line numbers then count from there)."""
+    with _csv_reader(path, delimiter, offset) as reader:
         if skip_header:
             next(reader, None)
         for cells in reader:
@@ -204,11 +219,11 @@ def _records(path: Path, delimiter: str, *,
 
 
 @contextlib.contextmanager
-def _csv_reader(path: Path, delimiter: str) -> Iterator[Any]:
+def _csv_reader(path: Path, delimiter: str, offset: int = 0) -> Iterator[Any]:
     """A csv reader of the report; its read errors, in the block, become `ReportError`."""
     try:
         # utf-8-sig: a report written or saved again with a BOM reads; newline="" for csv.
-        with open(path, encoding="utf-8-sig", newline="") as f:
+        with _open_at(path, offset) as f:
             reader = csv.reader(f, delimiter=delimiter)
             try:
                 yield reader

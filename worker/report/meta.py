@@ -28,14 +28,19 @@ __all__ = ["check_same_job", "ended", "fingerprint", "job_rows", "read_meta", "r
 _FORMAT = 1
 
 
-def fingerprint(job_path: Path, override: Override | None) -> dict[str, object]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(job_path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return {"format": _FORMAT, "job_sha256": digest.hexdigest(), "job_size": size,
+def fingerprint(job_path: Path, override: Override | None, *,
+                known: tuple[str, int] | None = None) -> dict[str, object]:
+    """`known`: the job's (SHA-256, size) when the caller has them already, as the run's
+    pinned copy does (`worker.jobfile.pinned`): one pass over a big job, not two."""
+    if known is None:
+        digest = hashlib.sha256()
+        size = 0
+        with open(job_path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+        known = digest.hexdigest(), size
+    return {"format": _FORMAT, "job_sha256": known[0], "job_size": known[1],
             "override": None if override is None else [override.action.value, override.value]}
 
 

@@ -28,9 +28,11 @@ from worker.core.outcomes import FINAL_OUTCOMES, Fault, Outcome, Result
 from worker.files.atomic import atomic_write
 from worker.files.csvdialect import CsvDialect
 from worker.files.runfiles import RunFiles
+from worker.report.keptcopy import copy_plain_kept
 from worker.report.lastok import LastOkRows
-from worker.report.lines import open_lines
+from worker.report.lines import ReportLines, open_lines
 from worker.report.reader import ReportRow
+from worker.report.writer import ReportWriter
 
 __all__ = [
     "KeptPrefix",
@@ -45,13 +47,19 @@ __all__ = [
 
 def records(path: Path, width: int) -> Iterator[list[str]]:
     """The lines of an earlier report that a resume trusts (`ReportLines.prefix`)."""
+    lines = _report_lines(path, width)
+    return iter(()) if lines is None else lines.prefix()
+
+
+def _report_lines(path: Path, width: int) -> ReportLines | None:
+    """The earlier report, its header checked; None when it has none."""
     if path.stat().st_size == 0:
-        return iter(())  # killed before its header reached the disk
+        return None  # killed before its header reached the disk
     lines = open_lines(path)
     if lines.width != width or tuple(lines.header[: len(REPORT_COLUMNS)]) != REPORT_COLUMNS:
         raise ReportError(f"{path}: not a report of this job (its header differs): "
                           "pass --overwrite to start again")
-    return lines.prefix()
+    return lines
 
 
 def consolidate(report: Path, width: int) -> None:
@@ -95,15 +103,17 @@ def dialect_of(report: Path) -> CsvDialect | None:
 
 class KeptPrefix:
     """The leading lines of an earlier report that a resume keeps as they are: rows
-    1..k, each ok or invalid (kept by any resume), none finished ahead. `lines()`
-    streams them, to be copied into the new report before the engine starts; `rest()`
-    is the old report after them, for `carry_over`, and the job's first `rows` rows
-    need not be parsed (`Job.items(skip=rows)`). So a report killed at 50% is read once,
-    and its kept half costs a CSV read and write per line, not a row's trip through the
-    engine (bench/resume.py)."""
+    1..k, each ok or invalid (kept by any resume), none finished ahead. `write_to` copies
+    them into the new report before the engine starts; `rest()` is the old report after
+    them, for `carry_over`, and the job's first `rows` rows need not be parsed
+    (`Job.items(skip=rows)`). So a report killed at 50% is read once, and its kept half
+    is copied as bytes where its lines are plain (`worker.report.keptcopy`), else a CSV
+    read and write per line, not a row's trip through the engine (bench/resume.py)."""
 
-    def __init__(self, old: Iterator[list[str]], *, ahead: dict[int, list[str]]) -> None:
-        self._old = old
+    def __init__(self, report: Path, width: int, *, ahead: dict[int, list[str]]) -> None:
+        # The header is checked now, before anything is sent (`ReportError`).
+        self._report = _report_lines(report, width) if report.exists() else None
+        self._old: Iterator[list[str]] = iter(())
         # ok and invalid only: a kept failed row says what failed it (its fault, which
         # the summary counts), so it takes `carry_over`'s way, as a `Result`.
         self._keep = {o.value: o for o in (Outcome.OK, Outcome.INVALID)}
@@ -112,7 +122,21 @@ class KeptPrefix:
         self.rows = 0
         self.outcomes: Counter[Outcome] = Counter()
 
-    def lines(self) -> Iterator[list[str]]:
+    def write_to(self, writer: ReportWriter) -> None:
+        """The kept lines, into the new report. OSError (disk full) propagates."""
+        if self._report is None:
+            return
+        copied = copy_plain_kept(self._report.path, writer.header_line(),
+                                 self._report.width, self._keep, self._ahead,
+                                 writer.write_bytes)
+        self.rows = copied.rows
+        for value, count in copied.outcomes.items():
+            self.outcomes[self._keep[value]] += count
+        start = None if copied.resume_at is None else (copied.resume_at, copied.rows + 1)
+        self._old = self._report.prefix(start)
+        writer.write_lines(self._lines())
+
+    def _lines(self) -> Iterator[list[str]]:
         keep, ahead, outcomes = self._keep, self._ahead, self.outcomes
         for line in self._old:  # rows 1, 2, 3... in sequence (`ReportLines.prefix`)
             outcome = keep.get(line[Col.OUTCOME])

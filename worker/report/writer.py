@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import TextIO
 
 from worker.core.cells import neutralise
 from worker.core.columns import REPORT_COLUMNS
@@ -60,7 +60,7 @@ class ReportWriter:
         self.dialect = dialect
         self._header = [*REPORT_COLUMNS, *(neutralise(c) for c in extra_columns)]
         self._append = append
-        self._file: IO[str] | None = None
+        self._file: TextIO | None = None
         self.rows_written = 0  # lines written, some perhaps still in the buffer
         self.rows_flushed = 0  # lines handed to the OS
 
@@ -95,6 +95,21 @@ class ReportWriter:
         for line in lines:
             self._writer.writerow(line)
             self.rows_written += 1
+
+    def header_line(self) -> bytes:
+        """The header line as this writer wrote it (read back: whatever its dialect)."""
+        assert self._file is not None
+        self._file.flush()
+        with open(self.path, "rb") as f:
+            return f.readline()
+
+    def write_bytes(self, data: bytes, lines: int) -> None:
+        """`lines` whole lines, as bytes in this report's own dialect (a resume's kept
+        lines, `worker.report.keptcopy`), after what was written so far."""
+        assert self._file is not None
+        self._file.flush()  # the text buffer first: the bytes go after it
+        self._file.buffer.write(data)
+        self.rows_written += lines
 
     def flush(self) -> None:
         """Hand the buffered lines to the OS (nothing once closed). OSError propagates

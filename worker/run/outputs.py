@@ -59,4 +59,5 @@ def clear(req: RunRequest) -> None:
 def job_meta(req: RunRequest, job: Job) -> dict[str, object]:
     """What a resume must match: the bytes sent (the job's pinned copy), the flags."""
     undo_out = str(req.undo_out.resolve()) if req.undo_out else None
-    return {**runmeta.fingerprint(job.data, job.override), "undo_out": undo_out}
+    return {**runmeta.fingerprint(job.data, job.override, known=job.digest),
+            "undo_out": undo_out}

@@ -101,7 +101,7 @@ async def _arun(req: RunRequest, job: Job) -> RunResult:
     # A --finish-by window needs the requests counted (and with --undo-out the
     # conversations) to say whether the job fits.
     if req.yes and not req.strict and req.finish_by is None:
-        plan = Plan(rows=job.count_rows())
+        plan = Plan(rows=_rows_of(req, job, resuming))
     else:
         plan = make_plan(job, counts_only=req.yes and req.undo_out is None)
     if req.strict and plan.invalid:
@@ -127,6 +127,14 @@ async def _arun(req: RunRequest, job: Job) -> RunResult:
     # (bench/overhead.py).
     with _SENDING_GC:
         return await _execute(req, job, resuming, plan.rows)
+
+
+def _rows_of(req: RunRequest, job: Job, resuming: bool) -> int:
+    """The job's row count. A resume takes it from the report's meta: the run that wrote
+    the meta counted these very bytes (`outputs.prepare` checked their SHA-256), and the
+    count of a million rows would come before the first request otherwise (bench/resume.py)."""
+    known = runmeta.job_rows(req.report) if resuming else None
+    return job.count_rows() if known is None else known
 
 
 class _GcTuning:
@@ -186,13 +194,12 @@ def _open_inputs(req: RunRequest, job: Job, resuming: bool, total_rows: int) -> 
     resume.consolidate(req.report, width)
     dialect = _report_dialect(req, asked)
     runmeta.record_start(req.report, rows=total_rows)  # not ended until this run says so
-    old = resume.records(req.report, width) if req.report.exists() else iter(())
     # Read once, then gone: this run writes its own (see worker.report.ahead).
     finished_ahead = ahead.read_ahead(ahead_file, width)
     ahead_file.unlink(missing_ok=True)
     last_ok = (resume.last_ok_rows(req.report, width, finished_ahead) if req.retry_failed
                else None)
-    kept = resume.KeptPrefix(old, ahead=finished_ahead)
+    kept = resume.KeptPrefix(req.report, width, ahead=finished_ahead)
 
     def items() -> Iterator[Operation | Result]:
         # Started by the engine, once `_send` copied the kept lines: the job's rows
@@ -289,7 +296,7 @@ async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
                               concurrency=guard.concurrency) as progress:
             if inputs.kept is not None:
                 try:
-                    report.write_lines(inputs.kept.lines())
+                    inputs.kept.write_to(report)
                     report.flush()
                 except OSError as exc:  # disk full: as the sink reports a failed write
                     return exc, report.rows_flushed
