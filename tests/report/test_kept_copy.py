@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import worker.report.keptcopy as keptcopy
 import worker.report.resume as resume
 from worker.core.columns import REPORT_COLUMNS
+from worker.files.csvdialect import CsvDialect
 from worker.report.keptcopy import Copied
 from worker.report.resume import KeptPrefix
 from worker.report.writer import ReportWriter
@@ -115,3 +116,23 @@ def test_the_delimiter_is_read_from_the_header_line(tmp_path):
                                       lambda data, n: written.append((data, n)))
     assert (copied.rows, copied.resume_at) == (2, len(header) + len(body))
     assert written == [(body, 2)]
+
+
+def test_a_semicolon_report_with_a_bom_is_copied_as_bytes_too(tmp_path, monkeypatch):
+    excel = CsvDialect(";", True)
+    lines = [line(i, "ok", "a, b") for i in range(1, 20)] + [line(20, "skipped", "")]
+    with ReportWriter(tmp_path / "old.csv", EXTRA, dialect=excel) as old:
+        old.write_lines(lines)
+    copied = []
+    real = keptcopy.copy_plain_kept
+    monkeypatch.setattr(resume, "copy_plain_kept", lambda *a: copied.append(real(*a))
+                        or copied[-1])
+    monkeypatch.setattr(keptcopy, "_BLOCK", 64)
+    kept = KeptPrefix(tmp_path / "old.csv", WIDTH, ahead={})
+    with ReportWriter(tmp_path / "new.csv", EXTRA, dialect=excel) as writer:
+        kept.write_to(writer)
+    assert copied[0].rows == kept.rows == 19
+    old_bytes = (tmp_path / "old.csv").read_bytes()
+    assert old_bytes.startswith("\ufeff".encode())
+    assert (tmp_path / "new.csv").read_bytes() == old_bytes[: copied[0].resume_at]
+    assert [r[0] for r in kept.rest()] == ["20"]
