@@ -29,10 +29,40 @@ PYTHON = sys.executable
 KEY = "sim-demo-key"
 
 
-def partoo_bulk() -> str:
-    """The installed console script, next to this interpreter (as a user runs it)."""
-    script = Path(PYTHON).with_name("partoo-bulk")
+def partoo_bulk(python: str = PYTHON) -> str:
+    """The installed console script, next to `python` (as a user runs it)."""
+    script = Path(python).with_name("partoo-bulk")
     return str(script) if script.exists() else (shutil.which("partoo-bulk") or "partoo-bulk")
+
+
+@contextmanager
+def installed(source: Path = REPO) -> Iterator[str]:
+    """The python of a fresh venv where `source`'s wheel is installed as a user installs
+    it (bytecode compiled by pip): start-up figures of a wheel, not of the editable clone
+    (whose import finder costs every process, `python -c pass` included, and whose
+    sources have no bytecode where PYTHONDONTWRITEBYTECODE is set). The dependencies are
+    this interpreter's: its site-packages is a path of the venv's (a .pth line), so its
+    own .pth files (the editable finder) are not run there."""
+    with tempfile.TemporaryDirectory(prefix="partoo-wheel-") as tmp:
+        root = Path(tmp)
+        pip = [PYTHON, "-m", "pip", "-q", "--disable-pip-version-check"]
+        subprocess.run([*pip, "wheel", "--no-deps", "-w", str(root / "dist"), str(source)],
+                       check=True, stdout=subprocess.DEVNULL)
+        (wheel,) = (root / "dist").glob("*.whl")
+        subprocess.run([PYTHON, "-m", "venv", "--without-pip", str(root / "venv")],
+                       check=True)
+        python = str(root / "venv" / "bin" / "python")
+        purelib = "import sysconfig; print(sysconfig.get_path('purelib'))"
+        theirs = subprocess.run([python, "-c", purelib], check=True, capture_output=True,
+                                text=True).stdout.strip()
+        ours = subprocess.run([PYTHON, "-c", purelib], check=True, capture_output=True,
+                              text=True).stdout.strip()
+        Path(theirs, "_partoo_bench_deps.pth").write_text(ours + "\n", encoding="utf-8")
+        subprocess.run([*pip, "--python", python, "install", "--no-deps", "--no-index",
+                        str(wheel)], check=True, stdout=subprocess.DEVNULL,
+                       env={k: v for k, v in os.environ.items()
+                            if k != "PYTHONDONTWRITEBYTECODE"})
+        yield python
 
 
 class SimProcess:
@@ -224,6 +254,14 @@ def first_request_s(server: SimProcess, cmd: Sequence[str], env: dict[str, str],
     so the figure is the server's own view. `kill_on_first`: the process is killed once
     its first request arrived (a long job need not run to its end); otherwise it must
     exit 0 or 1."""
+    return first_request_and_exit_s(server, cmd, env, kill_on_first=kill_on_first,
+                                    timeout_s=timeout_s)[0]
+
+
+def first_request_and_exit_s(server: SimProcess, cmd: Sequence[str], env: dict[str, str],
+                             *, kill_on_first: bool = False, timeout_s: float = 600,
+                             ) -> tuple[float, float]:
+    """`first_request_s`, and the seconds from the same start to the process's exit."""
     seen, _ = server.arrivals_since(1 << 62)
     started = time.monotonic()
     proc = subprocess.Popen(list(cmd), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
@@ -239,6 +277,7 @@ def first_request_s(server: SimProcess, cmd: Sequence[str], env: dict[str, str],
         if kill_on_first:
             proc.kill()
         _, err = proc.communicate()
+        exited = time.monotonic() - started
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -248,7 +287,7 @@ def first_request_s(server: SimProcess, cmd: Sequence[str], env: dict[str, str],
     _, times = server.arrivals_since(seen)
     if not times:
         raise RuntimeError(f"{cmd[:2]}: no request reached the server: {err[-500:]}")
-    return times[0] - started
+    return times[0] - started, exited
 
 
 def killed_report(job: Path, report: Path, env: dict[str, str], rows: int,
