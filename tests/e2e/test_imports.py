@@ -53,9 +53,21 @@ def test_help_loads_no_heavy_library(tmp_path, args):
     assert loaded_by(*args, cwd=tmp_path).isdisjoint(HEAVY)
 
 
+@pytest.mark.parametrize("args", [["run", "--help"], ["verify", "--help"]])
+def test_help_with_the_settings_defaults_loads_no_pydantic(tmp_path, args):
+    """The "(default X)" of each settings flag is read from the defaults table, not from
+    the settings model."""
+    assert "pydantic" not in loaded_by(*args, cwd=tmp_path)
+
+
 def test_plan_loads_no_http_stack(tmp_path):
     job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 6)])
     assert loaded_by("plan", str(job), cwd=tmp_path).isdisjoint(HEAVY)
+
+
+def test_plan_with_nothing_that_sets_a_setting_loads_no_pydantic(tmp_path):
+    job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 6)])
+    assert "pydantic" not in loaded_by("plan", str(job), cwd=tmp_path)
 
 
 def test_report_loads_no_http_stack_nor_pydantic(tmp_path, report):

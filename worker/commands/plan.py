@@ -79,12 +79,10 @@ def handle(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace, path: Path, shown: str) -> int:
     from worker.commands._flags import override_from
-    from worker.config import load_settings
     from worker.jobfile.plan import make_plan
     from worker.jobfile.reader import open_job
 
-    # No key: plan sends nothing, and a key file is not read (a pipe there would hang).
-    settings = load_settings(args.config, read_key=False, rate_per_minute=args.rate_per_minute)
+    rate = _rate_per_minute(args)
     window = None
     if args.finish_by is not None:
         from worker.config import finishby
@@ -110,11 +108,11 @@ def _plan(args: argparse.Namespace, path: Path, shown: str) -> int:
         command += ["--finish-by", args.finish_by]
     code = ExitCode.FAILED if plan.invalid else ExitCode.OK
     if args.json:
-        _print_document(args, plan, settings.rate_per_minute, shlex.join(command), code,
+        _print_document(args, plan, rate, shlex.join(command), code,
                         window)
         return code
     print(f"plan for {shown} (nothing is sent):")
-    print(plan.describe(settings.rate_per_minute, undo=bool(args.undo_out),
+    print(plan.describe(rate, undo=bool(args.undo_out),
                         guards=not args.no_guards, window=window))
     save = "save it to a file, then " if shown == "stdin" else ""
     if plan.invalid:
@@ -123,6 +121,22 @@ def _plan(args: argparse.Namespace, path: Path, shown: str) -> int:
     else:
         print(f"every row is valid; to send: {save}{shlex.join(command)}")
     return code
+
+
+def _rate_per_minute(args: argparse.Namespace) -> float:
+    """The rate of the estimate: the settings' (flags > environment > files > default).
+    With nothing that sets a setting, the default as it is: the settings model (pydantic)
+    is not built for the common `plan JOB`."""
+    from worker.config import defaults
+
+    if args.rate_per_minute is None and defaults.untouched(args.config):
+        rate: float = defaults.default("rate_per_minute")
+        return rate
+    from worker.config import load_settings
+
+    # No key: plan sends nothing, and a key file is not read (a pipe there would hang).
+    return load_settings(args.config, read_key=False,
+                         rate_per_minute=args.rate_per_minute).rate_per_minute
 
 
 def _print_document(args: argparse.Namespace, plan: Plan, rate: float, command: str,

@@ -31,6 +31,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from worker.config.defaults import DEFAULT_BASE_URL, DEFAULTS, default, default_config_path
 from worker.core.errors import ConfigError
 from worker.core.urls import Proxy, shown_url
 from worker.files.csvdialect import DialectChoice
@@ -38,7 +39,7 @@ from worker.keyfile import check_secret_file, read_key_file
 
 __all__ = ["DEFAULT_BASE_URL", "Settings", "default", "default_config_path", "load_settings"]
 
-DEFAULT_BASE_URL = "https://api.partoo.co/v2"
+_D = DEFAULTS  # every default is written there (`worker.config.defaults`)
 # The settings that have a command-line flag (worker.commands._flags): an error names
 # the flag only for these.
 FLAGGED = frozenset({"base_url", "rate_per_minute", "concurrency", "max_attempts",
@@ -51,36 +52,42 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PARTOO_", extra="forbid", frozen=True)
 
-    api_key: SecretStr | None = None
-    base_url: str = DEFAULT_BASE_URL
-    request_timeout_s: float = Field(30.0, gt=0, le=600)
-    max_attempts: int = Field(5, ge=1, le=50)  # requests per row, 429s not counted
-    rate_per_minute: float = Field(300.0, gt=0, le=1_000_000)
-    burst: int = Field(1, ge=1, le=1000)  # requests that may go at once after idling
+    api_key: SecretStr | None = _D["api_key"]
+    base_url: str = _D["base_url"]
+    request_timeout_s: float = Field(_D["request_timeout_s"], gt=0, le=600)
+    # Requests per row, 429s not counted.
+    max_attempts: int = Field(_D["max_attempts"], ge=1, le=50)
+    rate_per_minute: float = Field(_D["rate_per_minute"], gt=0, le=1_000_000)
+    # Requests that may go at once after idling.
+    burst: int = Field(_D["burst"], ge=1, le=1000)
     # The cap on requests in flight: the worker keeps as many out as the rate needs at
     # the API's latency (rate x latency), up to this (worker.sending.concurrency).
-    concurrency: int = Field(64, ge=1, le=512)
-    backoff_base_s: float = Field(0.5, gt=0, le=60)  # first retry waits up to this
-    backoff_max_s: float = Field(30.0, gt=0, le=600)  # no retry waits longer (5xx, resets)
-    max_retry_after_s: float = Field(120.0, gt=0, le=3600)  # longest single 429 pause
-    rate_limit_budget_s: float = Field(900.0, gt=0)  # one row's total wait on 429s
-    failure_window: int = Field(50, ge=1, le=10_000)  # recent rows the breaker looks at
-    failure_threshold: float = Field(0.5, gt=0, le=1)  # share of them failing that aborts
+    concurrency: int = Field(_D["concurrency"], ge=1, le=512)
+    # The first retry waits up to this; no retry waits longer than backoff_max_s (5xx,
+    # resets), nor a single 429 pause longer than max_retry_after_s; one row's total
+    # wait on 429s is rate_limit_budget_s.
+    backoff_base_s: float = Field(_D["backoff_base_s"], gt=0, le=60)
+    backoff_max_s: float = Field(_D["backoff_max_s"], gt=0, le=600)
+    max_retry_after_s: float = Field(_D["max_retry_after_s"], gt=0, le=3600)
+    rate_limit_budget_s: float = Field(_D["rate_limit_budget_s"], gt=0)
+    # The breaker looks at the last failure_window rows; this share of them failing aborts.
+    failure_window: int = Field(_D["failure_window"], ge=1, le=10_000)
+    failure_threshold: float = Field(_D["failure_threshold"], gt=0, le=1)
     # No request went through for this long (a quota used up for good): the run stops.
-    no_progress_timeout_s: float = Field(600.0, gt=0)
+    no_progress_timeout_s: float = Field(_D["no_progress_timeout_s"], gt=0)
     # The first rows sent all refused the same way stop the run (0: never).
-    same_refusal_rows: int = Field(20, ge=0, le=100_000)
+    same_refusal_rows: int = Field(_D["same_refusal_rows"], ge=0, le=100_000)
     # The forward proxy every request goes through (http(s)://[user:password@]host:port);
     # unset, HTTPS_PROXY / HTTP_PROXY / ALL_PROXY apply, and NO_PROXY to both
     # (`worker.config.network`). A secret: it may hold a password.
-    proxy: SecretStr | None = None
+    proxy: SecretStr | None = _D["proxy"]
     # PEM certificates trusted on top of the system's trust store (a company's
     # TLS-inspection CA, a private CA): `worker.partoo.tls`.
-    ca_bundle: Path | None = None
+    ca_bundle: Path | None = _D["ca_bundle"]
     # The CSV dialect of the files written for people (the report, the job files of
     # select and the undo jobs): auto follows the file they come from, select's is
     # comma (`worker.files.csvdialect`).
-    csv_dialect: DialectChoice = DialectChoice.AUTO
+    csv_dialect: DialectChoice = _D["csv_dialect"]
 
     def require_api_key(self, needed_for: str, *,
                         how: str = "export PARTOO_API_KEY (or PARTOO_API_KEY_FILE)") -> SecretStr:
@@ -164,12 +171,6 @@ class Settings(BaseSettings):
                 InitSettingsSource(settings_cls, init_kwargs=_FILE_VALUES.get()))
 
 
-def default(name: str) -> Any:
-    """A setting's default, as the model states it: the one place a default is written
-    (`--help`, `RetryPolicy` and the README's table read it from here)."""
-    return Settings.model_fields[name].default
-
-
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -177,14 +178,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def default_config_path() -> Path:
-    """`$XDG_CONFIG_HOME/partoo-bulk/config.toml`, or under ~/.config (the XDG default,
-    also when XDG_CONFIG_HOME is relative, which the specification says to ignore)."""
-    base = os.environ.get("XDG_CONFIG_HOME", "")
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".config"
-    return root / "partoo-bulk" / "config.toml"
 
 
 def load_settings(config_file: str | Path | None = None, *, read_key: bool = True,
