@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from worker.config import Settings, ca_files, proxy_for
 from worker.partoo.client import PartooClient, open_session
@@ -57,7 +58,10 @@ async def open_client(s: Settings, *, connections: int | None = None,
     """One session and client for the command; `connections` defaults to the
     concurrency cap (the most rows the gate lets out at once)."""
     assert s.api_key is not None  # checked by the command before anything starts
+    proxy = proxy_for(s)
+    tls = "https" in (urlsplit(s.base_url).scheme,
+                      "" if proxy is None else urlsplit(proxy.url).scheme)
     async with open_session(connections or s.concurrency, s.request_timeout_s,
-                            ca_files=ca_files(s)) as session:
+                            ca_files=ca_files(s) if tls else (), tls=tls) as session:
         yield PartooClient(session, s.base_url, s.api_key, s.request_timeout_s,
-                           proxy=proxy_for(s))
+                           proxy=proxy)
