@@ -1,8 +1,8 @@
 """Counts of a report, and its errors grouped: what `partoo-bulk report R` prints.
 
-Errors are grouped by outcome and by their text with the row-specific parts taken out
-(quoted values, numbers other than the leading HTTP status), so that "conversation_id
-'abc' is not ..." and "conversation_id '-5' is not ..." count as one problem. Each group
+Errors are grouped by outcome and by their kind (`worker.report.errorkind`: their text
+with the row-specific parts taken out, so that "conversation_id 'abc' is not ..." and
+"conversation_id '-5' is not ..." count as one problem). Each group
 shows its first message in full and the first rows to look at. Memory is bounded by the
 number of distinct problems, capped at `_MAX_GROUPS`; past the cap, new kinds are
 counted together as "other errors".
@@ -10,7 +10,6 @@ counted together as "other errors".
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -20,17 +19,13 @@ from worker.core.guards import NOTHING_SENT
 from worker.core.outcomes import Fault, Outcome
 from worker.core.text import printable  # one escaping, in core; named here as before
 from worker.core.words import counted, plural
+from worker.report.errorkind import error_kind
 from worker.report.reader import ReportRow
 
 __all__ = ["ReportStats", "error_kind", "printable"]
 
 _MAX_GROUPS = 10_000
 _SHOWN_ROWS = 3
-_QUOTED = re.compile(r"""(?<!\w)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")(?!\w)""")
-# Numbers, but not an HTTP status quoted after ": " or "(" ("... too: 404 Resource not
-# found", "(last: 500 Internal Server Error)"): that one names the kind of error.
-_NUMBER = re.compile(r"(?<![\w.])(?!(?<=: )[1-5]\d\d )(?!(?<=\()[1-5]\d\d )\d+(?:\.\d+)?(?![\w.])")
-_STATUS = re.compile(r"\d{3} ")
 _OUTCOME_OF = {o.value: o for o in Outcome}
 _OUTCOME_CELL, _STATUS_CELL = itemgetter(Col.OUTCOME), itemgetter(Col.HTTP_STATUS)
 _OK = Outcome.OK.value
@@ -142,13 +137,6 @@ class ReportStats:
             lines.append(f"  ... and {len(rest)} more kinds ({sum(g.count for g in rest)} "
                          "rows): see the error column of the report, or --top N")
         return lines
-
-
-def error_kind(error: str) -> str:
-    """The error without what is particular to one row: the key its group is found by."""
-    status = _STATUS.match(error)
-    head, rest = (error[: status.end()], error[status.end():]) if status else ("", error)
-    return head + _NUMBER.sub("#", _QUOTED.sub("'…'", rest))
 
 
 def _share(count: int, total: int) -> str:

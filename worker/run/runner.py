@@ -18,10 +18,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from worker import logs
 from worker.config import ca_files, proxy_for
-from worker.config.finishby import seconds_left, shown
 from worker.core.columns import REPORT_COLUMNS
 from worker.core.errors import RunAborted, StartupError
 from worker.core.exitcodes import ExitCode, exit_code
@@ -34,12 +34,10 @@ from worker.jobfile.pinned import pinned
 from worker.jobfile.plan import Plan, make_plan
 from worker.jobfile.reader import Job
 from worker.partoo.preflight import check_reachable
-from worker.report import ahead, lock, resume
+from worker.report import ahead, lock
 from worker.report import meta as runmeta
-from worker.report.nextsteps import retry_failed_advised
 from worker.report.writer import ReportWriter
-from worker.run import outputs, undo
-from worker.run.ask import confirm_run, window_of
+from worker.run import outputs
 from worker.run.progress import make_progress
 from worker.run.request import RunRequest, RunResult
 from worker.run.sink import ReportSink, hold_back
@@ -50,6 +48,12 @@ from worker.sending.readback import ReadBack
 from worker.sending.rowwork import RowWork
 from worker.sending.signals import graceful_signals
 from worker.sending.stack import open_client, pacing
+
+# What only a resume, a prompt, --undo-out or --finish-by needs is imported where it is
+# used: not on the way of every run to its first request.
+if TYPE_CHECKING:
+    from worker.report.resume import KeptPrefix
+    from worker.run.undo import StateCapture, UndoJournal
 
 __all__ = ["RunRequest", "arun", "default_report_path", "held", "run"]
 
@@ -111,10 +115,14 @@ async def _arun(req: RunRequest, job: Job) -> RunResult:
     await check_reachable(req.settings.base_url, req.settings.request_timeout_s,
                           proxy=proxy_for(req.settings), ca_files=ca_files(req.settings))
     if not req.yes or req.finish_by is not None:
+        from worker.report.resume import count_kept
+
         width = len(REPORT_COLUMNS) + len(job.extra_columns)
-        kept = (resume.count_kept(req.report, width, retry_failed=req.retry_failed)
+        kept = (count_kept(req.report, width, retry_failed=req.retry_failed)
                 if resuming else (0, 0))
         if not req.yes:
+            from worker.run.ask import confirm_run
+
             confirm_run(req, plan, kept)
         elif req.echo:
             _say_window(req, plan, kept[1])
@@ -179,7 +187,7 @@ class _Inputs:
     ahead_file: Path
     asked: CsvDialect  # --csv-dialect for this job: the undo job's, a new report's
     dialect: CsvDialect  # the report's (a resumed one keeps its own: `_report_dialect`)
-    kept: resume.KeptPrefix | None = None  # a resume's leading kept lines, copied first
+    kept: KeptPrefix | None = None  # a resume's leading kept lines, copied first
 
 
 def _open_inputs(req: RunRequest, job: Job, resuming: bool, total_rows: int) -> _Inputs:
@@ -191,6 +199,8 @@ def _open_inputs(req: RunRequest, job: Job, resuming: bool, total_rows: int) -> 
         runmeta.write_meta(req.report, outputs.job_meta(req, job), job.path, rows=total_rows)
         return _Inputs(hold_back(job.items(), req.canary), req.report, ahead_file, asked,
                        asked)
+    from worker.report import resume
+
     resume.consolidate(req.report, width)
     dialect = _report_dialect(req, asked)
     runmeta.record_start(req.report, rows=total_rows)  # not ended until this run says so
@@ -216,7 +226,9 @@ def _report_dialect(req: RunRequest, asked: CsvDialect) -> CsvDialect:
     """A resumed report keeps the CSV dialect it has: one file in two dialects would
     open as garbage from the row where they meet. A dialect asked for that differs is
     said, not followed (the undo job, a new file, still follows it)."""
-    existing = resume.dialect_of(req.report)
+    from worker.report.resume import dialect_of
+
+    existing = dialect_of(req.report)
     if existing is None:
         return asked
     choice = req.settings.csv_dialect
@@ -234,8 +246,11 @@ async def _execute(req: RunRequest, job: Job, resuming: bool, total_rows: int) -
     summary = Summary()
     started = time.monotonic()
     control = RunControl()
-    journal = (undo.UndoJournal(req.files.journal, keep=resuming)
-               if req.files.journal else None)
+    journal = None
+    if req.files.journal:
+        from worker.run.undo import UndoJournal
+
+        journal = UndoJournal(req.files.journal, keep=resuming)
     sent: list[Result] = []
     failed = await _send(req, job, inputs, control, summary, journal, total_rows, sent)
     if failed is not None:
@@ -251,6 +266,8 @@ async def _execute(req: RunRequest, job: Job, resuming: bool, total_rows: int) -
 
 def _say_window(req: RunRequest, plan: Plan, kept_sent: int) -> None:
     """With --yes there is no prompt: say in the log whether the job fits its window."""
+    from worker.run.ask import window_of
+
     window = window_of(req)
     assert window is not None
     est = plan.estimate(req.settings.rate_per_minute, undo=req.undo_out is not None,
@@ -269,6 +286,8 @@ def _open_window(req: RunRequest, control: RunControl) -> list[asyncio.TimerHand
     then in flight get the drain time an interrupt gives them, then are cut."""
     if req.finish_by is None:
         return []
+    from worker.config.finishby import seconds_left, shown
+
     loop = asyncio.get_running_loop()
     closes = loop.time() + seconds_left(req.finish_by)
     detail = (f"the window closed at {shown(req.finish_by)} (--finish-by): the rows not "
@@ -277,8 +296,17 @@ def _open_window(req: RunRequest, control: RunControl) -> list[asyncio.TimerHand
             loop.call_at(closes + req.drain_timeout_s, control.cancel)]
 
 
+def _capture(journal: UndoJournal | None) -> StateCapture | None:
+    """--undo-out: what each row's work records before its change."""
+    if journal is None:
+        return None
+    from worker.run.undo import StateCapture
+
+    return StateCapture(journal)
+
+
 async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
-                summary: Summary, journal: undo.UndoJournal | None, total_rows: int,
+                summary: Summary, journal: UndoJournal | None, total_rows: int,
                 sent: list[Result]) -> tuple[OSError, int] | None:
     """Every row through the engine into the report; the write error, if one stopped it."""
     s = req.settings
@@ -286,7 +314,7 @@ async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
     async with open_client(s) as client:
         work = RowWork(client.update, guard.limiter, guard.policy, control, aimd=guard.aimd,
                        breaker=guard.breaker, refusals=guard.refusals,
-                       capture=undo.StateCapture(journal) if journal else None,
+                       capture=_capture(journal),
                        read_back=ReadBack(client), concurrency=guard.concurrency,
                        guards=req.guards, stall=guard.stall)
         engine = Engine(work, control, concurrency=guard.concurrency)
@@ -323,7 +351,7 @@ async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
 
 
 def _finish(req: RunRequest, resuming: bool, inputs: _Inputs, control: RunControl,
-            summary: Summary, journal: undo.UndoJournal | None, wall: float) -> RunResult:
+            summary: Summary, journal: UndoJournal | None, wall: float) -> RunResult:
     """Every row is in the report: put it in place, write the undo job, say how it went."""
     inputs.ahead_file.unlink(missing_ok=True)
     if resuming:
@@ -337,6 +365,8 @@ def _finish(req: RunRequest, resuming: bool, inputs: _Inputs, control: RunContro
     if req.echo and not said_later:
         print(summary.line(wall, str(req.report)), flush=True)
     if journal is not None and req.undo_out is not None:
+        from worker.run import undo
+
         undo.finish(req.report, journal, req.undo_out, req.resume_hint,
                     dialect=inputs.asked, quiet=said_later or not req.echo)
     return RunResult(_exit_code(control, summary, req), summary, wall, control.stop)
@@ -349,6 +379,8 @@ def _exit_code(control: RunControl, summary: Summary, req: RunRequest) -> ExitCo
         verb = "aborted" if stop.aborted else "stopped"
         command = ""
         if req.resume_hint:
+            from worker.report.nextsteps import retry_failed_advised
+
             again = retry_failed_advised(stop.reason, summary.failed_on_outage)
             command = f"{req.resume_hint}{' --retry-failed' if again else ''}"
         logs.event(verb, f"partoo-bulk: {verb}: {stop.detail}",

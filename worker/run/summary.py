@@ -14,7 +14,7 @@ from worker.core.outcomes import Fault, Outcome, Result
 from worker.core.words import counted
 from worker.files.atomic import write_text
 from worker.files.runfiles import tmp_of
-from worker.report.stats import error_kind
+from worker.report.errorkind import error_kind
 
 __all__ = ["ConcurrencyUse", "Summary", "cap_note", "write_summary_json"]
 

@@ -9,7 +9,7 @@ by one. Like S3 Batch Operations' failure threshold, but for refusals:
 - the first `first_rows` rows (20 by default: `same_refusal_rows`) whose requests got
   Partoo's refusal (`Rejected`: a JSON 400/403/404/409/422) or success are all refused,
   with the same HTTP status and the same message once the values particular to a row
-  are taken out (`worker.report.stats.error_kind`, as `report` groups them): stop;
+  are taken out (`worker.report.errorkind`, as `report` groups them): stop;
 - one row that is ok, or refused another way, disarms the rule for the rest of the run,
   so a job with a few bad rows among good ones never trips it: only twenty bad rows in
   a row, all alike and before any good one, do. Rows that failed on the server's side
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from worker.core.errors import RequestError
 from worker.core.outcomes import Fault
-from worker.report.stats import error_kind
+from worker.report.errorkind import error_kind
 
 __all__ = ["SameRefusals"]
 
