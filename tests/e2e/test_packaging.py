@@ -28,7 +28,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 import worker
-from worker.commands.demo import DEMO_JOB
+from worker.commands.demo import demo_job
 from worker.config import Settings, load_settings
 from worker.jobfile.reader import open_job
 
@@ -52,9 +52,9 @@ def test_the_files_at_the_top_of_the_tree_are_the_package_data(top):
 
 def test_the_demo_job_is_read_from_the_package_not_the_clone():
     packaged = Path(str(resources.files("worker").joinpath("data", "demo.csv")))
-    assert DEMO_JOB == packaged and DEMO_JOB.is_file()
-    assert DEMO_JOB.resolve().parent == Path(worker.__file__).resolve().parent / "data"
-    items = list(open_job(DEMO_JOB).items())
+    assert demo_job() == packaged and demo_job().is_file()
+    assert demo_job().resolve().parent == Path(worker.__file__).resolve().parent / "data"
+    items = list(open_job(demo_job()).items())
     # The demo shows every kind of row: some are sent, some are invalid.
     assert {type(i).__name__ for i in items} == {"Operation", "Result"}
 

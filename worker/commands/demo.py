@@ -8,20 +8,26 @@ so the demo shows retries and every kind of outcome in under a minute.
 from __future__ import annotations
 
 import argparse
-from importlib import resources
 from pathlib import Path
 
 from worker.commands._flags import file_arg
 
-__all__ = ["DEMO_JOB", "add_parser", "demo", "handle"]
+__all__ = ["add_parser", "demo", "demo_job", "handle"]
 
-# Package data (worker/data/demo.csv), so the demo runs from an installed wheel too;
-# jobs/demo.csv in a clone is a symlink to it. A wheel is always unpacked on disk.
-DEMO_JOB = Path(str(resources.files("worker").joinpath("data", "demo.csv")))
 _DEMO_RATE_PER_MINUTE = 600.0
 
 
-def demo(report: Path, job_path: Path = DEMO_JOB) -> int:
+def demo_job() -> Path:
+    """Package data (worker/data/demo.csv), so the demo runs from an installed wheel too;
+    jobs/demo.csv in a clone is a symlink to it. A wheel is always unpacked on disk.
+    Found when the demo runs: importlib.resources costs every command's start-up (the
+    parser imports every command's module) several milliseconds."""
+    from importlib import resources
+
+    return Path(str(resources.files("worker").joinpath("data", "demo.csv")))
+
+
+def demo(report: Path, job_path: Path | None = None) -> int:
     # Imported here: every command's module is imported to build the parser.
     from pydantic import SecretStr
 
@@ -31,6 +37,7 @@ def demo(report: Path, job_path: Path = DEMO_JOB) -> int:
     from worker.run.runner import RunRequest, run
     from worker.simulator import DEMO_API_KEY, Faults, Simulator, SimulatorThread, seeded_state
 
+    job_path = demo_job() if job_path is None else job_path
     if not job_path.exists():
         raise JobFileError(f"{job_path}: the demo job is missing from the installed "
                            "package: reinstall partoo-bulk")

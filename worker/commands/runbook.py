@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 __all__ = ["PIN_LINE", "add_parser", "handle", "pinned", "runbooks"]
 
@@ -35,6 +37,8 @@ environment: none (each runbook's header lists the variables it reads).
 
 def runbooks() -> dict[str, Traversable]:
     """Name (the file name without .sh) -> the shipped runbook, by name."""
+    from importlib import resources  # here: not on every command's start-up
+
     folder = resources.files("worker").joinpath("data", "runbooks")
     found = {p.name.removesuffix(_SUFFIX): p for p in folder.iterdir()
              if p.name.endswith(_SUFFIX)}

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -250,6 +249,8 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def _read_toml(path: Path, flag: str) -> dict[str, Any]:
+    import tomllib  # only where a config file is: not on every run's start-up
+
     try:
         with path.open("rb") as f:
             values = tomllib.load(f)
