@@ -31,7 +31,7 @@ def test_untouched_settings_load_as_the_defaults():
 
 
 @pytest.mark.parametrize("name", ["PARTOO_RATE_PER_MINUTE", "partoo_concurrency",
-                                  "PARTOO_API_KEY", "PARTOO_CONFIG"])
+                                  "PARTOO_BASE_URL", "PARTOO_CONFIG"])
 def test_a_partoo_variable_touches_them(monkeypatch, tmp_path, name):
     monkeypatch.setenv(name, str(tmp_path / "c.toml") if name == "PARTOO_CONFIG" else "7")
     assert not untouched()
@@ -51,3 +51,11 @@ def test_other_variables_do_not(monkeypatch):
     monkeypatch.setenv("PARTOO_API_KEY_FILE", "/nowhere")  # read only with read_key
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     assert untouched()
+
+
+def test_an_exported_key_does_not_and_is_all_the_model_would_add(monkeypatch):
+    monkeypatch.setenv("PARTOO_API_KEY", "k" * 20)
+    assert untouched()
+    loaded = load_settings(read_key=False).model_dump()
+    assert loaded.pop("api_key").get_secret_value() == "k" * 20
+    assert loaded == {k: v for k, v in DEFAULTS.items() if k != "api_key"}

@@ -27,8 +27,10 @@ print(json.dumps({"code": code, "loaded": loaded}), file=sys.stderr)
 """
 
 
-def loaded_by(*args: str, cwd) -> set[str]:
+def loaded_by(*args: str, cwd, key: str | None = None) -> set[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARTOO_")}
+    if key is not None:
+        env["PARTOO_API_KEY"] = key
     done = subprocess.run([sys.executable, "-c", _PROBE, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=60, check=False)
     result = json.loads(done.stderr.strip().splitlines()[-1])
@@ -65,9 +67,10 @@ def test_plan_loads_no_http_stack(tmp_path):
     assert loaded_by("plan", str(job), cwd=tmp_path).isdisjoint(HEAVY)
 
 
-def test_plan_with_nothing_that_sets_a_setting_loads_no_pydantic(tmp_path):
+@pytest.mark.parametrize("key", [None, "an-exported-key"])
+def test_plan_with_nothing_that_sets_a_setting_loads_no_pydantic(tmp_path, key):
     job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 6)])
-    assert "pydantic" not in loaded_by("plan", str(job), cwd=tmp_path)
+    assert "pydantic" not in loaded_by("plan", str(job), cwd=tmp_path, key=key)
 
 
 def test_report_loads_no_http_stack_nor_pydantic(tmp_path, report):

@@ -125,8 +125,9 @@ def _plan(args: argparse.Namespace, path: Path, shown: str) -> int:
 
 def _rate_per_minute(args: argparse.Namespace) -> float:
     """The rate of the estimate: the settings' (flags > environment > files > default).
-    With nothing that sets a setting, the default as it is: the settings model (pydantic)
-    is not built for the common `plan JOB`."""
+    With nothing that sets a setting (an exported key aside: plan needs none and does
+    not check it), the default as it is: the settings model (pydantic) is not built for
+    the common `plan JOB`."""
     from worker.config import defaults
 
     if args.rate_per_minute is None and defaults.untouched(args.config):

@@ -55,12 +55,13 @@ def default_config_path() -> Path:
 
 
 def untouched(config_file: str | Path | None = None) -> bool:
-    """Nothing sets any setting: no config file to read (none given, no PARTOO_CONFIG,
-    no default file) and no PARTOO_<SETTING> variable (pydantic-settings reads their
-    names in any case). `load_settings(read_key=False)` with no flag would then give
-    exactly the defaults, so a command that reads no key and was given no flag can take
-    them as they are. (PARTOO_API_KEY_FILE is not a setting: only `read_key` reads it.)"""
+    """Nothing sets any setting but the key: no config file to read (none given, no
+    PARTOO_CONFIG, no default file) and no PARTOO_<SETTING> variable other than
+    PARTOO_API_KEY (pydantic-settings reads their names in any case).
+    `load_settings(read_key=False)` with no flag would then give the defaults, the key
+    aside, so a command that needs no key (`plan`) and was given no flag can take them
+    as they are. (PARTOO_API_KEY_FILE is not a setting: only `read_key` reads it.)"""
     if config_file or os.environ.get("PARTOO_CONFIG") or default_config_path().is_file():
         return False
-    names = {f"partoo_{name}" for name in DEFAULTS}
+    names = {f"partoo_{name}" for name in DEFAULTS if name != "api_key"}
     return not any(key.lower() in names for key in os.environ)
