@@ -228,12 +228,14 @@ _SUMMARY = re.compile(r"(?P<rows>\d+) rows.*?(?P<ok>\d+) ok, (?P<failed>\d+) fai
                       r"\((?P<rate>[\d.]+) req/min\)")
 
 
-def run_worker(job: Path, env: dict[str, str], timeout_s: float = 3600) -> Measured:
-    """`partoo-bulk run JOB --yes --quiet`, as a user (or cron) runs it. The summary line
-    is parsed into `summary`, the `--summary-json` file into `summary_json`."""
+def run_worker(job: Path, env: dict[str, str], timeout_s: float = 3600, *,
+               script: str | None = None) -> Measured:
+    """`partoo-bulk run JOB --yes --quiet`, as a user (or cron) runs it (`script`: another
+    install's console script). The summary line is parsed into `summary`, the
+    `--summary-json` file into `summary_json`."""
     report = job.with_name(job.stem + ".report.csv")
     summary_json = job.with_name(job.stem + ".summary.json")
-    cmd = [partoo_bulk(), "run", str(job), "--yes", "--quiet", "--overwrite",
+    cmd = [script or partoo_bulk(), "run", str(job), "--yes", "--quiet", "--overwrite",
            "--report", str(report), "--summary-json", str(summary_json)]
     result = measure(cmd, env, timeout_s)
     match = _SUMMARY.search(result.stdout)
