@@ -8,6 +8,7 @@ and targets side by side, and a reader (or CI) looks at them.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 import re
@@ -43,11 +44,16 @@ def installed(source: Path = REPO) -> Iterator[str]:
     sources have no bytecode where PYTHONDONTWRITEBYTECODE is set). The dependencies are
     this interpreter's: its site-packages is a path of the venv's (a .pth line), so its
     own .pth files (the editable finder) are not run there."""
+    # pip where this interpreter has it; else uv (nox's venvs, made by uv, have no pip).
+    uv = None if importlib.util.find_spec("pip") else (
+        shutil.which("uv") or str(Path(PYTHON).with_name("uv")))
     with tempfile.TemporaryDirectory(prefix="partoo-wheel-") as tmp:
         root = Path(tmp)
         pip = [PYTHON, "-m", "pip", "-q", "--disable-pip-version-check"]
-        subprocess.run([*pip, "wheel", "--no-deps", "-w", str(root / "dist"), str(source)],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([*pip, "wheel", "--no-deps", "-w", str(root / "dist"), str(source)]
+                       if uv is None else
+                       [uv, "build", "--quiet", "--wheel", "--out-dir", str(root / "dist"),
+                        str(source)], check=True, stdout=subprocess.DEVNULL)
         (wheel,) = (root / "dist").glob("*.whl")
         subprocess.run([PYTHON, "-m", "venv", "--without-pip", str(root / "venv")],
                        check=True)
@@ -58,10 +64,11 @@ def installed(source: Path = REPO) -> Iterator[str]:
         ours = subprocess.run([PYTHON, "-c", purelib], check=True, capture_output=True,
                               text=True).stdout.strip()
         Path(theirs, "_partoo_bench_deps.pth").write_text(ours + "\n", encoding="utf-8")
-        subprocess.run([*pip, "--python", python, "install", "--no-deps", "--no-index",
-                        str(wheel)], check=True, stdout=subprocess.DEVNULL,
-                       env={k: v for k, v in os.environ.items()
-                            if k != "PYTHONDONTWRITEBYTECODE"})
+        install = ([*pip, "--python", python, "install"] if uv is None else
+                   [uv, "pip", "install", "--quiet", "--python", python, "--compile-bytecode"])
+        subprocess.run([*install, "--no-deps", "--no-index", str(wheel)], check=True,
+                       stdout=subprocess.DEVNULL, env={k: v for k, v in os.environ.items()
+                                                       if k != "PYTHONDONTWRITEBYTECODE"})
         yield python
 
 
