@@ -1,3 +1,3 @@
-from worker.cli import main
+from worker.cli import program
 
-raise SystemExit(main())
+raise SystemExit(program())

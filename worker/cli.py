@@ -23,7 +23,7 @@ from worker.commands import COMMANDS
 from worker.core.exitcodes import ExitCode
 from worker.logs import cli_logging
 
-__all__ = ["main"]
+__all__ = ["main", "program"]
 
 _EPILOG = """\
 start with: partoo-bulk demo          (a run against the bundled simulator)
@@ -138,6 +138,16 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
         if isinstance(action, argparse._SubParsersAction):
             return dict(action.choices)
     return {}
+
+
+def program() -> int:
+    """The `partoo-bulk` program (its console script, `python -m worker`): the process is
+    the command line's own, which `worker.partoo.httplib` may rely on. `main` is the same
+    command line for callers that share their process (tests, a host program)."""
+    from worker.core import process
+
+    process.claim()
+    return main()
 
 
 def main(argv: list[str] | None = None) -> int:
