@@ -41,7 +41,8 @@ class ForwardProxy:
     """proxy.py in a process of its own; its access log says what went through it (a
     line per client connection: proxy.py does not log each request of a kept-alive one)."""
 
-    def __init__(self, folder: Path, basic_auth: str | None = None) -> None:
+    def __init__(self, folder: Path, basic_auth: str | None = None,
+                 tls: trustme.LeafCert | None = None) -> None:
         self.log = folder / "proxy.log"
         port_file = folder / "proxy.port"
         command = [sys.executable, "-c", _PROXY_MAIN, "--hostname", "127.0.0.1", "--port",
@@ -50,6 +51,11 @@ class ForwardProxy:
                    "--log-file", str(self.log)]
         if basic_auth:
             command += ["--basic-auth", basic_auth]
+        if tls is not None:  # an https proxy: clients speak TLS to the proxy itself
+            tls.cert_chain_pems[0].write_to_path(str(folder / "proxy-cert.pem"))
+            tls.private_key_pem.write_to_path(str(folder / "proxy-key.pem"))
+            command += ["--cert-file", str(folder / "proxy-cert.pem"),
+                        "--key-file", str(folder / "proxy-key.pem")]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
         for _ in range(600):  # up to a minute on a loaded machine
@@ -59,7 +65,7 @@ class ForwardProxy:
                 raise RuntimeError("proxy.py did not start")
             time.sleep(0.1)
         self.port = int(port_file.read_text())
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'http' if tls is None else 'https'}://127.0.0.1:{self.port}"
 
     def lines(self, pattern: str, at_least: int = 1) -> list[str]:
         """Its log lines holding `pattern`, once `at_least` are there (proxy.py writes
@@ -85,8 +91,9 @@ class ForwardProxy:
 def forward_proxy(tmp_path_factory) -> Iterator:
     started: list[ForwardProxy] = []
 
-    def start(basic_auth: str | None = None) -> ForwardProxy:
-        proxy = ForwardProxy(tmp_path_factory.mktemp("proxy"), basic_auth)
+    def start(basic_auth: str | None = None,
+              tls: trustme.LeafCert | None = None) -> ForwardProxy:
+        proxy = ForwardProxy(tmp_path_factory.mktemp("proxy"), basic_auth, tls)
         started.append(proxy)
         return proxy
 
@@ -320,6 +327,49 @@ def test_an_untrusted_certificate_through_the_proxy_is_the_same_clear_error(
                                            "PARTOO_BASE_URL": _behind_proxy(sim)})
     assert result.code == 2
     assert "certificate" in result.err and "PARTOO_CA_BUNDLE" in result.err
+
+
+def test_an_https_proxy_is_checked_against_the_ca_bundle_too(tmp_path, make_sim, api_ca,
+                                                            forward_proxy, cli):
+    # A company's proxy spoken to over TLS, its certificate from the company's CA: the
+    # preflight trusts the ca_bundle as the requests do.
+    ca, bundle = api_ca
+    sim, proxy = make_sim(), forward_proxy(tls=ca.issue_cert("127.0.0.1"))
+    job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 4)])
+    env = {**net_env(sim), "HTTP_PROXY": proxy.url}
+    result = cli("run", job, "--yes", env={**env, "PARTOO_CA_BUNDLE": str(bundle)})
+    assert result.code == 0, result.err
+    assert len(_patches_seen(sim)) == 3
+    untrusted = cli("run", job, "--yes", "--report", tmp_path / "other.csv", env=env)
+    assert untrusted.code == 2 and "certificate of the proxy" in untrusted.err
+
+
+def _program(*args: object, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`python -m worker ARGS` in a process of its own: the program as users start it
+    (`worker.cli.program`, which skips aiohttp's unused default CA loads)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PARTOO_")}
+    return subprocess.run([sys.executable, "-m", "worker", *map(str, args)],
+                          env={**base, **env}, capture_output=True, text=True, timeout=180)
+
+
+def test_the_program_goes_through_proxies_with_its_own_tls_context(
+        tmp_path, https_sim, make_sim, api_ca, forward_proxy):
+    sim, bundle = https_sim
+    ca, _ = api_ca
+    job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 4)])
+    # https through an http proxy: the tunnel, then TLS with the API.
+    tunnel = forward_proxy()
+    done = _program("run", job, "--yes", env={
+        **net_env(sim), "PARTOO_BASE_URL": _behind_proxy(sim), "HTTPS_PROXY": tunnel.url,
+        "PARTOO_CA_BUNDLE": str(bundle)})
+    assert done.returncode == 0, done.stderr
+    assert sorted(_patches_seen(sim)) == [1, 2, 3]
+    # http through an https proxy: TLS with the proxy.
+    plain, secure = make_sim(), forward_proxy(tls=ca.issue_cert("127.0.0.1"))
+    done = _program("run", job, "--yes", "--report", tmp_path / "plain.csv", env={
+        **net_env(plain), "HTTP_PROXY": secure.url, "PARTOO_CA_BUNDLE": str(bundle)})
+    assert done.returncode == 0, done.stderr
+    assert sorted(_patches_seen(plain)) == [1, 2, 3]
 
 
 def test_no_repr_shows_the_proxy_password(monkeypatch):

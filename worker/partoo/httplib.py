@@ -49,7 +49,7 @@ def _no_default_stores() -> Iterator[None]:
                 delattr(cls, name)
 
 
-def _skip(self: ssl.SSLContext, *args: object) -> None:
+def _skip(self: ssl.SSLContext, *args: object, **kwargs: object) -> None:
     """No store loaded."""
 
 if process.is_ours() and "aiohttp" not in sys.modules and threading.active_count() == 1:

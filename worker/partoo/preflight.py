@@ -37,7 +37,8 @@ async def check_reachable(base_url: str, timeout_s: float, *, proxy: Proxy | Non
     port = parts.port or (443 if parts.scheme == "https" else 80)
     tls = ssl_context(ca_files) if parts.scheme == "https" else None
     try:
-        await asyncio.wait_for(_connect(host, port, tls, proxy, base_url), timeout_s)
+        await asyncio.wait_for(_connect(host, port, tls, proxy, base_url, ca_files),
+                               timeout_s)
     except TimeoutError:
         target = proxy.shown if proxy is not None else f"{host}:{port}"
         raise StartupError(f"{target} did not answer within {timeout_s:g} s: check "
@@ -46,12 +47,15 @@ async def check_reachable(base_url: str, timeout_s: float, *, proxy: Proxy | Non
 
 
 async def _connect(host: str, port: int, tls: ssl.SSLContext | None,
-                   proxy: Proxy | None, base_url: str) -> None:
+                   proxy: Proxy | None, base_url: str,
+                   ca_files: tuple[tuple[str, str], ...]) -> None:
     where = f"{host}:{port}"
     if proxy is None:
         _, writer = await _open(host, port, tls, where, f"PARTOO_BASE_URL ({base_url})")
     else:
-        proxy_tls = ssl_context() if proxy.url.startswith("https:") else None
+        # An https proxy's certificate is checked as the client checks it: the system's
+        # store and the ca_bundle files (a company's proxy is often signed by its own CA).
+        proxy_tls = ssl_context(ca_files) if proxy.url.startswith("https:") else None
         reader, writer = await _open(proxy.host, proxy.port, proxy_tls, proxy.shown,
                                      proxy.source)
         if tls is not None:
