@@ -13,6 +13,11 @@ report's meta, the resume command, messages). A regular file stays the job's nam
 copy is rewritten by each run. On `--resume` an existing copy is never replaced: if the
 bytes read now differ, they are read from a temporary copy, and the report's meta check
 refuses them (`worker.report.meta.check_same_job`), leaving the copy as it was.
+
+The copy takes its name only when the run starts (`Pin.publish`, once every check
+passed): until then the job is read from the temporary copy, removed at the end. So a
+run refused before it sends anything leaves no copy where there was none, and the one
+there (an earlier run's, perhaps the only copy of a job read from stdin) as it was.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from worker.files.atomic import LinkInTheWay, create_new, publish
 from worker.files.runfiles import RunFiles
 from worker.jobfile.reader import Job, open_job
 
-__all__ = ["JobSource", "is_stream", "pinned", "resume_name", "stdin_bytes"]
+__all__ = ["JobSource", "Pin", "is_stream", "pinned", "resume_name", "stdin_bytes"]
 
 _CHUNK = 1 << 20
 
@@ -73,8 +78,24 @@ def resume_name(job: Path, report: Path) -> Path:
     return RunFiles.of(report).job_copy if is_stream(job) else job
 
 
+class Pin:
+    """The job, read from its copy (`job`); `publish()` when the run starts."""
+
+    def __init__(self, job: Job, tmp: Path | None = None, spool: Path | None = None) -> None:
+        self.job = job
+        self._tmp, self._spool = tmp, spool  # the copy to give its name, if any
+
+    def publish(self) -> None:
+        """Give the copy its name `R.job.csv`, read from there on; once is enough."""
+        if self._tmp is None or self._spool is None:
+            return
+        publish(self._tmp, self._spool)
+        self.job.data = self._spool
+        self._tmp = None
+
+
 @contextlib.contextmanager
-def pinned(source: JobSource, files: RunFiles, *, resume: bool) -> Iterator[Job]:
+def pinned(source: JobSource, files: RunFiles, *, resume: bool) -> Iterator[Pin]:
     """The job, opened from its copy beside the report. Hold the report's lock first.
 
     Raises `JobFileError` when the job cannot be read, `ReportError` when the copy cannot
@@ -83,18 +104,15 @@ def pinned(source: JobSource, files: RunFiles, *, resume: bool) -> Iterator[Job]
     stream = is_stream(source.path)
     if not stream and _same_file(source.path, spool):
         # `run R.job.csv --report R --resume`: the copy is the job; read it as it is.
-        yield open_job(spool, source.override)
+        yield Pin(open_job(spool, source.override))
         return
     tmp = files.job_copy_tmp
     digest, size = _copy(source.path, tmp)
     keep_old = resume and spool.exists() and _sha256(spool) != digest
-    if not keep_old:
-        publish(tmp, spool)
-    data = tmp if keep_old else spool
     try:
-        job = open_job(data, source.override, shown=spool if stream else source.path)
-        job.digest = digest, size  # the bytes of `data`: hashed while they were copied
-        yield job
+        job = open_job(tmp, source.override, shown=spool if stream else source.path)
+        job.digest = digest, size  # the bytes of `tmp`: hashed while they were copied
+        yield Pin(job) if keep_old else Pin(job, tmp, spool)
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -13,6 +13,7 @@ from worker.core.outcomes import Outcome, Result
 from worker.core.stops import Stop
 from worker.files.runfiles import RunFiles
 from worker.jobfile.pinned import JobSource
+from worker.report.lock import Hold
 from worker.run.summary import Summary
 from worker.sending.signals import DRAIN_TIMEOUT_S
 
@@ -39,7 +40,7 @@ class RunRequest:
     canary: int = 0  # send only the first N rows; the others are held back, `skipped`
     earlier: RunResult | None = None  # the canary's part of this run, counted in its figures
     finish_by: datetime | None = None  # --finish-by: no request starts after it (aware)
-    locked: bool = False  # the caller holds the report's lock (`runner.held`): the canary
+    hold: Hold | None = None  # the report's lock, held by the caller (`runner.held`)
 
     @property
     def files(self) -> RunFiles:

@@ -30,7 +30,7 @@ from worker.core.outcomes import Outcome, Result
 from worker.files.atomic import publish
 from worker.files.csvdialect import CsvDialect, DialectChoice
 from worker.files.runfiles import resolve_link
-from worker.jobfile.pinned import pinned
+from worker.jobfile.pinned import Pin, pinned
 from worker.jobfile.plan import Plan, make_plan
 from worker.jobfile.reader import Job
 from worker.partoo.preflight import check_reachable
@@ -71,7 +71,7 @@ def run(req: RunRequest) -> RunResult:
 
 async def arun(req: RunRequest) -> RunResult:
     """Check, confirm, then send. Raises `StartupError` before anything is sent."""
-    if req.locked:
+    if req.hold is not None:
         return await _pinned_run(req)
     with held(req) as locked:
         return await _pinned_run(locked)
@@ -81,23 +81,25 @@ async def arun(req: RunRequest) -> RunResult:
 def held(req: RunRequest) -> Iterator[RunRequest]:
     """The run's files taken to the files their links point to, checked, and locked for
     the block: the request to run under that lock (`locked`). A canary holds it for
-    both its parts, the prompt between them included. Raises `StartupError`."""
+    both its parts, the prompt between them included. Raises `StartupError`. A run
+    refused before it starts leaves no lock file it made (`worker.report.lock`)."""
     req.settings.require_api_key("the changes are made as the Partoo user of the key")
     req = replace(req, report=resolve_link(req.report),
                   undo_out=None if req.undo_out is None else resolve_link(req.undo_out))
     outputs.check_folders(req)
     # One run per report, from before any output is touched until its last rename.
-    with lock.hold(req.files):
-        yield replace(req, locked=True)
+    with lock.hold(req.files) as hold:
+        yield replace(req, hold=hold)
 
 
 async def _pinned_run(req: RunRequest) -> RunResult:
     # The job read once, under the report's lock, and only that copy read after.
-    with pinned(req.job, req.files, resume=req.resume) as job:
-        return await _arun(req, job)
+    with pinned(req.job, req.files, resume=req.resume) as pin:
+        return await _arun(req, pin)
 
 
-async def _arun(req: RunRequest, job: Job) -> RunResult:
+async def _arun(req: RunRequest, pin: Pin) -> RunResult:
+    job = pin.job
     resuming = outputs.prepare(req, job)
     # Reads the whole file: a bad byte at row 90,000 stops us here. With no prompt to
     # show and no --strict, only the rows are counted (the run parses each one once);
@@ -128,6 +130,11 @@ async def _arun(req: RunRequest, job: Job) -> RunResult:
             _say_window(req, plan, kept[1])
     if not resuming:
         outputs.clear(req)  # every check passed: only now does an earlier report go
+    # The run starts: its side files are its own from here on, as a resume needs them.
+    # Refused above, it leaves none it made (the job's copy, the lock files).
+    pin.publish()
+    assert req.hold is not None
+    req.hold.keep()
     # Long-lived objects out of the collector's full passes (~10 ms stalls otherwise,
     # which at high rates bunch requests together), and its passes rarer: a row's
     # objects are freed by their reference counts, not by the collector, which at its
