@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -72,24 +73,55 @@ def installed(source: Path = REPO) -> Iterator[str]:
         yield python
 
 
+@dataclass(frozen=True)
+class ServerFiles:
+    """A server's certificate chain and key, and the CA that issued it, as PEM files."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+
+def server_files(folder: Path) -> ServerFiles:
+    """A CA made here (trustme, of the test extras) and a certificate from it for
+    127.0.0.1 and localhost, written to `folder`."""
+    import trustme
+
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1", "localhost")
+    files = ServerFiles(folder / "server.pem", folder / "server.key", folder / "ca.pem")
+    files.cert.write_bytes(b"".join(blob.bytes() for blob in issued.cert_chain_pems))
+    issued.private_key_pem.write_to_path(str(files.key))
+    ca.cert_pem.write_to_path(str(files.ca))
+    return files
+
+
 class SimProcess:
     """The simulator (`sim_server.py`) in a subprocess, on a free loopback port.
 
     `rate_per_minute=None` serves without any rate limit; `latency_s` answers every request
-    that late. `arrivals()` reads back every /v2 request the server saw: (arrival time,
-    status, sent by partoo-bulk); `most_in_flight()` the most of ours it held at once.
+    that late; `tls` (`TestCA.server_files()`) serves https. `arrivals()` reads back every
+    /v2 request the server saw: (arrival time, status, sent by partoo-bulk);
+    `most_in_flight()` the most of ours it held at once; `connections()` over how many
+    connections ours came.
     """
 
     script = "sim_server.py"
 
     def __init__(self, rate_per_minute: float | None, burst: int = 1, *,
-                 conversations: int = 1000, latency_s: float = 0.0) -> None:
+                 conversations: int = 1000, latency_s: float = 0.0,
+                 tls: ServerFiles | None = None) -> None:
         cmd = [PYTHON, str(REPO / "bench" / self.script), "--port", "0",
                "--conversations", str(conversations)]
         if rate_per_minute is not None:
             cmd += ["--rate-per-minute", str(rate_per_minute), "--burst", str(burst)]
         if latency_s:
             cmd += ["--latency-s", f"{latency_s:g}"]
+        if tls is not None:
+            cmd += ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key)]
+        # The bench's own reads of /_bench (urllib) trust the server's CA, nothing else.
+        self._client_tls = None if tls is None else ssl.create_default_context(
+            cafile=str(tls.ca))
         self._cmd = cmd
         self.proc: subprocess.Popen[str] | None = None
         self.root_url = ""
@@ -109,7 +141,8 @@ class SimProcess:
         return self.root_url + "/v2"
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.root_url + path, timeout=60) as resp:
+        with urllib.request.urlopen(self.root_url + path, timeout=60,
+                                    context=self._client_tls) as resp:
             return json.load(resp)
 
     def stats(self) -> dict[str, Any]:
@@ -127,6 +160,10 @@ class SimProcess:
 
     def most_in_flight(self) -> int:
         return int(self.get("/_bench/arrivals")["most_in_flight"])
+
+    def connections(self) -> int:
+        """The connections that carried partoo-bulk's requests so far."""
+        return int(self.get(f"/_bench/arrivals?since={1 << 62}")["connections"])
 
     def cpu_s(self) -> float:
         """CPU seconds (user + system) the server process has used so far."""

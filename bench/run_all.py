@@ -25,11 +25,13 @@ import report_speed
 import resume
 import sharing
 import startup
+import tls
 from _common import quick_flag
 
-BENCHES = (("start-up", startup), ("imports", imports), ("pacing", pacing),
-           ("latency", latency), ("sharing", sharing), ("overhead", overhead),
-           ("memory", memory), ("resume", resume), ("report", report_speed))
+BENCHES = (("start-up", startup), ("https start-up", tls), ("imports", imports),
+           ("pacing", pacing), ("latency", latency), ("sharing", sharing),
+           ("overhead", overhead), ("memory", memory), ("resume", resume),
+           ("report", report_speed))
 
 
 def main() -> int:
