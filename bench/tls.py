@@ -13,6 +13,9 @@ up):
   https run's CPU beyond the http run's, per connection: a TLS handshake plus whatever
   the context does at each connection (truststore on Linux reads the whole CA bundle
   again at each one);
+- the first request of the same command at the default rate and concurrency (one row
+  starts at a time: the preflight's connection, then one for the first request; killed
+  once that request arrived): the start-up a user at the defaults waits for;
 - for information, the context alone: CPU per `wrap_bio` (what asyncio calls for each
   new connection, before any byte is sent) of `worker.partoo.tls.ssl_context`, in the
   installed wheel's interpreter.
@@ -74,6 +77,13 @@ def _one_run(sim: SimProcess, cmd: list[str], env: dict[str, str]) -> tuple[floa
     return first, _children_cpu_s() - cpu, sim.connections() - connections
 
 
+def _env(sim: SimProcess, concurrency: int | None, extra: dict[str, str]) -> dict[str, str]:
+    env = worker_env(sim.base_url, 1_000_000, concurrency, **extra)
+    for variable in ("SSL_CERT_FILE", "SSL_CERT_DIR"):  # OpenSSL's own paths
+        env.pop(variable, None)
+    return env
+
+
 def run(quick: bool, source: Path = REPO) -> str:
     rounds = 3 if quick else 10
     with installed(source) as python, workdir() as d, \
@@ -82,17 +92,20 @@ def run(quick: bool, source: Path = REPO) -> str:
         ca = str(d / "ca.pem")
         job = write_job(d / "tls.csv", JOB_ROWS)
         cmd = [partoo_bulk(python), "run", str(job), "--yes", "--quiet", "--overwrite"]
-        envs = {}
+        envs, defaults = {}, {}
         for name, sim, extra in (("http", plain, {}),
                                  ("https", secure, {"PARTOO_CA_BUNDLE": ca})):
-            env = worker_env(sim.base_url, 1_000_000, CONCURRENCY, **extra)
-            for variable in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
-                env.pop(variable, None)
-            envs[name] = (sim, env)
+            envs[name] = (sim, _env(sim, CONCURRENCY, extra))
+            defaults[name] = (sim, {k: v for k, v in _env(sim, None, extra).items()
+                                    if k != "PARTOO_RATE_PER_MINUTE"})
         seen: dict[str, list[tuple[float, float, int]]] = {"http": [], "https": []}
+        slow: dict[str, list[float]] = {"http": [], "https": []}
         for _ in range(rounds):
             for name, (sim, env) in envs.items():
                 seen[name].append(_one_run(sim, cmd, env))
+                sim, env = defaults[name]
+                slow[name].append(first_request_and_exit_s(sim, cmd, env,
+                                                            kill_on_first=True)[0])
         probe = subprocess.run([python, "-c", _WRAP_PROBE, ca, str(WRAPS)], check=True,
                                capture_output=True, text=True, env=envs["https"][1], cwd=d)
         wrap_ms = float(probe.stdout)
@@ -109,6 +122,11 @@ def run(quick: bool, source: Path = REPO) -> str:
                      statistics.median(cpu[name]) * 1000,
                      f"{statistics.median(cpu[name]) / base_cpu:.2f}x", conns[name],
                      "" if name == "http" else extra_ms / conns[name]])
+    base_slow = statistics.median(slow["http"])
+    for name in ("http", "https"):
+        rows.append([f"{name}, default rate and concurrency", len(slow[name]),
+                     statistics.median(slow[name]) * 1000, min(slow[name]) * 1000,
+                     f"{statistics.median(slow[name]) / base_slow:.2f}x", "", "", "", ""])
     rows.append(["the context alone: CPU ms per wrap_bio", WRAPS, "", "", "", "", "", "",
                  wrap_ms])
     return table(
