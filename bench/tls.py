@@ -15,7 +15,8 @@ up):
   again at each one);
 - the first request of the same command at the default rate and concurrency (one row
   starts at a time: the preflight's connection, then one for the first request; killed
-  once that request arrived): the start-up a user at the defaults waits for;
+  once that request arrived): the start-up a user at the defaults waits for, and the
+  process's CPU until it was killed (steadier than the wall time on a shared machine);
 - for information, the context alone: CPU per `wrap_bio` (what asyncio calls for each
   new connection, before any byte is sent) of `worker.partoo.tls.ssl_context`, in the
   installed wheel's interpreter.
@@ -99,13 +100,14 @@ def run(quick: bool, source: Path = REPO) -> str:
             defaults[name] = (sim, {k: v for k, v in _env(sim, None, extra).items()
                                     if k != "PARTOO_RATE_PER_MINUTE"})
         seen: dict[str, list[tuple[float, float, int]]] = {"http": [], "https": []}
-        slow: dict[str, list[float]] = {"http": [], "https": []}
+        slow: dict[str, list[tuple[float, float]]] = {"http": [], "https": []}
         for _ in range(rounds):
             for name, (sim, env) in envs.items():
                 seen[name].append(_one_run(sim, cmd, env))
                 sim, env = defaults[name]
-                slow[name].append(first_request_and_exit_s(sim, cmd, env,
-                                                            kill_on_first=True)[0])
+                cpu_before = _children_cpu_s()
+                first, _ = first_request_and_exit_s(sim, cmd, env, kill_on_first=True)
+                slow[name].append((first, _children_cpu_s() - cpu_before))
         probe = subprocess.run([python, "-c", _WRAP_PROBE, ca, str(WRAPS)], check=True,
                                capture_output=True, text=True, env=envs["https"][1], cwd=d)
         wrap_ms = float(probe.stdout)
@@ -122,11 +124,16 @@ def run(quick: bool, source: Path = REPO) -> str:
                      statistics.median(cpu[name]) * 1000,
                      f"{statistics.median(cpu[name]) / base_cpu:.2f}x", conns[name],
                      "" if name == "http" else extra_ms / conns[name]])
-    base_slow = statistics.median(slow["http"])
+    slow_first = {name: [r[0] for r in runs] for name, runs in slow.items()}
+    slow_cpu = {name: statistics.median(r[1] for r in runs) for name, runs in slow.items()}
+    base_slow = statistics.median(slow_first["http"])
     for name in ("http", "https"):
-        rows.append([f"{name}, default rate and concurrency", len(slow[name]),
-                     statistics.median(slow[name]) * 1000, min(slow[name]) * 1000,
-                     f"{statistics.median(slow[name]) / base_slow:.2f}x", "", "", "", ""])
+        rows.append([f"{name}, default rate and concurrency", len(slow_first[name]),
+                     statistics.median(slow_first[name]) * 1000,
+                     min(slow_first[name]) * 1000,
+                     f"{statistics.median(slow_first[name]) / base_slow:.2f}x",
+                     slow_cpu[name] * 1000, f"{slow_cpu[name] / slow_cpu['http']:.2f}x",
+                     "", ""])
     rows.append(["the context alone: CPU ms per wrap_bio", WRAPS, "", "", "", "", "", "",
                  wrap_ms])
     return table(
