@@ -10,8 +10,8 @@ addresses (no CIDR ranges), or `*` for every host. Python's own reading of it
 (`urllib.request.proxy_bypass_environment`) decides.
 
 The extra CAs are `ca_bundle` (`--ca-bundle`, `PARTOO_CA_BUNDLE`), and `SSL_CERT_FILE`
-when it is set: OpenSSL (so `truststore` on Linux) reads that one itself, the macOS and
-Windows trust stores do not.
+when it is set: OpenSSL (so the store on Linux, `worker.partoo.tls`) reads that one
+itself, the macOS and Windows trust stores do not.
 """
 
 from __future__ import annotations
