@@ -23,7 +23,9 @@ Figures, each against `python -c pass` measured alternately in the same run:
   and their 64 connections are opened in the same turns of the event loop as the
   first, which goes out once they all have been started (40-60 ms here); at a quota
   (300/min by default) rows start as permits come, one at a time.
-Medians over the rounds, and the best.
+Medians over the rounds, and the best. The CPU seconds (user + system) of the floor's
+process and of the judged run (killed within 10 ms of its first request) are shown
+too: on a shared machine they move much less than wall times do.
 
     .venv/bin/python bench/startup.py [--quick] [--source DIR]
 """
@@ -37,6 +39,7 @@ from pathlib import Path
 from _common import (
     REPO,
     SimProcess,
+    children_cpu_s,
     first_request_and_exit_s,
     installed,
     measure,
@@ -78,6 +81,7 @@ def run(quick: bool, source: Path = REPO) -> str:
         walls: dict[str, list[float]] = {name: [] for name in commands}
         firsts: dict[str, list[float]] = {FLOOR: [], RUN: [], OPEN: []}
         exits: list[float] = []
+        cpus: dict[str, list[float]] = {FLOOR: [], RUN: []}
         job = write_job(d / "startup.csv", JOB_ROWS)
         worker = [script, "run", str(job), "--yes", "--quiet", "--overwrite"]
         bare = [python, str(REPO / "bench" / "first_request.py"), sim.base_url]
@@ -87,9 +91,13 @@ def run(quick: bool, source: Path = REPO) -> str:
                 if result.code != 0:
                     raise RuntimeError(f"{name}: exit {result.code}: {result.stderr[-500:]}")
                 walls[name].append(result.wall_s)
+            cpu = children_cpu_s()
             firsts[FLOOR].append(first_request_and_exit_s(sim, bare, env)[0])
+            cpus[FLOOR].append(children_cpu_s() - cpu)
+            cpu = children_cpu_s()
             firsts[RUN].append(first_request_and_exit_s(sim, worker, defaults,
                                                         kill_on_first=True)[0])
+            cpus[RUN].append(children_cpu_s() - cpu)
             first, exited = first_request_and_exit_s(sim, worker, env)
             firsts[OPEN].append(first)
             exits.append(exited)
@@ -100,6 +108,11 @@ def run(quick: bool, source: Path = REPO) -> str:
     median = statistics.median(firsts[RUN])
     mark = verdict(median <= BAR_S) + (" (goal)" if median <= GOAL_S else "")
     rows.append(_row(RUN + " -> first request", firsts[RUN], base, floor, mark))
+    rows.append(_row("bare aiohttp, one PATCH, CPU to its exit", cpus[FLOOR], base, None,
+                     "(floor, CPU)"))
+    rows.append(_row(RUN + " -> first request, CPU", cpus[RUN], base, None,
+                     f"{statistics.median(cpus[RUN]) / statistics.median(cpus[FLOOR]):.2f}x "
+                     "the floor's CPU"))
     rows.append(_row(OPEN + " -> first request", firsts[OPEN], base, floor, "(info)"))
     rows.append(_row(OPEN + " -> exit", exits, base, None, "(whole process)"))
     return table(

@@ -30,7 +30,6 @@ as on a stock machine (set, SSL_CERT_FILE is also read as a named CA file: once 
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import subprocess
 from pathlib import Path
@@ -38,6 +37,7 @@ from pathlib import Path
 from _common import (
     REPO,
     SimProcess,
+    children_cpu_s,
     first_request_and_exit_s,
     installed,
     partoo_bulk,
@@ -64,18 +64,13 @@ print((time.process_time() - started) * 1000 / int(sys.argv[2]))
 """
 
 
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _one_run(sim: SimProcess, cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     """(start -> first request s, CPU s to exit, connections) of one run of `cmd`. The
     simulators are children too, but still running: only the worker is reaped here."""
     connections = sim.connections()
-    cpu = _children_cpu_s()
+    cpu = children_cpu_s()
     first, _ = first_request_and_exit_s(sim, cmd, env)
-    return first, _children_cpu_s() - cpu, sim.connections() - connections
+    return first, children_cpu_s() - cpu, sim.connections() - connections
 
 
 def _env(sim: SimProcess, concurrency: int | None, extra: dict[str, str]) -> dict[str, str]:
@@ -105,9 +100,9 @@ def run(quick: bool, source: Path = REPO) -> str:
             for name, (sim, env) in envs.items():
                 seen[name].append(_one_run(sim, cmd, env))
                 sim, env = defaults[name]
-                cpu_before = _children_cpu_s()
+                cpu_before = children_cpu_s()
                 first, _ = first_request_and_exit_s(sim, cmd, env, kill_on_first=True)
-                slow[name].append((first, _children_cpu_s() - cpu_before))
+                slow[name].append((first, children_cpu_s() - cpu_before))
         probe = subprocess.run([python, "-c", _WRAP_PROBE, ca, str(WRAPS)], check=True,
                                capture_output=True, text=True, env=envs["https"][1], cwd=d)
         wrap_ms = float(probe.stdout)
