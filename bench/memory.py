@@ -7,24 +7,25 @@ command's peak for 1,000,000 rows within 1.2x of its figure for 10,000 rows ("fl
 under 80 MB. Every row is a different conversation (the worst case for `plan`, which
 counts the conversations touched more than once).
 - `run JOB --yes --quiet` against `min_server.py` with the rate open. A million rows take
-  a while on a loaded 2-core machine, so the full mode runs 200,000 (the 1,000,000-row
-  figure of the last full run of issue 6 is in bench/README.md);
+  several minutes on a loaded 2-core machine, so the full mode runs 200,000;
+  `--run-rows 1000000` runs the million (about 4 minutes here);
 - `plan JOB` on the 1,000,000-row job;
 - `report R` on a 1,000,000-row report: a real run killed early, its report carried on
   in the format of its own lines (`_common.killed_report`).
 --quick: 10,000 against 50,000 rows (run: 2,000 against 10,000, to stay short in CI).
 
-    .venv/bin/python bench/memory.py [--quick]
+    .venv/bin/python bench/memory.py [--quick] [--run-rows N] [--only run|plan|report]
 """
 
 from __future__ import annotations
+
+import argparse
 
 from _common import (
     MinServer,
     killed_report,
     measure,
     partoo_bulk,
-    quick_flag,
     run_worker,
     table,
     verdict,
@@ -44,14 +45,18 @@ def _peak(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     return result.peak_rss_mb, result.wall_s
 
 
-def run(quick: bool) -> str:
+def run(quick: bool, run_rows: int | None = None, only: str | None = None) -> str:
     big = 50_000 if quick else 1_000_000
     run_base, run_big = (2_000, 10_000) if quick else (BASE_ROWS, 200_000)
+    run_big = run_rows or run_big
     out = []
     with workdir() as d, MinServer() as server:
         env = worker_env(server.base_url, 1_000_000, 64, PARTOO_BURST="64")
+        cases = [case for case in (("run --yes", run_base, run_big),
+                                   ("plan", BASE_ROWS, big), ("report", BASE_ROWS, big))
+                 if only is None or case[0].split()[0] == only]
         jobs = {n: write_job(d / f"memory-{n}.csv", n)
-                for n in {BASE_ROWS, big, run_base, run_big}}
+                for _, base, rows in cases for n in (base, rows)}
 
         def run_peak(rows: int) -> tuple[float, float]:
             result = run_worker(jobs[rows], env, timeout_s=7200)
@@ -69,10 +74,9 @@ def run(quick: bool) -> str:
                 killed_report(jobs[rows], report, env, rows, lambda r: r)
             return _peak([partoo_bulk(), "report", str(report)], env)
 
-        for name, measure_peak, base, rows in (
-                ("run --yes", run_peak, run_base, run_big),
-                ("plan", plan_peak, BASE_ROWS, big),
-                ("report", report_peak, BASE_ROWS, big)):
+        peaks = {"run --yes": run_peak, "plan": plan_peak, "report": report_peak}
+        for name, base, rows in cases:
+            measure_peak = peaks[name]
             base_mb, base_s = measure_peak(base)
             peak_mb, wall_s = measure_peak(rows)
             ratio = peak_mb / base_mb
@@ -88,4 +92,10 @@ def run(quick: bool) -> str:
 
 
 if __name__ == "__main__":
-    print(run(quick_flag()))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small sizes (CI)")
+    parser.add_argument("--run-rows", type=int, help="rows of the big run (default 200,000)")
+    parser.add_argument("--only", choices=("run", "plan", "report"),
+                        help="measure one command")
+    args = parser.parse_args()
+    print(run(args.quick, args.run_rows, args.only))
