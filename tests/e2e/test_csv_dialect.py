@@ -216,9 +216,13 @@ def test_a_killed_excel_fr_run_resumes_in_excel_fr_whatever_the_flag_says(tmp_pa
     for cid, status, assignee, _note in rows:
         assert state(sim, int(cid))[0 if status else 1] == (status or assignee)
     sent = patches(sim)
-    # A kill may cost a row in flight a second PATCH; never a row already reported.
+    # A kill may cost a row in flight a second PATCH; never a row already reported: its
+    # PATCHes are the attempts its line says (more than one only if a request timed out
+    # on a loaded machine and was retried, before the row was reported).
     assert set(sent) == set(range(1, 301))
-    assert all(sent.count(cid) == 1 for cid in reported)
+    attempts = {int(r["conversation_id"]): int(r["attempts"]) for r in lines}
+    assert {cid: sent.count(cid) for cid in reported} == {cid: attempts[cid]
+                                                           for cid in reported}
 
 
 def test_retry_failed_on_an_excel_fr_report_sends_the_failed_rows_into_it(tmp_path,

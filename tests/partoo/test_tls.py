@@ -151,12 +151,15 @@ def test_a_system_bundle_that_is_not_pem_is_a_clear_error(monkeypatch, tmp_path)
 
 
 def test_the_well_known_bundles_are_truststores():
-    """The same list, in the same order, as the truststore installed beside us."""
+    """Every bundle the truststore installed beside us knows is in our list, in its
+    order: the same trust on any Linux it supports. Ours may know newer ones (an older
+    truststore, as CI's lowest versions install, has fewer)."""
     openssl_store = pytest.importorskip("truststore._openssl")
     candidates = getattr(openssl_store, "_CA_FILE_CANDIDATES", None)
     if candidates is None:
         pytest.skip("this truststore names no candidate bundles")
-    assert tuple(candidates) == tls._CA_FILE_CANDIDATES
+    ours = iter(tls._CA_FILE_CANDIDATES)
+    assert all(path in ours for path in candidates), (candidates, tls._CA_FILE_CANDIDATES)
 
 
 def test_truststore_gives_the_store_on_macos_and_windows(monkeypatch):
