@@ -192,14 +192,14 @@ def test_a_killed_excel_fr_run_resumes_in_excel_fr_whatever_the_flag_says(tmp_pa
     wait_for_lines(report, 60, first)
     first.send_signal(signal.SIGKILL)
     first.wait()
-    reported = settled(report)
+    by_first, first_sent = settled(report), len(patches(sim))
     second = start_worker(job, env, "--quiet", "--resume")
     wait_for_lines(partial, 120, second)
     second.send_signal(signal.SIGKILL)
     second.wait()
     assert csv_dialect(partial) == EXCEL_FR
-    reported |= settled(partial)
-    assert len(reported) >= 100
+    by_second, second_sent = settled(partial) - by_first, len(patches(sim))
+    assert len(by_first | by_second) >= 100
 
     resumed = cli("run", job, "--yes", "--resume", "--csv-dialect", "comma",
                   env=sim_env(sim))
@@ -216,13 +216,19 @@ def test_a_killed_excel_fr_run_resumes_in_excel_fr_whatever_the_flag_says(tmp_pa
     for cid, status, assignee, _note in rows:
         assert state(sim, int(cid))[0 if status else 1] == (status or assignee)
     sent = patches(sim)
-    # A kill may cost a row in flight a second PATCH; never a row already reported: its
-    # PATCHes are the attempts its line says (more than one only if a request timed out
-    # on a loaded machine and was retried, before the row was reported).
     assert set(sent) == set(range(1, 301))
+    # Each run's PATCHes, apart: a row a run reported is never sent by a later run, and
+    # the PATCHes its run sent for it are the attempts its line says (more than one only
+    # if a request timed out on a loaded machine and was retried before the row was
+    # reported). A row in flight at a kill may have cost that run a PATCH: not counted.
+    runs = [sent[:first_sent], sent[first_sent:second_sent], sent[second_sent:]]
     attempts = {int(r["conversation_id"]): int(r["attempts"]) for r in lines}
-    assert {cid: sent.count(cid) for cid in reported} == {cid: attempts[cid]
-                                                           for cid in reported}
+    by_third = set(range(1, 301)) - by_first - by_second
+    for run, rows_reported in enumerate((by_first, by_second, by_third)):
+        later = [cid for patched in runs[run + 1:] for cid in patched]
+        assert not rows_reported & set(later), f"run {run + 1}'s rows sent again"
+        assert {cid: runs[run].count(cid) for cid in rows_reported} == \
+            {cid: attempts[cid] for cid in rows_reported}, f"run {run + 1}"
 
 
 def test_retry_failed_on_an_excel_fr_report_sends_the_failed_rows_into_it(tmp_path,
