@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from aioresponses_compat import skip_where_aioresponses_cannot_work
-from helpers import SECRET, FakeSender
+from helpers import SECRET, FakeSender, company_ca
 from worker.cli import main as cli_main
 from worker.simulator import Simulator, SimulatorThread, seeded_state
 
@@ -35,6 +35,12 @@ def no_proxy_from_the_machine(monkeypatch) -> None:
     for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "SSL_CERT_FILE"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
+
+
+@pytest.fixture(name="company_ca")
+def company_ca_fixture(tmp_path):
+    """(a CA made here and trusted nowhere, its PEM file): the company's CA (`company_ca`)."""
+    return company_ca(tmp_path)
 
 
 @pytest.fixture

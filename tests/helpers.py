@@ -150,6 +150,35 @@ def wait_for_lines(report: Path, lines: int, proc: subprocess.Popen, timeout_s=3
     raise AssertionError(f"the report never reached {lines} lines")
 
 
+# --- TLS: a company's CA, made here and trusted nowhere ----------------------------------
+
+
+def company_ca(folder: Path):
+    """A CA made here (trustme) and its PEM file in `folder`: what `ca_bundle` or
+    SSL_CERT_FILE names. Returns (the CA, the file)."""
+    import trustme  # a test dependency; only the TLS tests pay its import
+
+    ca = trustme.CA()
+    bundle = folder / "company-ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    return ca, bundle
+
+
+def server_tls(ca, *names: str):
+    """A server's TLS context holding a certificate from `ca` for `names` (default: the
+    loopback's), for `Simulator(ssl_context=)` and the stand-in proxies."""
+    import ssl
+
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*(names or ("127.0.0.1", "localhost"))).configure_cert(server)
+    return server
+
+
+def tls_env(sim: SimulatorThread, **extra: str) -> dict[str, str]:
+    """`sim_env`, with time for TLS handshakes (and a proxy) on a loaded machine."""
+    return sim_env(sim, PARTOO_REQUEST_TIMEOUT_S="20", **extra)
+
+
 # --- the world moving behind the tool's back ---------------------------------------------
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import ssl
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from helpers import SECRET, read_report, sim_env, write_job
+from helpers import SECRET, read_report, server_tls, tls_env, write_job
 from worker.simulator import Simulator, SimulatorThread, seeded_state
 
 PROXY_PASSWORD = "pr0xy-Pa55word-DO-NOT-LEAK"
@@ -103,21 +102,11 @@ def forward_proxy(tmp_path_factory) -> Iterator:
 
 
 @pytest.fixture
-def api_ca(tmp_path) -> tuple[trustme.CA, Path]:
-    """A CA made here and trusted nowhere, and its PEM file (the company's CA)."""
-    ca = trustme.CA()
-    bundle = tmp_path / "company-ca.pem"
-    ca.cert_pem.write_to_path(str(bundle))
-    return ca, bundle
-
-
-@pytest.fixture
-def https_sim(api_ca) -> Iterator:
+def https_sim(company_ca) -> Iterator:
     """The simulator over https, its certificate (for 127.0.0.1, localhost and API_HOST)
-    from `api_ca`."""
-    ca, bundle = api_ca
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost", API_HOST).configure_cert(server)
+    from `company_ca`."""
+    ca, bundle = company_ca
+    server = server_tls(ca, "127.0.0.1", "localhost", API_HOST)
     sim = SimulatorThread(Simulator(seeded_state(50), keys=(SECRET,), ssl_context=server))
     sim.start()
     yield sim, bundle
@@ -129,11 +118,6 @@ def _behind_proxy(sim) -> str:
     return sim.base_url.replace("127.0.0.1", API_HOST)
 
 
-def net_env(sim, **extra: str) -> dict[str, str]:
-    """The simulator's settings, with time for TLS and a proxy on a loaded machine."""
-    return sim_env(sim, PARTOO_REQUEST_TIMEOUT_S="20", **extra)
-
-
 def _patches_seen(sim) -> list[int]:
     return [r.conversation_id for r in sim.simulator.state.log.records if r.method == "PATCH"]
 
@@ -142,7 +126,7 @@ def test_every_request_of_every_command_goes_through_the_proxy(tmp_path, https_s
                                                               forward_proxy, cli):
     sim, bundle = https_sim
     proxy = forward_proxy()
-    env = {**net_env(sim), "PARTOO_BASE_URL": _behind_proxy(sim), "HTTPS_PROXY": proxy.url,
+    env = {**tls_env(sim), "PARTOO_BASE_URL": _behind_proxy(sim), "HTTPS_PROXY": proxy.url,
            "PARTOO_CA_BUNDLE": str(bundle)}
     job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 31)])
     # The preflight too: a direct connection would be "cannot resolve partoo-api.test".
@@ -159,7 +143,7 @@ def test_every_request_of_every_command_goes_through_the_proxy(tmp_path, https_s
 def test_the_same_run_without_the_proxy_cannot_reach_the_host(tmp_path, https_sim, cli):
     sim, bundle = https_sim  # the control: what the proxy made possible
     job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
-    result = cli("run", job, "--yes", env={**net_env(sim), "PARTOO_CA_BUNDLE": str(bundle),
+    result = cli("run", job, "--yes", env={**tls_env(sim), "PARTOO_CA_BUNDLE": str(bundle),
                                            "PARTOO_BASE_URL": _behind_proxy(sim)})
     assert result.code == 2 and f"cannot resolve {API_HOST}" in result.err
 
@@ -168,7 +152,7 @@ def test_a_plain_http_api_is_sent_through_http_proxy(tmp_path, make_sim, forward
     sim, proxy = make_sim(), forward_proxy()
     job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 11)])
     result = cli("run", job, "--yes", "--concurrency", "1",
-                 env={**net_env(sim), "HTTP_PROXY": proxy.url})
+                 env={**tls_env(sim), "HTTP_PROXY": proxy.url})
     assert result.code == 0, result.err
     assert len(_patches_seen(sim)) == 10
     assert proxy.lines(" - PATCH 127.0.0.1:")
@@ -177,14 +161,14 @@ def test_a_plain_http_api_is_sent_through_http_proxy(tmp_path, make_sim, forward
 def test_no_proxy_sends_direct(tmp_path, https_sim, make_sim, forward_proxy, cli):
     sim, proxy = make_sim(), forward_proxy()
     job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 11)])
-    result = cli("run", job, "--yes", env={**net_env(sim), "HTTP_PROXY": proxy.url,
+    result = cli("run", job, "--yes", env={**tls_env(sim), "HTTP_PROXY": proxy.url,
                                            "NO_PROXY": "localhost,127.0.0.1"})
     assert result.code == 0, result.err
     assert len(_patches_seen(sim)) == 10
     # The run is over and its connections closed: anything through the proxy is logged.
     assert proxy.lines("127.0.0.1:", at_least=1) == []
     https, bundle = https_sim  # and a domain suffix, for the https API by its name
-    env = {**net_env(https), "PARTOO_BASE_URL": _behind_proxy(https),
+    env = {**tls_env(https), "PARTOO_BASE_URL": _behind_proxy(https),
            "HTTPS_PROXY": proxy.url, "PARTOO_CA_BUNDLE": str(bundle), "NO_PROXY": ".test"}
     bypassed = cli("run", job, "--yes", "--report", tmp_path / "r2.csv", env=env)
     assert bypassed.code == 2 and f"cannot resolve {API_HOST}" in bypassed.err
@@ -198,7 +182,7 @@ def test_the_proxy_setting_wins_and_its_password_is_never_shown(tmp_path, https_
     url = f"http://ops:{PROXY_PASSWORD}@127.0.0.1:{proxy.port}"
     summary = tmp_path / "s.json"
     result = cli("run", job, "--yes", "-v", "--summary-json", summary, "--log-format", "json",
-                 env={**net_env(sim), "PARTOO_BASE_URL": _behind_proxy(sim),
+                 env={**tls_env(sim), "PARTOO_BASE_URL": _behind_proxy(sim),
                       "PARTOO_CA_BUNDLE": str(bundle), "PARTOO_PROXY": url,
                       "HTTPS_PROXY": "http://127.0.0.1:9"})
     assert result.code == 0, result.err
@@ -213,7 +197,7 @@ def test_a_proxy_that_wants_a_password_stops_the_run_saying_so(tmp_path, make_si
     sim, proxy = make_sim(), forward_proxy(basic_auth=f"ops:{PROXY_PASSWORD}")
     job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 41)])
     result = cli("run", job, "--yes", "--summary-json", tmp_path / "s.json",
-                 env={**net_env(sim), "HTTP_PROXY": f"http://127.0.0.1:{proxy.port}"})
+                 env={**tls_env(sim), "HTTP_PROXY": f"http://127.0.0.1:{proxy.port}"})
     assert result.code == 3
     assert "407" in result.err and "user and password" in result.err
     assert json.loads((tmp_path / "s.json").read_text())["exit_code"] == 3
@@ -228,7 +212,7 @@ def test_a_wrong_proxy_password_is_not_in_the_message(tmp_path, make_sim, forwar
     job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
     wrong = "not-the-Pa55word-either"
     result = cli("run", job, "--yes", "--log-format", "json",
-                 env={**net_env(sim), "PARTOO_PROXY": f"http://ops:{wrong}@127.0.0.1:"
+                 env={**tls_env(sim), "PARTOO_PROXY": f"http://ops:{wrong}@127.0.0.1:"
                       f"{proxy.port}"})
     assert result.code == 3
     assert wrong not in result.err and wrong not in result.out
@@ -240,7 +224,7 @@ def test_a_tunnel_refused_for_want_of_a_password_stops_before_sending(tmp_path, 
     sim, bundle = https_sim
     proxy = forward_proxy(basic_auth=f"ops:{PROXY_PASSWORD}")
     job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
-    env = {**net_env(sim), "PARTOO_BASE_URL": _behind_proxy(sim),
+    env = {**tls_env(sim), "PARTOO_BASE_URL": _behind_proxy(sim),
            "PARTOO_CA_BUNDLE": str(bundle)}
     bare = cli("run", job, "--yes", env={**env, "HTTPS_PROXY": proxy.url})
     assert bare.code == 2 and "407" in bare.err and "user and password" in bare.err
@@ -255,7 +239,7 @@ def test_an_unreachable_proxy_is_named_before_anything_is_sent(tmp_path, make_si
     sim = make_sim()
     job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
     result = cli("run", job, "--yes", env={
-        **net_env(sim), "HTTPS_PROXY": f"http://ops:{PROXY_PASSWORD}@127.0.0.1:9",
+        **tls_env(sim), "HTTPS_PROXY": f"http://ops:{PROXY_PASSWORD}@127.0.0.1:9",
         "HTTP_PROXY": f"http://ops:{PROXY_PASSWORD}@127.0.0.1:9"})
     assert result.code == 2
     assert "proxy" in result.err and "HTTP_PROXY" in result.err
@@ -266,11 +250,11 @@ def test_an_unreachable_proxy_is_named_before_anything_is_sent(tmp_path, make_si
 def test_a_proxy_variable_that_is_not_a_url_says_which(tmp_path, make_sim, cli):
     sim = make_sim()
     job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
-    result = cli("run", job, "--yes", env={**net_env(sim),
+    result = cli("run", job, "--yes", env={**tls_env(sim),
                                            "HTTP_PROXY": f"socks5://u:{PROXY_PASSWORD}@h:1"})
     assert result.code == 2 and "HTTP_PROXY" in result.err and "socks5" in result.err
     assert PROXY_PASSWORD not in result.err
-    bad = cli("run", job, "--yes", env={**net_env(sim),
+    bad = cli("run", job, "--yes", env={**tls_env(sim),
                                         "PARTOO_PROXY": f"ftp://u:{PROXY_PASSWORD}@h:1"})
     assert bad.code == 2 and "PARTOO_PROXY" in bad.err and PROXY_PASSWORD not in bad.err
 
@@ -282,7 +266,7 @@ def test_an_untrusted_certificate_stops_the_run_naming_the_setting(tmp_path, htt
     sim, _ = https_sim
     assert sim.base_url.startswith("https://")
     job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 6)])
-    result = cli("run", job, "--yes", env=net_env(sim))
+    result = cli("run", job, "--yes", env=tls_env(sim))
     assert result.code == 2
     assert "certificate" in result.err and "PARTOO_CA_BUNDLE" in result.err
     assert not sim.simulator.state.log.records  # nothing was sent
@@ -291,18 +275,18 @@ def test_an_untrusted_certificate_stops_the_run_naming_the_setting(tmp_path, htt
 def test_the_ca_bundle_setting_makes_the_run_succeed(tmp_path, https_sim, cli):
     sim, bundle = https_sim
     job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 6)])
-    result = cli("run", job, "--yes", env={**net_env(sim), "PARTOO_CA_BUNDLE": str(bundle)})
+    result = cli("run", job, "--yes", env={**tls_env(sim), "PARTOO_CA_BUNDLE": str(bundle)})
     assert result.code == 0, result.err
     assert len(_patches_seen(sim)) == 5
     flagged = cli("verify", tmp_path / "job.report.csv", "--ca-bundle", bundle,
-                  env=net_env(sim))
+                  env=tls_env(sim))
     assert flagged.code == 0, flagged.err
 
 
 def test_ssl_cert_file_is_honoured(tmp_path, https_sim, cli):
     sim, bundle = https_sim
     job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
-    result = cli("run", job, "--yes", env={**net_env(sim), "SSL_CERT_FILE": str(bundle)})
+    result = cli("run", job, "--yes", env={**tls_env(sim), "SSL_CERT_FILE": str(bundle)})
     assert result.code == 0, result.err
 
 
@@ -311,9 +295,9 @@ def test_a_ca_bundle_that_is_not_pem_is_a_clear_error(tmp_path, https_sim, cli):
     junk = tmp_path / "junk.pem"
     junk.write_text("not a certificate\n")
     job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
-    result = cli("run", job, "--yes", env={**net_env(sim), "PARTOO_CA_BUNDLE": str(junk)})
+    result = cli("run", job, "--yes", env={**tls_env(sim), "PARTOO_CA_BUNDLE": str(junk)})
     assert result.code == 2 and "ca_bundle" in result.err and "PEM" in result.err
-    missing = cli("run", job, "--yes", env={**net_env(sim),
+    missing = cli("run", job, "--yes", env={**tls_env(sim),
                                             "PARTOO_CA_BUNDLE": str(tmp_path / "none.pem")})
     assert missing.code == 2 and "PARTOO_CA_BUNDLE" in missing.err
 
@@ -323,20 +307,20 @@ def test_an_untrusted_certificate_through_the_proxy_is_the_same_clear_error(
     sim, _ = https_sim
     proxy = forward_proxy()
     job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
-    result = cli("run", job, "--yes", env={**net_env(sim), "HTTPS_PROXY": proxy.url,
+    result = cli("run", job, "--yes", env={**tls_env(sim), "HTTPS_PROXY": proxy.url,
                                            "PARTOO_BASE_URL": _behind_proxy(sim)})
     assert result.code == 2
     assert "certificate" in result.err and "PARTOO_CA_BUNDLE" in result.err
 
 
-def test_an_https_proxy_is_checked_against_the_ca_bundle_too(tmp_path, make_sim, api_ca,
+def test_an_https_proxy_is_checked_against_the_ca_bundle_too(tmp_path, make_sim, company_ca,
                                                             forward_proxy, cli):
     # A company's proxy spoken to over TLS, its certificate from the company's CA: the
     # preflight trusts the ca_bundle as the requests do.
-    ca, bundle = api_ca
+    ca, bundle = company_ca
     sim, proxy = make_sim(), forward_proxy(tls=ca.issue_cert("127.0.0.1"))
     job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 4)])
-    env = {**net_env(sim), "HTTP_PROXY": proxy.url}
+    env = {**tls_env(sim), "HTTP_PROXY": proxy.url}
     result = cli("run", job, "--yes", env={**env, "PARTOO_CA_BUNDLE": str(bundle)})
     assert result.code == 0, result.err
     assert len(_patches_seen(sim)) == 3
@@ -353,21 +337,21 @@ def _program(*args: object, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def test_the_program_goes_through_proxies_with_its_own_tls_context(
-        tmp_path, https_sim, make_sim, api_ca, forward_proxy):
+        tmp_path, https_sim, make_sim, company_ca, forward_proxy):
     sim, bundle = https_sim
-    ca, _ = api_ca
+    ca, _ = company_ca
     job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 4)])
     # https through an http proxy: the tunnel, then TLS with the API.
     tunnel = forward_proxy()
     done = _program("run", job, "--yes", env={
-        **net_env(sim), "PARTOO_BASE_URL": _behind_proxy(sim), "HTTPS_PROXY": tunnel.url,
+        **tls_env(sim), "PARTOO_BASE_URL": _behind_proxy(sim), "HTTPS_PROXY": tunnel.url,
         "PARTOO_CA_BUNDLE": str(bundle)})
     assert done.returncode == 0, done.stderr
     assert sorted(_patches_seen(sim)) == [1, 2, 3]
     # http through an https proxy: TLS with the proxy.
     plain, secure = make_sim(), forward_proxy(tls=ca.issue_cert("127.0.0.1"))
     done = _program("run", job, "--yes", "--report", tmp_path / "plain.csv", env={
-        **net_env(plain), "HTTP_PROXY": secure.url, "PARTOO_CA_BUNDLE": str(bundle)})
+        **tls_env(plain), "HTTP_PROXY": secure.url, "PARTOO_CA_BUNDLE": str(bundle)})
     assert done.returncode == 0, done.stderr
     assert sorted(_patches_seen(plain)) == [1, 2, 3]
 

@@ -10,12 +10,11 @@ import ssl
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import trustme
 
-from helpers import read_report, sim_env, write_job
+from helpers import read_report, server_tls, tls_env, write_job
 from worker.partoo.tls import ssl_context
 from worker.simulator.faults import Faults
 
@@ -23,22 +22,11 @@ ROWS = 40
 
 
 @pytest.fixture
-def company_ca(tmp_path) -> tuple[trustme.CA, Path]:
-    """A CA made here and trusted nowhere, and its PEM file (the company's CA)."""
-    ca = trustme.CA()
-    bundle = tmp_path / "company-ca.pem"
-    ca.cert_pem.write_to_path(str(bundle))
-    return ca, bundle
-
-
-@pytest.fixture
 def https_sim(make_sim) -> Callable[..., object]:
     """The simulator over https, with a certificate from `ca` for `names`."""
 
     def start(ca: trustme.CA, *names: str, **options: object):
-        server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert(*(names or ("127.0.0.1", "localhost"))).configure_cert(server)
-        sim = make_sim(ssl_context=server, **options)
+        sim = make_sim(ssl_context=server_tls(ca, *names), **options)
         assert sim.base_url.startswith("https://")
         return sim
 
@@ -51,11 +39,6 @@ def fresh_contexts():
     ssl_context.cache_clear()
     yield
     ssl_context.cache_clear()
-
-
-def tls_env(sim, **extra: str) -> dict[str, str]:
-    """The simulator's settings, with time for TLS handshakes on a loaded machine."""
-    return sim_env(sim, PARTOO_REQUEST_TIMEOUT_S="20", **extra)
 
 
 def _patches(sim) -> list[int]:

@@ -11,16 +11,14 @@ program that imports `worker` keeps aiohttp (and `ssl`) exactly as they were.
 from __future__ import annotations
 
 import os
-import ssl
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
 
 import pytest
-import trustme
 
-from helpers import SECRET, read_report, sim_env, write_job
+from helpers import SECRET, read_report, server_tls, tls_env, write_job
 from worker.simulator import Simulator, SimulatorThread, seeded_state
 
 # The probe: the client imported (as a run imports it), then one GET with aiohttp's own
@@ -49,13 +47,10 @@ except urllib.error.URLError:
 
 
 @pytest.fixture
-def https_sim(tmp_path) -> Iterator[tuple[SimulatorThread, str]]:
-    ca = trustme.CA()
-    bundle = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(bundle))
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server)
-    sim = SimulatorThread(Simulator(seeded_state(5), keys=(SECRET,), ssl_context=server))
+def https_sim(company_ca) -> Iterator[tuple[SimulatorThread, str]]:
+    ca, bundle = company_ca
+    sim = SimulatorThread(Simulator(seeded_state(5), keys=(SECRET,),
+                                    ssl_context=server_tls(ca, "127.0.0.1")))
     sim.start()
     yield sim, str(bundle)
     sim.stop()
@@ -94,7 +89,7 @@ def test_the_program_verifies_the_api_certificate_with_its_own_context(https_sim
     sim, bundle = https_sim
     job = write_job(tmp_path / "job.csv", [("1", "closed", ""), ("2", "closed", "")])
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("PARTOO_")},
-           **sim_env(sim, PARTOO_REQUEST_TIMEOUT_S="20")}
+           **tls_env(sim)}
     # `python -m worker` is the program (`worker.cli.program`), as the console script is.
     trusted = subprocess.run([sys.executable, "-m", "worker", "run", str(job), "--yes"],
                              env={**env, "SSL_CERT_FILE": bundle}, capture_output=True,
