@@ -25,7 +25,7 @@ __all__ = ["EXIT_UNFINISHED", "Completion", "completion"]
 # before its end and leaves rows for --resume (README: Exit codes).
 EXIT_UNFINISHED = ExitCode.ABORTED
 
-_STOPS = {  # what stopped the run, in words
+_STOPS = {  # what stopped the run, in words: "the run did not finish: ..."
     StopReason.INTERRUPTED: "it was interrupted (Ctrl-C or SIGTERM)",
     StopReason.WINDOW: "its --finish-by window closed",
     StopReason.CANARY: "its canary did not hold or was not confirmed",
@@ -33,7 +33,7 @@ _STOPS = {  # what stopped the run, in words
     StopReason.BREAKER: "the circuit breaker stopped it (the API looked down)",
     StopReason.REFUSED: "its first rows were all refused the same way",
     StopReason.REPORT: "a file of its own could not be written",
-    StopReason.INTERNAL: "of an internal error",
+    StopReason.INTERNAL: "it met an internal error",
 }
 
 
@@ -70,10 +70,10 @@ class Completion:
             parts.append(f"{self.skipped} skipped")
         why = ""
         if self.rows_missing and self.ended is False:
-            why = " (it was killed, or is still under way)"
+            why = ": it was killed, or is still under way"
         elif self.stop is not None:
-            why = f" ({_STOPS[self.stop]})"
-        return f"the run did not finish{why}: {', '.join(parts)}"
+            why = f": {_STOPS[self.stop]}"
+        return f"the run did not finish{why}; {', '.join(parts)}"
 
 
 def completion(report: Path, stats: ReportStats) -> Completion:
