@@ -2,10 +2,9 @@
 
 A few start-up savings are right only when no code but ours runs in the process (how
 aiohttp is first imported: `worker.partoo.httplib`; pydantic's plugins, below). The
-command line's entry point
-(`worker.cli.program`) claims the process before any command is imported; a program that
-uses `worker` as a library (`worker.api`, an Airflow task) never does, and keeps every
-library's usual behaviour.
+command line's entry point (`worker.cli.program`) claims the process before any command
+is imported; a program that uses `worker` as a library (`worker.api`, an Airflow task)
+never does, and keeps every library's usual behaviour.
 """
 
 from __future__ import annotations
