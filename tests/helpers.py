@@ -14,14 +14,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from worker.core.errors import NetworkError
 from worker.core.operations import Action, Operation
 from worker.core.outcomes import Result
 from worker.sending.concurrency import Concurrency, spare_for
 from worker.sending.control import RunControl
 from worker.sending.engine import Engine
 from worker.sending.ratelimit import RateLimiter
+from worker.sending.requester import Requester
 from worker.sending.retrypolicy import RetryPolicy
-from worker.sending.rowwork import RowWork
+from worker.sending.row import RowWork
 from worker.simulator import SimulatorThread
 
 SECRET = "sk-test-5f1d9c0e-DO-NOT-LEAK"
@@ -64,15 +66,24 @@ def ops(n: int, *, first_id: int = 1, action: Action = Action.CLOSE) -> list[Ope
 
 
 def make_engine(send, limiter, policy, *, concurrency=4, window=5000, breaker=None,
-                read_back=None, capture=None, aimd=None) -> Engine:
-    """An engine doing a run's row work (`RowWork`) with `send` as the PATCH, built as
-    `worker.sending.stack.pacing` builds a run's: one gate, shared by the engine and the
-    row's work, with the spare rows the limiter's rate needs."""
+                read_back=None, capture=None, aimd=None, guard_max_age_s=30.0) -> Engine:
+    """An engine doing a run's row work (`RowWork`) with `send` as the PATCH and
+    `read_back` as the GET (none given: every read fails, as an API whose reads are
+    down), built as `worker.sending.stack.pacing` builds a run's: one gate, shared by the
+    engine and the request path, with the spare rows the limiter's rate needs."""
     control = RunControl()
     gate = Concurrency(concurrency, spare=spare_for(limiter.max_rate_per_s))
-    work = RowWork(send, limiter, policy, control, aimd=aimd, breaker=breaker,
-                   capture=capture, read_back=read_back, concurrency=gate)
+    watchers = [w for w in (aimd, breaker) if w is not None]
+    requester = Requester(limiter, policy, control, watchers=watchers, concurrency=gate)
+    work = RowWork(requester, send, read_back or no_reads, capture=capture,
+                   guard_max_age_s=guard_max_age_s)
     return Engine(work, control, concurrency=gate, window=window)
+
+
+async def no_reads(op: Operation):
+    """A conversation's GET in a test of the changes alone: it never answers."""
+    raise NetworkError("cannot connect to the API (reads are down in this test)",
+                       may_have_applied=False)
 
 
 async def run_engine(items, sender, *, rate_per_minute=6000.0, burst=1, concurrency=4,

@@ -33,10 +33,9 @@ from typing import Any
 from worker.config import Settings, load_settings
 from worker.config.finishby import parse_finish_by
 from worker.core.errors import ConfigError, PartooBulkError, RunAborted, StartupError
-from worker.core.filepath import file_path
+from worker.core.filepath import file_path, is_stdio
 from worker.core.operations import make_override
 from worker.core.outcomes import Outcome
-from worker.core.stdio import is_stdio
 from worker.jobfile.pinned import JobSource, is_stream
 from worker.run.paths import check_distinct
 from worker.run.request import RunRequest, RunResult

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from helpers import read_report, sim_env, write_job
 from worker.core.errors import Rejected, ServerError
-from worker.sending.refusals import SameRefusals
+from worker.sending.watchers import SameRefusals
 from worker.simulator import Faults
 from worker.simulator.state import NOT_FOUND
 

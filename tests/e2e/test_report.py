@@ -278,13 +278,11 @@ def test_a_report_with_no_rows_yet_and_one_being_resumed(tmp_path, cli):
 def test_kinds_of_error_past_the_cap_are_counted_together(monkeypatch):
     from worker.core.outcomes import Outcome
     from worker.report import stats as reportstats
-    from worker.report.reader import ReportRow
 
     monkeypatch.setattr(reportstats, "_MAX_GROUPS", 2)
     stats = reportstats.ReportStats()
     for i, word in enumerate(["alpha", "beta", "gamma", "delta", "alpha"]):
-        stats.add(ReportRow(i + 1, str(i + 1), "close", "", Outcome.FAILED, "400",
-                            f"400 {word}", []))
+        stats.count(Outcome.FAILED, None, f"400 {word}", i + 1, status="400")
     text = stats.describe(top=10)
     assert "  2 rows failed: 400 alpha  [rows 1, 5]" in text
     assert "  2 rows failed: other errors (too many different messages to group them all)" in text

@@ -90,7 +90,7 @@ def test_summary_json_for_monitoring(tmp_path, make_sim, cli):
     assert result.code == 1 and data["exit_code"] == 1
     assert data["outcomes"] == {"ok": 3, "failed": 1, "invalid": 1, "skipped": 0,
                                    "changed": 0}
-    assert data["http_statuses"] == {"200": 3, "404": 1}
+    assert data["http_statuses"] == {"200": 3, "404": 1, "none": 1}  # the invalid row
     assert data["requests"] == 6 and data["http_429"] == 1 and data["retries"] == 1
     assert data["errors"] == {"404 Resource not found": 1}
     assert data["report"] == str(tmp_path / "job.report.csv")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worker.core.stops import StopReason
-from worker.report.completion import Completion
+from worker.report.stats import Completion
 
 
 def test_a_report_without_a_row_count_in_its_meta_judges_by_its_skipped_rows():

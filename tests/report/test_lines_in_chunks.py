@@ -62,17 +62,19 @@ def test_a_damaged_line_in_the_middle_is_refused_with_its_line_number(tmp_path,
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_counts_in_chunks_are_the_counts_of_each_row(tmp_path, monkeypatch, size):
-    monkeypatch.setattr(lines_module, "_CHUNK", size)
+def test_counts_in_chunks_are_the_counts_of_all_lines_at_once(tmp_path, monkeypatch, size):
     rows = [line(1), line(2, "failed", "503 gave up"), line(3, "ok", "read back: closed"),
             line(4, "invalid", "conversation_id 'x' is not ..."), line(5, "skipped"),
             line(6, "failed", "503 gave up"), line(7)]
     rows[1][10] = rows[5][10] = "outage"
     path = write(tmp_path / "r.csv", rows)
-    one_by_one, in_chunks = ReportStats(), ReportStats()
-    for row in open_report(path).rows():
-        one_by_one.add(row)
-    for chunk in open_report(path).chunks():
+    at_once, in_chunks = ReportStats(), ReportStats()
+    at_once.add_lines([line for chunk in open_report(path).chunks() for line in chunk])
+    monkeypatch.setattr(lines_module, "_CHUNK", size)
+    chunks = list(open_report(path).chunks())
+    assert size >= len(rows) or len(chunks) > 1  # really in pieces
+    for chunk in chunks:
         in_chunks.add_lines(chunk)
-    assert in_chunks == one_by_one
-    assert in_chunks.describe(10) == one_by_one.describe(10)
+    assert in_chunks == at_once
+    assert in_chunks.describe(10) == at_once.describe(10)
+    assert (in_chunks.rows, in_chunks.failed_on_outage, in_chunks.read_back_ok) == (7, 2, 1)

@@ -14,8 +14,8 @@ from worker.core.errors import RateLimited, Rejected, ServerError, Unauthorized,
 from worker.select.pager import Lister
 from worker.sending.control import RunControl
 from worker.sending.ratelimit import RateLimiter
+from worker.sending.requester import Requester
 from worker.sending.retrypolicy import RetryPolicy
-from worker.sending.rowwork import RowWork
 
 
 class FakeApi:
@@ -47,7 +47,7 @@ def make(api, **kwargs):
     limiter = RateLimiter(60_000)
     policy = RetryPolicy(max_attempts=3, max_retry_after_s=60, rate_limit_budget_s=100,
                          backoff_base_s=0.01, backoff_max_s=0.1)
-    return Lister(api, RowWork(None, limiter, policy, RunControl()), **kwargs), limiter
+    return Lister(api, Requester(limiter, policy, RunControl()), **kwargs), limiter
 
 
 def now() -> float:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from helpers import no_reads
 from worker.core.errors import RateLimited
 from worker.core.operations import Action, Operation
 from worker.sending.aimd import Aimd
@@ -18,8 +19,9 @@ from worker.sending.concurrency import Concurrency
 from worker.sending.control import RunControl
 from worker.sending.engine import Engine
 from worker.sending.ratelimit import RateLimiter
+from worker.sending.requester import Requester
 from worker.sending.retrypolicy import RetryPolicy
-from worker.sending.rowwork import RowWork
+from worker.sending.row import RowWork
 
 
 @dataclass
@@ -234,8 +236,9 @@ async def share_of_what_is_left(rows: int, seed: int) -> tuple[float, float, int
     limiter = RateLimiter(3000)
     control = RunControl()
     gate = Concurrency(64)
-    work = RowWork(send, limiter, RetryPolicy(), control, aimd=Aimd(limiter),
-                   concurrency=gate)
+    requester = Requester(limiter, RetryPolicy(), control, watchers=[Aimd(limiter)],
+                          concurrency=gate)
+    work = RowWork(requester, send, no_reads)
     engine = Engine(work, control, concurrency=gate)
     results = []
     await engine.run([Operation(row=i + 1, conversation_id=i + 1, action=Action.CLOSE)

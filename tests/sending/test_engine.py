@@ -13,7 +13,7 @@ from worker.core.errors import NetworkError, RateLimited, Rejected, ServerError,
 from worker.core.operations import Action, Operation
 from worker.core.outcomes import Outcome, Result
 from worker.core.stops import StopReason
-from worker.sending.breaker import Breaker
+from worker.sending.watchers import Breaker
 
 pytestmark = pytest.mark.looptime
 
@@ -81,8 +81,11 @@ async def test_gives_up_after_max_attempts(sender):
     sender.script[1] = [ServerError("503 Service Unavailable", http_status=503)] * 10
     _, results = await run_engine(ops(1), sender, max_attempts=3)
     r = results[0]
-    assert (r.outcome, r.attempts, r.http_status) == (Outcome.FAILED, 3, 503)
-    assert "gave up after 3 attempts" in r.error
+    # Three PATCHes, then the read-back's two tries (the helper's reads are down too).
+    assert (r.outcome, r.attempts - r.reads, r.reads, r.http_status) == (
+        Outcome.FAILED, 3, 2, 503)
+    assert len(sender.calls) == 3
+    assert "gave up after 3 attempts" in r.error and "reading it back failed too" in r.error
 
 
 async def test_a_400_is_not_retried(sender):

@@ -8,13 +8,14 @@ import asyncio
 
 import pytest
 
+from helpers import no_reads
 from worker.config import Settings
 from worker.core.errors import RateLimited
 from worker.core.operations import Action, Operation
 from worker.core.stops import StopReason
 from worker.sending.control import RunControl
 from worker.sending.engine import Engine
-from worker.sending.rowwork import RowWork
+from worker.sending.row import RowWork
 from worker.sending.stack import pacing
 
 DAY_S = 86_400.0
@@ -29,9 +30,7 @@ async def run_rows(rows: int, send, settings: Settings) -> tuple[RunControl, lis
     """`rows` rows through the stack a run builds from `settings`; loop time it took."""
     guard = pacing(settings)
     control = RunControl()
-    work = RowWork(send, guard.limiter, guard.policy, control, aimd=guard.aimd,
-                   breaker=guard.breaker, refusals=guard.refusals,
-                   concurrency=guard.concurrency, stall=guard.stall)
+    work = RowWork(guard.requester(control), send, no_reads)
     engine = Engine(work, control, concurrency=guard.concurrency)
     results: list = []
     loop = asyncio.get_running_loop()

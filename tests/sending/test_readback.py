@@ -19,8 +19,8 @@ from worker.core.errors import (
 )
 from worker.core.operations import Action, Operation
 from worker.core.outcomes import Outcome
-from worker.sending.breaker import Breaker
-from worker.sending.readback import describe_state, holds
+from worker.sending.row import describe_state, holds
+from worker.sending.watchers import Breaker
 
 pytestmark = pytest.mark.looptime
 

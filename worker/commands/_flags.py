@@ -94,7 +94,7 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
                    "store (a TLS-inspecting proxy's)").complete = FILE  # type: ignore[attr-defined]
 
 
-# The settings that have a flag (`worker.config.FLAGGED` names the same ones).
+# The settings that have a flag (`worker.config.settings.FLAGGED` names the same ones).
 _SETTINGS_FLAGS: tuple[tuple[str, type, str], ...] = (
     ("--rate-per-minute", float, "requests per minute"),
     ("--concurrency", int, "requests in flight at most; as many as the rate needs at the "
@@ -233,8 +233,7 @@ def file_arg(text: str) -> Path:
     """An argparse type: a path that can name a file (not "", ".", "/" nor "out/"): a usage
     error before anything starts, rather than a crash on the names derived from it."""
     from worker.core.errors import ConfigError
-    from worker.core.filepath import file_path
-    from worker.core.stdio import is_stdio
+    from worker.core.filepath import file_path, is_stdio
 
     if is_stdio(text):
         return Path(text)

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from worker.core.stdio import is_stdio
+from worker.core.filepath import is_stdio
 
 __all__ = ["SCHEMA_VERSION", "StdoutGuard", "absolute", "add_json_flag", "document",
            "guarded_stdout", "print_json", "private_folder", "spool_stdin"]

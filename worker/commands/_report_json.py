@@ -8,11 +8,10 @@ from typing import Any
 
 from worker.commands._output import absolute, document, print_json
 from worker.core.outcomes import Outcome
-from worker.report.completion import Completion
 from worker.report.failedjob import RetryPicker
 from worker.report.meta import stopped_by
 from worker.report.nextsteps import steps
-from worker.report.stats import ReportStats
+from worker.report.stats import Completion, ReportStats
 
 __all__ = ["report_document"]
 

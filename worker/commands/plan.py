@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from worker.commands._flags import CONFIG_ENVIRONMENT, FILE, SettingsHelp, add_action_flags
 from worker.commands._output import add_json_flag
 from worker.core.exitcodes import ExitCode
-from worker.core.stdio import is_stdio
+from worker.core.filepath import is_stdio
 
 if TYPE_CHECKING:
     from worker.jobfile.plan import Plan

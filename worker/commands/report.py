@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from worker.commands._flags import FILE, add_dialect_flag, file_arg, positive_int
 from worker.commands._output import add_json_flag
-from worker.core.stdio import is_stdio
+from worker.core.filepath import is_stdio
 
 if TYPE_CHECKING:
     from worker.report.failedjob import RetryPicker
@@ -65,12 +65,11 @@ def handle(args: argparse.Namespace) -> int:
     from worker.core.exitcodes import ExitCode
     from worker.core.outcomes import Outcome
     from worker.files.runfiles import RunFiles
-    from worker.report.completion import EXIT_UNFINISHED, completion
     from worker.report.failedjob import RetryPicker, check_out_path
     from worker.report.meta import stopped_by
     from worker.report.nextsteps import job_words
     from worker.report.reader import open_report
-    from worker.report.stats import ReportStats
+    from worker.report.stats import EXIT_UNFINISHED, ReportStats, completion
 
     if args.skipped and args.failed is None:
         raise ConfigError("--skipped goes with --failed OUT (it adds the skipped rows to OUT)")

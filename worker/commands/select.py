@@ -17,7 +17,7 @@ from worker.commands._flags import (
 )
 from worker.commands._output import add_json_flag
 from worker.core.exitcodes import ExitCode
-from worker.core.stdio import is_stdio
+from worker.core.filepath import is_stdio
 
 if TYPE_CHECKING:
     from worker.select.filters import Criteria

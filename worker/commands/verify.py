@@ -12,7 +12,7 @@ from worker.commands._output import add_json_flag
 from worker.core.exitcodes import exit_code
 
 if TYPE_CHECKING:
-    from worker.verify.check import Expected, Findings
+    from worker.run.verify import Expected, Findings
 
 __all__ = ["add_parser", "handle"]
 
@@ -44,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def handle(args: argparse.Namespace) -> int:
     from worker.core.errors import ConfigError
-    from worker.verify.check import changed_rows, expectations, verify
+    from worker.run.verify import changed_rows, expectations, verify
 
     settings = settings_from(args)
     settings.require_api_key("verify reads conversations as the Partoo user of the key")

@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "failure_threshold": 0.5,
     "no_progress_timeout_s": 600.0,
     "same_refusal_rows": 20,
+    "guard_max_age_s": 30.0,
     "proxy": None,
     "ca_bundle": None,
     "csv_dialect": DialectChoice.AUTO,

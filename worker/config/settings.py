@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     no_progress_timeout_s: float = Field(_D["no_progress_timeout_s"], gt=0)
     # The first rows sent all refused the same way stop the run (0: never).
     same_refusal_rows: int = Field(_D["same_refusal_rows"], ge=0, le=100_000)
+    # How old a guard's state may be when its row's PATCH goes out, first or retried
+    # (`worker.sending.row`); 0: the PATCH right after its own read, every retry reads again.
+    guard_max_age_s: float = Field(_D["guard_max_age_s"], ge=0, le=3600)
     # The forward proxy every request goes through (http(s)://[user:password@]host:port);
     # unset, HTTPS_PROXY / HTTP_PROXY / ALL_PROXY apply, and NO_PROXY to both
     # (`worker.config.network`). A secret: it may hold a password.

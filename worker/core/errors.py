@@ -27,7 +27,7 @@ summary, `report` and its next steps all read `fault`; none decides again by sta
 `may_have_applied` marks the answers that do not say whether the change landed: a 5xx
 (the server may fail after applying it), a connection lost or a timeout once the request
 was out, a 200 that is not Partoo's success answer. The row's work reads such a row's
-conversation back before reporting it failed (`worker.sending.readback`).
+conversation back before reporting it failed (`worker.sending.row`).
 
 aiohttp and asyncio exceptions are translated into this tree in one place, the HTTP
 client (`worker.partoo.client`). No message here ever contains the API key: the client never

@@ -5,6 +5,9 @@ is empty, so every name derived from it (`R.lock`, `R.job.csv`) fails deep insid
 with a `ValueError`; and `out/` is read by `Path` as the file `out`. Refused here, with
 the fix, whoever asks (the CLI's flags, the Python API).
 
+`-` for a path (`STDIO`, `is_stdio`): stdin where a file is read (a job), stdout where
+one is written (`select --out -`, `report --failed -`): the one marker, the one test.
+
 `check_replaceable`: the one stat here. Our outputs are written to a temporary file and
 renamed over the path; a path that exists and is not a regular file (a device such as
 /dev/null, a folder, a FIFO) must never be renamed over: as root, `--summary-json
@@ -19,7 +22,14 @@ from pathlib import Path
 
 from worker.core.errors import ConfigError
 
-__all__ = ["check_replaceable", "file_path", "is_special"]
+__all__ = ["STDIO", "check_replaceable", "file_path", "is_special", "is_stdio"]
+
+STDIO = "-"
+
+
+def is_stdio(path: object) -> bool:
+    """Does this path (a str or a Path) mean stdin or stdout?"""
+    return str(path) == STDIO
 
 
 def file_path(path: str | os.PathLike[str], what: str = "") -> str:

@@ -10,7 +10,7 @@ was built on, in optional columns:
 
 An empty cell checks nothing; `worker.core.operations.parse_guard` reads the cells, with
 the same user-id rule as the action's. Before the PATCH of a row with any of them, `run`
-reads the conversation (`worker.sending.rowwork`): already in the row's target state -> `ok`,
+reads the conversation (`worker.sending.row`): already in the row's target state -> `ok`,
 nothing sent; every expectation holds -> the PATCH is sent; one does not -> the row is
 not sent, and its outcome is `changed`, with what changed in words (`Guard.broken`).
 """

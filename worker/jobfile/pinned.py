@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from worker.core.errors import JobFileError, ReportError
+from worker.core.filepath import is_stdio
 from worker.core.operations import Override
-from worker.core.stdio import is_stdio
 from worker.files.atomic import LinkInTheWay, create_new, publish
 from worker.files.runfiles import RunFiles
 from worker.jobfile.reader import Job, open_job

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from worker.core.columns import JOB_COLUMNS
 from worker.core.guards import GUARD_COLUMNS
 from worker.core.operations import Action, Operation
-from worker.core.words import counted
+from worker.core.text import counted
 from worker.jobfile.reader import Job
 from worker.jobfile.repeats import Repeats
 

@@ -32,8 +32,7 @@ from typing import IO
 
 from worker.core.cells import neutralise
 from worker.core.errors import ConfigError
-from worker.core.filepath import check_replaceable
-from worker.core.stdio import is_stdio
+from worker.core.filepath import check_replaceable, is_stdio
 from worker.files.atomic import create_new, fsync_folder, publish, random_tmp
 from worker.files.csvdialect import COMMA, CsvDialect
 

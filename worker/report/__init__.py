@@ -1,6 +1,13 @@
-"""The report format, with one owner per rule: its lines (`lines`: columns, the torn-line
-rule, the one reader), writing it (`writer`), reading it for people (`reader`, `stats`,
-`nextsteps`), the job it belongs to (`meta`), and a job of its failed rows (`failedjob`).
-Depends only on `worker.files` and `worker.core`."""
+"""The report format, with one owner per rule. Depends only on `worker.files` and
+`worker.core`.
+
+- `lines`: its lines (columns, the torn-line rule, the one reader); `writer`: writing it.
+- `reader`: rows with names, and the last ok row per field (`last_ok`).
+- `stats`: the one tally (`Counts`: the run's summary and `report`'s statistics), errors
+  grouped by kind, and whether the run finished (`completion`).
+- `nextsteps`: the commands to copy after reading it; `failedjob`: its failed rows as a job.
+- `meta`: the job it belongs to; `lock`: one run per report; `resume`: what `--resume`
+  keeps, copies and sends again; `ahead`: rows finished ahead of the report, on disk.
+"""
 
 __all__: list[str] = []

@@ -7,7 +7,7 @@ order decides which change to a conversation wins.
 Two things are deliberate:
 - A failed row that a *later* row of the same conversation and the same field (status,
   or assignee) overrode with `ok` is left out: sending it now would undo that later
-  change (`worker.report.lastok`, the rule `verify`, undo and `--resume` share).
+  change (`worker.report.reader`, the rule `verify`, undo and `--resume` share).
   `RetryPicker` learns it while the report is counted, in the same one pass, and keeps
   the picked rows until then (the first in memory, the rest in a temporary file); memory
   grows with the conversations changed after the first picked row, not the report.
@@ -34,8 +34,7 @@ from worker.core.errors import ConfigError, ReportError
 from worker.core.filepath import check_replaceable
 from worker.core.operations import Field, parse_conversation_id
 from worker.core.outcomes import Outcome
-from worker.report.lastok import LastOkRows, original, report_key
-from worker.report.reader import ReportFile, ReportRow
+from worker.report.reader import LastOkRows, ReportFile, ReportRow, original, report_key
 
 __all__ = ["RetryPicker", "RowSink", "check_out_path", "retry_header", "write_retry_rows"]
 

@@ -89,7 +89,7 @@ class ReportLines:
     def prefix(self, start: tuple[int, int] | None = None) -> Iterator[list[str]]:
         """The trusted lines: rows 1..k in sequence, each whole (see the module's rule).
         `start`: (the byte offset of a line, its row): the lines before it were taken
-        already, by the same rule (`worker.report.keptcopy`); read on from there."""
+        already, by the same rule (`worker.report.resume.copy_plain_kept`); read on from there."""
         expected, last = (1, None) if start is None else (start[1], None)
         delimiter = self.dialect.delimiter
         records = (_records(self.path, delimiter, skip_header=True) if start is None

@@ -34,9 +34,9 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from datetime import UTC, datetime
 from pathlib import Path
 
+from worker.core.clock import utc_now_s
 from worker.core.errors import ReportError
 from worker.files import oslock
 from worker.files.atomic import LinkInTheWay, open_nofollow
@@ -78,7 +78,7 @@ def _locked(path: Path, flag: str, held: Hold) -> Iterator[None]:
     try:
         found = b"" if made else _read_all(fd)
         try:
-            _write_holder(fd, json.dumps({"pid": os.getpid(), "since": _now()}).encode()
+            _write_holder(fd, json.dumps({"pid": os.getpid(), "since": utc_now_s()}).encode()
                           + b"\n")
             yield
         finally:
@@ -154,10 +154,6 @@ def _remove(fd: int, lock: Path) -> None:
     if _is_at(fd, lock):
         with suppress(OSError):  # Windows cannot remove an open file: it stays, harmless
             os.unlink(lock)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _write_holder(fd: int, data: bytes) -> None:

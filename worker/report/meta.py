@@ -7,7 +7,7 @@ It also holds `rows`, the job's row count, and `ended`: false from the start of 
 (a fresh one or a resume) until it ends, when `stop` records why it stopped (a
 `StopReason` value, or null when it went through). So `report` can tell a report that
 is short of rows (a kill -9, a run under way) from a finished one
-(`worker.report.completion`), and advise for the run, not only for its rows.
+(`worker.report.stats`), and advise for the run, not only for its rows.
 """
 
 from __future__ import annotations

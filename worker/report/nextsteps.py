@@ -15,7 +15,7 @@ from pathlib import Path
 
 from worker.core.outcomes import Outcome
 from worker.core.stops import StopReason
-from worker.core.words import counted, plural
+from worker.core.text import counted, plural
 from worker.files.runfiles import RunFiles
 from worker.report.stats import ReportStats
 
@@ -65,7 +65,7 @@ def steps(stats: ReportStats, report: Path, job: list[str] | None, *,
           stop: StopReason | None = None, missing: int = 0) -> list[NextStep]:
     """What to do next, most urgent first, with the commands for this report. `stop`: why
     the run stopped, as its meta says (`worker.report.meta.stopped_by`); `missing`: the
-    job's rows not yet in the report (`worker.report.completion`)."""
+    job's rows not yet in the report (`worker.report.stats`)."""
     o = stats.outcomes
     job = job or ["JOB"]
     run = ["partoo-bulk", "run", *job, "--report", str(report)]

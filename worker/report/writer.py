@@ -105,7 +105,7 @@ class ReportWriter:
 
     def write_bytes(self, data: bytes, lines: int) -> None:
         """`lines` whole lines, as bytes in this report's own dialect (a resume's kept
-        lines, `worker.report.keptcopy`), after what was written so far."""
+        lines, `worker.report.resume.copy_plain_kept`), after what was written so far."""
         assert self._file is not None
         self._file.flush()  # the text buffer first: the bytes go after it
         self._file.buffer.write(data)

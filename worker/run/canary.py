@@ -2,7 +2,7 @@
 
     part 1  a run that sends the first N rows to send; every later row is written
             `skipped` ("held back by --canary") so that the report is whole
-    check   each row sent is read back as `verify` reads (`worker.verify.check`, the same
+    check   each row sent is read back as `verify` reads (`worker.run.verify`, the same
             expectations and comparison): a row holds when it came back ok and its
             conversation now shows what the report says; a failed row does not hold
     decide  on a terminal, what holds is shown and the operator is asked; with --yes,
@@ -34,7 +34,7 @@ from worker.report import meta as runmeta
 from worker.run.ask import open_terminal
 from worker.run.request import RunRequest, RunResult
 from worker.run.runner import held, run
-from worker.verify.check import Findings, expectations, verify
+from worker.run.verify import Findings, expectations, verify
 
 __all__ = ["run_with_canary"]
 

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 from worker.core.errors import ConfigError
-from worker.core.stdio import is_stdio
+from worker.core.filepath import is_stdio
 from worker.files.runfiles import RunFiles, SideFile
 
 __all__ = ["PathClash", "check_distinct"]

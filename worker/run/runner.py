@@ -1,18 +1,23 @@
 """A run, end to end: report files, confirmation, engine, signals, summary, exit code.
 
+    arun(req) -> held(req): the paths resolved, the folders checked, the report locked
+              -> pinned(job): the job read once, under the lock
+              -> Run(req, pin).execute():
+                   plan (count or estimate), --strict, preflight, confirmation
+                   -> the report's earlier rows kept or cleared, the side files published
+                   -> send: rows -> engine (`worker.sending`) -> report sink, in row order
+                   -> finish: the report in place, the undo job, the summary line
+                   -> exit_code(): the one rule of `worker.core.exitcodes`
+
 One async path, `arun`: the Python API awaits it on its caller's loop (`worker.api`);
-`run` gives it a loop of its own for the CLI and the demo. `commands/run.py` builds a
-`RunRequest` and calls `run()`. Its exit code is `worker.core.exitcodes.exit_code` of
-its stop and rows (a `StartupError` is raised before anything is sent; a closed
-`--finish-by` window is a stop too, exit 3, the rest `skipped` for --resume). Output
-(the summary, undo and stop lines) only with `req.echo`.
+`run` gives it a loop of its own for the CLI and the demo. A `StartupError` is raised
+before anything is sent; a closed `--finish-by` window is a stop too, the rest
+`skipped` for --resume. Output (the summary, undo and stop lines) only with `req.echo`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -23,6 +28,7 @@ from typing import TYPE_CHECKING
 from worker import logs
 from worker.config import ca_files, proxy_for
 from worker.core.columns import REPORT_COLUMNS
+from worker.core.conversation import ConversationState
 from worker.core.errors import RunAborted, StartupError
 from worker.core.exitcodes import ExitCode, exit_code
 from worker.core.operations import Operation
@@ -44,8 +50,7 @@ from worker.run.sink import ReportSink, hold_back
 from worker.run.summary import ConcurrencyUse, Summary
 from worker.sending.control import RunControl
 from worker.sending.engine import Engine
-from worker.sending.readback import ReadBack
-from worker.sending.rowwork import RowWork
+from worker.sending.row import RowWork
 from worker.sending.signals import graceful_signals
 from worker.sending.stack import open_client, pacing
 
@@ -53,11 +58,9 @@ from worker.sending.stack import open_client, pacing
 # used: not on the way of every run to its first request.
 if TYPE_CHECKING:
     from worker.report.resume import KeptPrefix
-    from worker.run.undo import StateCapture, UndoJournal
+    from worker.run.undo import UndoJournal
 
-__all__ = ["RunRequest", "arun", "default_report_path", "held", "run"]
-
-_GC_NEW_OBJECTS = 10_000  # the collector's first generation, while a run sends
+__all__ = ["Run", "RunRequest", "arun", "default_report_path", "held", "run"]
 
 
 def default_report_path(job_path: Path) -> Path:
@@ -95,94 +98,7 @@ def held(req: RunRequest) -> Iterator[RunRequest]:
 async def _pinned_run(req: RunRequest) -> RunResult:
     # The job read once, under the report's lock, and only that copy read after.
     with pinned(req.job, req.files, resume=req.resume) as pin:
-        return await _arun(req, pin)
-
-
-async def _arun(req: RunRequest, pin: Pin) -> RunResult:
-    job = pin.job
-    resuming = outputs.prepare(req, job)
-    # Reads the whole file: a bad byte at row 90,000 stops us here. With no prompt to
-    # show and no --strict, only the rows are counted (the run parses each one once);
-    # otherwise the plan, in flat memory for a million rows with --yes.
-    # A --finish-by window needs the requests counted (and with --undo-out the
-    # conversations) to say whether the job fits.
-    if req.yes and not req.strict and req.finish_by is None:
-        plan = Plan(rows=_rows_of(req, job, resuming))
-    else:
-        plan = make_plan(job, counts_only=req.yes and req.undo_out is None)
-    if req.strict and plan.invalid:
-        raise StartupError(f"{job.path}: {plan.invalid} invalid row(s) and --strict: "
-                           f"nothing was sent. First: {plan.invalid_examples[0]}. Fix them "
-                           "(see `partoo-bulk plan JOB`) or drop --strict")
-    await check_reachable(req.settings.base_url, req.settings.request_timeout_s,
-                          proxy=proxy_for(req.settings), ca_files=ca_files(req.settings))
-    if not req.yes or req.finish_by is not None:
-        from worker.report.resume import count_kept
-
-        width = len(REPORT_COLUMNS) + len(job.extra_columns)
-        kept = (count_kept(req.report, width, retry_failed=req.retry_failed)
-                if resuming else (0, 0))
-        if not req.yes:
-            from worker.run.ask import confirm_run
-
-            confirm_run(req, plan, kept)
-        elif req.echo:
-            _say_window(req, plan, kept[1])
-    if not resuming:
-        outputs.clear(req)  # every check passed: only now does an earlier report go
-    # The run starts: its side files are its own from here on, as a resume needs them.
-    # Refused above, it leaves none it made (the job's copy, the lock files).
-    pin.publish()
-    assert req.hold is not None
-    req.hold.keep()
-    # Long-lived objects out of the collector's full passes (~10 ms stalls otherwise,
-    # which at high rates bunch requests together), and its passes rarer: a row's
-    # objects are freed by their reference counts, not by the collector, which at its
-    # default (a pass every 700 new objects) cost 10 us of the 100 a request takes
-    # (bench/overhead.py).
-    with _SENDING_GC:
-        return await _execute(req, job, resuming, plan.rows)
-
-
-def _rows_of(req: RunRequest, job: Job, resuming: bool) -> int:
-    """The job's row count. A resume takes it from the report's meta: the run that wrote
-    the meta counted these very bytes (`outputs.prepare` checked their SHA-256), and the
-    count of a million rows would come before the first request otherwise (bench/resume.py)."""
-    known = runmeta.job_rows(req.report) if resuming else None
-    return job.count_rows() if known is None else known
-
-
-class _GcTuning:
-    """The collector's tuning while any run of the process sends: process-wide state, so
-    counted. The first run to start saves the host's thresholds and sets ours; the last
-    to end puts the host's back, however runs overlap (threads, tasks of one loop)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._runs = 0
-        self._saved: tuple[int, int, int] | None = None
-
-    def __enter__(self) -> None:
-        with self._lock:
-            self._runs += 1
-            if self._runs == 1:
-                self._saved = gc.get_threshold()
-                # The young generations only: a full pass over everything the imports
-                # made costs 25-60 ms of start-up, for the little garbage they leave.
-                gc.collect(1)
-                gc.freeze()
-                gc.set_threshold(_GC_NEW_OBJECTS, *self._saved[1:])
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._runs -= 1
-            if self._runs == 0 and self._saved is not None:
-                gc.set_threshold(*self._saved)
-                gc.unfreeze()
-                self._saved = None
-
-
-_SENDING_GC = _GcTuning()  # one count for the whole process
+        return await Run(req, pin).execute()
 
 
 @dataclass
@@ -191,42 +107,220 @@ class _Inputs:
 
     items: Iterable[Operation | Result]
     out_path: Path  # the report, or R.partial while a resumed run rewrites it
-    ahead_file: Path
     asked: CsvDialect  # --csv-dialect for this job: the undo job's, a new report's
     dialect: CsvDialect  # the report's (a resumed one keeps its own: `_report_dialect`)
     kept: KeptPrefix | None = None  # a resume's leading kept lines, copied first
 
 
-def _open_inputs(req: RunRequest, job: Job, resuming: bool, total_rows: int) -> _Inputs:
-    """The job's rows, with those an earlier report already settled carried over."""
-    width = len(REPORT_COLUMNS) + len(job.extra_columns)
-    ahead_file = req.files.ahead
-    asked = req.settings.csv_dialect.resolve(job.dialect)
-    if not resuming:
-        runmeta.write_meta(req.report, outputs.job_meta(req, job), job.path, rows=total_rows)
-        return _Inputs(hold_back(job.items(), req.canary), req.report, ahead_file, asked,
-                       asked)
-    from worker.report import resume
+class Run:
+    """One run of a job, from its checks to its exit code: what the steps share (the
+    request, the pinned job, the control every row reads, the counts, the undo journal)
+    is the run's, not passed from function to function."""
 
-    resume.consolidate(req.report, width)
-    dialect = _report_dialect(req, asked)
-    runmeta.record_start(req.report, rows=total_rows)  # not ended until this run says so
-    # Read once, then gone: this run writes its own (see worker.report.ahead).
-    finished_ahead = ahead.read_ahead(ahead_file, width)
-    ahead_file.unlink(missing_ok=True)
-    last_ok = (resume.last_ok_rows(req.report, width, finished_ahead) if req.retry_failed
-               else None)
-    kept = resume.KeptPrefix(req.report, width, ahead=finished_ahead)
+    def __init__(self, req: RunRequest, pin: Pin) -> None:
+        self.req = req
+        self.pin = pin
+        self.job: Job = pin.job
+        self.control = RunControl()
+        self.summary = Summary()
+        self.resuming = False
+        self.journal: UndoJournal | None = None
+        self.sent: list[Result] = []  # a canary's rows, as they were reported
 
-    def items() -> Iterator[Operation | Result]:
-        # Started by the engine, once `_send` copied the kept lines: the job's rows
-        # after them, the rest of the old report merged in.
-        yield from resume.carry_over(job.items(skip=kept.rows), kept.rest(),
-                                     retry_failed=req.retry_failed, last_ok=last_ok,
-                                     ahead=finished_ahead)
+    async def execute(self) -> RunResult:
+        """Check, confirm, then send. Raises `StartupError` before anything is sent."""
+        req = self.req
+        self.resuming = outputs.prepare(req, self.job)
+        plan = self._plan()
+        await check_reachable(req.settings.base_url, req.settings.request_timeout_s,
+                              proxy=proxy_for(req.settings), ca_files=ca_files(req.settings))
+        if not req.yes or req.finish_by is not None:
+            self._confirm(plan)
+        if not self.resuming:
+            outputs.clear(req)  # every check passed: only now does an earlier report go
+        # The run starts: its side files are its own from here on, as a resume needs
+        # them. Refused above, it leaves none it made (the job's copy, the lock files).
+        self.pin.publish()
+        assert req.hold is not None
+        req.hold.keep()
+        return await self._send_all(plan.rows)
 
-    return _Inputs(hold_back(items(), req.canary), req.files.partial,
-                   ahead_file, asked, dialect, kept)
+    def _plan(self) -> Plan:
+        """The job read whole: a bad byte at row 90,000 stops us here. With no prompt to
+        show and no --strict, only the rows are counted (the run parses each one once);
+        otherwise the plan, in flat memory for a million rows with --yes. A --finish-by
+        window needs the requests counted (and with --undo-out the conversations)."""
+        req, job = self.req, self.job
+        if req.yes and not req.strict and req.finish_by is None:
+            return Plan(rows=self._rows())
+        plan = make_plan(job, counts_only=req.yes and req.undo_out is None)
+        if req.strict and plan.invalid:
+            raise StartupError(f"{job.path}: {plan.invalid} invalid row(s) and --strict: "
+                               f"nothing was sent. First: {plan.invalid_examples[0]}. Fix "
+                               "them (see `partoo-bulk plan JOB`) or drop --strict")
+        return plan
+
+    def _rows(self) -> int:
+        """The job's row count. A resume takes it from the report's meta: the run that
+        wrote the meta counted these very bytes (`outputs.prepare` checked their
+        SHA-256), and counting a million rows would delay the first request."""
+        known = runmeta.job_rows(self.req.report) if self.resuming else None
+        return self.job.count_rows() if known is None else known
+
+    def _confirm(self, plan: Plan) -> None:
+        """The prompt (raises `StartupError` on a no), or with --yes the window's fit."""
+        from worker.report.resume import count_kept
+
+        req = self.req
+        width = len(REPORT_COLUMNS) + len(self.job.extra_columns)
+        kept = (count_kept(req.report, width, retry_failed=req.retry_failed)
+                if self.resuming else (0, 0))
+        if not req.yes:
+            from worker.run.ask import confirm_run
+
+            confirm_run(req, plan, kept)
+        elif req.echo:
+            _say_window(req, plan, kept[1])
+
+    async def _send_all(self, total_rows: int) -> RunResult:
+        req = self.req
+        inputs = self._open_inputs(total_rows)
+        started = time.monotonic()
+        if req.files.journal:
+            from worker.run.undo import UndoJournal
+
+            self.journal = UndoJournal(req.files.journal, keep=self.resuming)
+        failed = await self._send(inputs, total_rows)
+        if failed is not None:
+            error, rows = failed
+            raise RunAborted(f"{inputs.out_path}: writing the report failed after row "
+                             f"{rows} ({error.strerror}); the run was "
+                             f"stopped. Free space or fix the folder, then: {req.resume_hint}")
+        return self._finish(inputs, time.monotonic() - started)
+
+    def _open_inputs(self, total_rows: int) -> _Inputs:
+        """The job's rows, with those an earlier report already settled carried over."""
+        req, job = self.req, self.job
+        width = len(REPORT_COLUMNS) + len(job.extra_columns)
+        asked = req.settings.csv_dialect.resolve(job.dialect)
+        if not self.resuming:
+            runmeta.write_meta(req.report, outputs.job_meta(req, job), job.path,
+                               rows=total_rows)
+            return _Inputs(hold_back(job.items(), req.canary), req.report, asked, asked)
+        from worker.report import resume
+
+        resume.consolidate(req.report, width)
+        dialect = _report_dialect(req, asked)
+        runmeta.record_start(req.report, rows=total_rows)  # not ended until this run says so
+        # Read once, then gone: this run writes its own (see worker.report.ahead).
+        finished_ahead = ahead.read_ahead(req.files.ahead, width)
+        req.files.ahead.unlink(missing_ok=True)
+        last_ok = (resume.last_ok_rows(req.report, width, finished_ahead)
+                   if req.retry_failed else None)
+        kept = resume.KeptPrefix(req.report, width, ahead=finished_ahead)
+
+        def items() -> Iterator[Operation | Result]:
+            # Started by the engine, once `_send` copied the kept lines: the job's rows
+            # after them, the rest of the old report merged in.
+            yield from resume.carry_over(job.items(skip=kept.rows), kept.rest(),
+                                         retry_failed=req.retry_failed, last_ok=last_ok,
+                                         ahead=finished_ahead)
+
+        return _Inputs(hold_back(items(), req.canary), req.files.partial, asked, dialect,
+                       kept)
+
+    async def _send(self, inputs: _Inputs, total_rows: int) -> tuple[OSError, int] | None:
+        """Every row through the engine into the report; the write error, if one stopped it."""
+        req, s, control, summary = self.req, self.req.settings, self.control, self.summary
+        stack = pacing(s)
+        async with open_client(s) as client:
+            async def read(op: Operation) -> ConversationState:
+                return await client.read_conversation(op.conversation_id)
+
+            work = RowWork(stack.requester(control), client.update, read,
+                           capture=self.journal, guards=req.guards,
+                           guard_max_age_s=s.guard_max_age_s)
+            engine = Engine(work, control, concurrency=stack.concurrency)
+            with ReportWriter(inputs.out_path, self.job.extra_columns,
+                              dialect=inputs.dialect) as report, \
+                    make_progress(total_rows, summary, quiet=req.quiet,
+                                  concurrency=stack.concurrency) as progress:
+                if inputs.kept is not None:
+                    try:
+                        inputs.kept.write_to(report)
+                        report.flush()
+                    except OSError as exc:  # disk full: as the sink reports a failed write
+                        return exc, report.rows_flushed
+                    summary.carry(inputs.kept.outcomes)
+                sink = ReportSink(report, summary, progress, control)
+                sink.sent = self.sent if req.canary else None
+                snapshots = asyncio.create_task(ahead.keep_ahead(req.files.ahead,
+                                                                 engine.waiting))
+                window = _open_window(req, control)
+                try:
+                    with graceful_signals(control, req.drain_timeout_s,
+                                          enabled=req.handle_signals):
+                        await engine.run(inputs.items, sink, first_row=1 + (
+                            0 if inputs.kept is None else inputs.kept.rows))
+                finally:
+                    snapshots.cancel()
+                    for timer in window:
+                        timer.cancel()
+                    gate = stack.concurrency
+                    summary.concurrency = ConcurrencyUse(gate.cap, gate.most_busy,
+                                                         gate.cap_held())
+        # The rows on disk: the writer flushed what it could when it closed.
+        return None if sink.error is None else (sink.error, report.rows_flushed)
+
+    def _finish(self, inputs: _Inputs, wall: float) -> RunResult:
+        """Every row is in the report: put it in place, write the undo job, say how it went."""
+        req, control, summary = self.req, self.control, self.summary
+        req.files.ahead.unlink(missing_ok=True)
+        if self.resuming:
+            publish(req.files.partial, req.report)
+        runmeta.record_stop(req.report,
+                            None if control.stop is None else control.stop.reason.value)
+        if req.earlier is not None:  # the canary's rows and requests belong to this run too
+            summary.absorb(req.earlier.summary)
+            wall += req.earlier.wall_s
+        # A canary that went through says how it went itself, before the rest is sent.
+        said_later = bool(req.canary) and control.stop is None
+        if req.echo and not said_later:
+            print(summary.line(wall, str(req.report)), flush=True)
+        if self.journal is not None and req.undo_out is not None:
+            from worker.run import undo
+
+            undo.finish(req.report, self.journal, req.undo_out, req.resume_hint,
+                        dialect=inputs.asked, quiet=said_later or not req.echo)
+        if req.echo:
+            self._say_stop()
+        result = RunResult(self.exit_code(), summary, wall, control.stop)
+        result.canary = self.sent
+        return result
+
+    def exit_code(self) -> ExitCode:
+        """The run's exit code: `worker.core.exitcodes.exit_code` of its stop and rows."""
+        o = self.summary.outcomes
+        return exit_code(self.control.stop, all_ok=not (o[Outcome.FAILED] or o[Outcome.INVALID]))
+
+    def _say_stop(self) -> None:
+        """Why the run stopped, and the command that resumes it."""
+        stop, req = self.control.stop, self.req
+        if stop is None:
+            return
+        verb = "aborted" if stop.aborted else "stopped"
+        command = ""
+        if req.resume_hint:
+            from worker.report.nextsteps import retry_failed_advised
+
+            again = retry_failed_advised(stop.reason, self.summary.failed_on_outage)
+            command = f"{req.resume_hint}{' --retry-failed' if again else ''}"
+        logs.event(verb, f"partoo-bulk: {verb}: {stop.detail}",
+                   level=logs.ERROR if stop.aborted else logs.WARNING,
+                   stop_kind=stop.reason.value, resume_command=command or None)
+        if command:
+            logs.event("resume_hint", f"partoo-bulk: to finish the job: {command}",
+                       level=logs.INFO, resume_command=command)
 
 
 def _report_dialect(req: RunRequest, asked: CsvDialect) -> CsvDialect:
@@ -246,29 +340,6 @@ def _report_dialect(req: RunRequest, asked: CsvDialect) -> CsvDialect:
                    "line to its last", level=logs.WARNING, report=str(req.report),
                    csv_dialect=choice.value)
     return existing
-
-
-async def _execute(req: RunRequest, job: Job, resuming: bool, total_rows: int) -> RunResult:
-    inputs = _open_inputs(req, job, resuming, total_rows)
-    summary = Summary()
-    started = time.monotonic()
-    control = RunControl()
-    journal = None
-    if req.files.journal:
-        from worker.run.undo import UndoJournal
-
-        journal = UndoJournal(req.files.journal, keep=resuming)
-    sent: list[Result] = []
-    failed = await _send(req, job, inputs, control, summary, journal, total_rows, sent)
-    if failed is not None:
-        error, rows = failed
-        raise RunAborted(f"{inputs.out_path}: writing the report failed after row "
-                         f"{rows} ({error.strerror}); the run was "
-                         f"stopped. Free space or fix the folder, then: {req.resume_hint}")
-    result = _finish(req, resuming, inputs, control, summary, journal,
-                     time.monotonic() - started)
-    result.canary = sent
-    return result
 
 
 def _say_window(req: RunRequest, plan: Plan, kept_sent: int) -> None:
@@ -301,100 +372,3 @@ def _open_window(req: RunRequest, control: RunControl) -> list[asyncio.TimerHand
               "sent wait for --resume")
     return [control.close_window_at(closes, detail),
             loop.call_at(closes + req.drain_timeout_s, control.cancel)]
-
-
-def _capture(journal: UndoJournal | None) -> StateCapture | None:
-    """--undo-out: what each row's work records before its change."""
-    if journal is None:
-        return None
-    from worker.run.undo import StateCapture
-
-    return StateCapture(journal)
-
-
-async def _send(req: RunRequest, job: Job, inputs: _Inputs, control: RunControl,
-                summary: Summary, journal: UndoJournal | None, total_rows: int,
-                sent: list[Result]) -> tuple[OSError, int] | None:
-    """Every row through the engine into the report; the write error, if one stopped it."""
-    s = req.settings
-    guard = pacing(s)
-    async with open_client(s) as client:
-        work = RowWork(client.update, guard.limiter, guard.policy, control, aimd=guard.aimd,
-                       breaker=guard.breaker, refusals=guard.refusals,
-                       capture=_capture(journal),
-                       read_back=ReadBack(client), concurrency=guard.concurrency,
-                       guards=req.guards, stall=guard.stall)
-        engine = Engine(work, control, concurrency=guard.concurrency)
-        with ReportWriter(inputs.out_path, job.extra_columns,
-                          dialect=inputs.dialect) as report, \
-                make_progress(total_rows, summary, quiet=req.quiet,
-                              concurrency=guard.concurrency) as progress:
-            if inputs.kept is not None:
-                try:
-                    inputs.kept.write_to(report)
-                    report.flush()
-                except OSError as exc:  # disk full: as the sink reports a failed write
-                    return exc, report.rows_flushed
-                summary.carry(inputs.kept.outcomes)
-            sink = ReportSink(report, summary, progress, control)
-            sink.sent = sent if req.canary else None
-            snapshots = asyncio.create_task(ahead.keep_ahead(inputs.ahead_file,
-                                                             engine.waiting))
-            window = _open_window(req, control)
-            try:
-                with graceful_signals(control, req.drain_timeout_s,
-                                      enabled=req.handle_signals):
-                    await engine.run(inputs.items, sink, first_row=1 + (
-                        0 if inputs.kept is None else inputs.kept.rows))
-            finally:
-                snapshots.cancel()
-                for timer in window:
-                    timer.cancel()
-                gate = guard.concurrency
-                summary.concurrency = ConcurrencyUse(gate.cap, gate.most_busy,
-                                                     gate.cap_held())
-    # The rows on disk: the writer flushed what it could when it closed.
-    return None if sink.error is None else (sink.error, report.rows_flushed)
-
-
-def _finish(req: RunRequest, resuming: bool, inputs: _Inputs, control: RunControl,
-            summary: Summary, journal: UndoJournal | None, wall: float) -> RunResult:
-    """Every row is in the report: put it in place, write the undo job, say how it went."""
-    inputs.ahead_file.unlink(missing_ok=True)
-    if resuming:
-        publish(req.files.partial, req.report)
-    runmeta.record_stop(req.report, None if control.stop is None else control.stop.reason.value)
-    if req.earlier is not None:  # the canary's rows and requests belong to this run too
-        summary.absorb(req.earlier.summary)
-        wall += req.earlier.wall_s
-    # A canary that went through says how it went itself, before the rest is sent.
-    said_later = bool(req.canary) and control.stop is None
-    if req.echo and not said_later:
-        print(summary.line(wall, str(req.report)), flush=True)
-    if journal is not None and req.undo_out is not None:
-        from worker.run import undo
-
-        undo.finish(req.report, journal, req.undo_out, req.resume_hint,
-                    dialect=inputs.asked, quiet=said_later or not req.echo)
-    return RunResult(_exit_code(control, summary, req), summary, wall, control.stop)
-
-
-def _exit_code(control: RunControl, summary: Summary, req: RunRequest) -> ExitCode:
-    """The run's exit code; with `req.echo`, the stop and the command that resumes."""
-    stop = control.stop
-    if stop is not None and req.echo:
-        verb = "aborted" if stop.aborted else "stopped"
-        command = ""
-        if req.resume_hint:
-            from worker.report.nextsteps import retry_failed_advised
-
-            again = retry_failed_advised(stop.reason, summary.failed_on_outage)
-            command = f"{req.resume_hint}{' --retry-failed' if again else ''}"
-        logs.event(verb, f"partoo-bulk: {verb}: {stop.detail}",
-                   level=logs.ERROR if stop.aborted else logs.WARNING,
-                   stop_kind=stop.reason.value, resume_command=command or None)
-        if command:
-            logs.event("resume_hint", f"partoo-bulk: to finish the job: {command}",
-                       level=logs.INFO, resume_command=command)
-    o = summary.outcomes
-    return exit_code(stop, all_ok=not (o[Outcome.FAILED] or o[Outcome.INVALID]))

@@ -19,9 +19,9 @@ from worker.core.outcomes import Result
 from worker.report.writer import ReportWriter
 from worker.run.progress import Progress
 from worker.run.summary import Summary
-from worker.sending import results
 from worker.sending.control import RunControl
-from worker.sending.tally import Tally
+from worker.sending.retrypolicy import Tally
+from worker.sending.row import skipped
 
 __all__ = ["ReportSink", "hold_back"]
 
@@ -36,8 +36,8 @@ def hold_back(items: Iterable[Operation | Result],
     for item in items:
         if isinstance(item, Operation):
             if canary <= 0:
-                item = results.skipped(item, Tally(), "held back by --canary until its rows "
-                                       "are checked; --resume sends it")
+                item = skipped(item, Tally(), "held back by --canary until its rows "
+                               "are checked; --resume sends it")
             canary -= 1
         yield item
 

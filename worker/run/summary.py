@@ -1,24 +1,24 @@
-"""Counts of a run, and the one-line summary printed at its end."""
+"""A run's counts (`Summary`, the one tally of `worker.report.stats`), the one-line summary
+printed at its end, and the summary JSON."""
 
 from __future__ import annotations
 
 import errno
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from worker.core.filepath import is_special
-from worker.core.outcomes import Fault, Outcome, Result
-from worker.core.words import counted
+from worker.core.outcomes import Outcome, Result
+from worker.core.text import counted
 from worker.files.atomic import write_text
 from worker.files.runfiles import tmp_of
-from worker.report.errorkind import error_kind
+from worker.report.stats import Counts
 
 __all__ = ["ConcurrencyUse", "Summary", "cap_note", "write_summary_json"]
 
-_MAX_ERROR_KINDS = 1000
 # The cap "held the run back" when every row was busy for this share of the time (and at
 # least _CAP_MIN_S): less is the odd slow reply, not a cap to raise.
 _CAP_SHARE = 0.05
@@ -43,58 +43,44 @@ class ConcurrencyUse:
 
 
 @dataclass
-class Summary:
-    rows: int = 0
-    outcomes: Counter[Outcome] = field(default_factory=Counter)
-    http_statuses: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
+class Summary(Counts):
+    """A run's `Counts` (the one tally `report` reads a report with), and what only the
+    run knows: its requests, 429s and retries, the rows kept from an earlier report,
+    how it used its concurrency. The HTTP statuses are of the rows this run sent."""
+
     requests: int = 0
     throttled: int = 0
-    retries: int = 0  # requests beyond each row's first, 429s not counted
+    retries: int = 0  # requests beyond each row's first, 429s and reads not counted
     carried: int = 0  # rows kept from an earlier report on --resume, not sent again
-    failed_on_outage: int = 0  # failed rows not their own fault (`Fault`), kept ones too
     concurrency: ConcurrencyUse | None = None  # set once the rows are sent
 
     def add(self, result: Result) -> None:
-        self.rows += 1
-        self.outcomes[result.outcome] += 1
-        if result.outcome is Outcome.FAILED and result.fault is not Fault.REFUSED:
-            self.failed_on_outage += 1
-        if result.line is not None:
+        kept = result.line is not None
+        status = None if kept else ("" if result.http_status is None
+                                    else str(result.http_status))
+        self.count(result.outcome, result.fault, result.error, result.row, status=status)
+        if kept:
             self.carried += 1
             return
         self.requests += result.attempts
         self.throttled += result.throttled
         self.retries += max(0, result.attempts - result.throttled - result.reads - 1)
-        if result.http_status is not None:
-            self.http_statuses[str(result.http_status)] += 1
-        if result.outcome is Outcome.FAILED:
-            # Grouped as `report` groups them (ids and counts masked), and bounded: a
-            # million distinct messages must not become a million counters.
-            kind = error_kind(result.error)
-            if kind in self.errors or len(self.errors) < _MAX_ERROR_KINDS:
-                self.errors[kind] += 1
-            else:
-                self.errors["(other errors)"] += 1
 
     def carry(self, outcomes: Counter[Outcome]) -> None:
-        """Rows kept unchanged from an earlier report, ok or invalid, counted at once (as
-        `add` counts such a kept row)."""
-        kept = sum(outcomes.values())
-        self.rows += kept
-        self.carried += kept
-        self.outcomes.update(outcomes)
+        """Rows kept unchanged from an earlier report, counted at once."""
+        super().carry(outcomes)
+        self.carried += sum(outcomes.values())
 
-    def absorb(self, earlier: Summary) -> None:
+    def absorb(self, other: Counts) -> None:
         """Count in what an earlier part of the same run sent (a canary): its requests,
         429s, retries, statuses and errors. Its rows are in this part's report, kept."""
-        self.requests += earlier.requests
-        self.throttled += earlier.throttled
-        self.retries += earlier.retries
-        self.http_statuses.update(earlier.http_statuses)
-        self.errors.update(earlier.errors)
-        # Rows it settled came back here as kept rows, but they are this run's own.
-        self.carried -= earlier.rows - earlier.carried - earlier.outcomes[Outcome.SKIPPED]
+        super().absorb(other)
+        if isinstance(other, Summary):
+            self.requests += other.requests
+            self.throttled += other.throttled
+            self.retries += other.retries
+            # Rows it settled came back here as kept rows, but they are this run's own.
+            self.carried -= other.rows - other.carried - other.outcomes[Outcome.SKIPPED]
 
     def line(self, wall_s: float, report: str) -> str:
         o = self.outcomes
@@ -119,8 +105,9 @@ class Summary:
                                                 for o in Outcome},
                 "kept_from_earlier_report": self.carried,
                 "failed_on_outage": self.failed_on_outage,
-                "http_statuses": dict(sorted(self.http_statuses.items())),
-                "errors": dict(self.errors.most_common(50)),
+                "http_statuses": {status or "none": n
+                                  for status, n in sorted(self.statuses.items())},
+                "errors": self.errors(),
                 "requests": self.requests, "http_429": self.throttled,
                 "retries": self.retries, "wall_time_s": round(wall_s, 3),
                 "achieved_rate_per_minute": round(self.requests / wall_s * 60, 1)

@@ -3,10 +3,10 @@ a job that puts back what the run changed.
 
 - `UndoJournal` (`UNDO.journal.csv`): one line per conversation, appended and flushed
   *before* its first PATCH, so a kill -9 never loses a prior state, and `--resume` does
-  not read the state again (it would read the run's own change).
-- `StateCapture`: what a row's capture step (`Step.CAPTURE`, or a guarded row's
-  `Step.GUARD`: the same read) keeps: one `GET /conversations/{id}` per conversation, made
-  by the row's work, paced, retried and classified like every other request.
+  not read the state again (it would read the run's own change). It is the row's
+  `Capture` (`worker.sending.row`): the row's capture step (`Step.CAPTURE`, or a guarded
+  row's `Step.GUARD`: the same read) is one `GET /conversations/{id}` per conversation,
+  paced, retried and classified like every other request.
 - `write_undo()`: from the journal and the final report, a job file in the normal
   format restoring, per conversation, only the fields the run really changed (the last
   `ok` row's value differs from the prior one). An expired conversation that the run
@@ -26,16 +26,15 @@ from worker.core.columns import ID_COLUMN
 from worker.core.conversation import ConversationState
 from worker.core.errors import ReportError, RunAborted
 from worker.core.operations import Field, parse_conversation_id
-from worker.core.words import counted, plural
+from worker.core.text import counted, plural
 from worker.files.atomic import open_nofollow
 from worker.files.csvdialect import CsvDialect
 from worker.files.runfiles import not_restorable_of
 from worker.jobfile.undojob import UNDO_HEADER, undo_rows, write_not_restorable
 from worker.jobfile.writer import JobWriter
-from worker.report.lastok import last_ok
-from worker.report.reader import open_report
+from worker.report.reader import last_ok, open_report
 
-__all__ = ["StateCapture", "UndoCounts", "UndoJournal", "finish", "write_undo"]
+__all__ = ["UndoCounts", "UndoJournal", "finish", "write_undo"]
 
 _JOURNAL_HEADER = [ID_COLUMN, "is_solved", "is_expired", Field.ASSIGNEE.value]
 
@@ -107,21 +106,6 @@ def _load(path: Path) -> dict[int, ConversationState]:
             continue  # not a line this journal wrote
         prior[cid] = ConversationState(line[1] == "1", line[2] == "1", line[3] or None)
     return prior
-
-
-class StateCapture:
-    """The capture step of a row: a conversation's state, read once before its first
-    change, into the journal. `RowWork` makes the read (one for a guarded row's guard and
-    its capture) and hands the state to `record`."""
-
-    def __init__(self, journal: UndoJournal) -> None:
-        self._journal = journal
-
-    def needed(self, conversation_id: int) -> bool:
-        return self._journal.needed(conversation_id)
-
-    def record(self, conversation_id: int, state: ConversationState) -> None:
-        self._journal.record(conversation_id, state)
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """Walk `GET /conversations` page by page, paced and retried the way `run` sends PATCHes.
 
 `Lister.pages()` yields each page's `conversations` list once, in order, and holds no
-more than one page. Each page request:
-goes through `RowWork.request`, the same step every request of a run takes: a permit
-from the `RateLimiter` (the listing spends the same per-organization quota as a run);
+more than one page. Each page request goes through the one request path
+(`worker.sending.requester.Requester`) every request of a run takes: a permit from the
+`RateLimiter` (the listing spends the same per-organization quota as a run);
 on a 429, one pause for every sender and a signal to the adaptive rate, then the same
 cursor again (a page is never skipped nor fetched into the output twice; 429s do not use
 up attempts, only the page's `rate_limit_budget_s`); on a transient error (5xx, timeout,
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.core.errors import Unexpected
-from worker.sending.rowwork import RowWork, Step
-from worker.sending.tally import Tally
+from worker.sending.requester import Requester, Step
+from worker.sending.retrypolicy import Tally
 
 __all__ = ["MAX_PER_PAGE", "Lister", "ListingStats"]
 
@@ -37,6 +37,14 @@ MAX_PER_PAGE = 100  # the API's maximum: the fewest requests for a given listing
 _IDLE_PAGES = 5  # pages in a row with nothing new: a listing going round, not one ending
 _RECENT_PAGES = 10  # pages whose ids a new page is compared with (bounded memory)
 Get = Callable[[str, dict[str, str]], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """A page request, for the request log: its number, no conversation."""
+
+    row: int
+    conversation_id: None = None
 
 
 @dataclass(slots=True)
@@ -49,7 +57,7 @@ class ListingStats:
 
 
 class Lister:
-    def __init__(self, get: Get, requests: RowWork, *, per_page: int = MAX_PER_PAGE,
+    def __init__(self, get: Get, requests: Requester, *, per_page: int = MAX_PER_PAGE,
                  businesses: tuple[str, ...] = ()) -> None:
         if not 1 <= per_page <= MAX_PER_PAGE:
             raise ValueError(f"per_page must be in 1..{MAX_PER_PAGE}")
@@ -80,16 +88,14 @@ class Lister:
     async def _fetch(self, params: dict[str, str]) -> dict[str, Any]:
         tally = Tally()
         try:
-            answer: dict[str, Any] = await self._requests.request(params, tally, Step.READ,
-                                                                  self._page)
+            answer: dict[str, Any] = await self._requests.request(
+                _Page(self.stats.pages + 1), tally, Step.READ, lambda _: self._get(
+                    "/conversations", params))
         finally:
             self.stats.requests += tally.requests
             self.stats.throttled += tally.throttled
             self.stats.retries += max(0, tally.requests - tally.throttled - 1)
         return answer
-
-    async def _page(self, params: dict[str, str]) -> dict[str, Any]:
-        return await self._get("/conversations", params)
 
 
 class _Endless:

@@ -25,10 +25,10 @@ from worker.core.columns import ID_COLUMN
 from worker.core.conversation import ConversationState, iso_utc
 from worker.core.errors import RequestError, RunAborted, TransientError, Unauthorized
 from worker.core.exitcodes import ExitCode, exit_code
+from worker.core.filepath import is_stdio
 from worker.core.guards import EXPECT_ASSIGNEE, EXPECT_NO_MESSAGE_AFTER, EXPECT_STATUS, UNASSIGNED
 from worker.core.operations import Field
-from worker.core.stdio import is_stdio
-from worker.core.words import counted
+from worker.core.text import counted
 from worker.files.csvdialect import CsvDialect
 from worker.jobfile.undojob import (
     UNDO_HEADER,
@@ -42,7 +42,7 @@ from worker.select.pager import Lister, ListingStats
 from worker.select.result import Selected
 from worker.select.target import Target
 from worker.sending.control import RunControl
-from worker.sending.rowwork import Interrupted, RowWork
+from worker.sending.requester import Interrupted
 from worker.sending.signals import DRAIN_TIMEOUT_S, graceful_signals
 from worker.sending.stack import open_client, pacing
 
@@ -105,7 +105,7 @@ async def _select(req: SelectRequest, control: RunControl) -> Selected:
     progress = _Progress(None if req.quiet else sys.stderr)
     started = time.monotonic()
     async with open_client(s, connections=1) as client:
-        requests = RowWork(None, guard.limiter, guard.policy, control, aimd=guard.aimd)
+        requests = guard.requester(control, items="pages")
         lister = Lister(client.get, requests, per_page=req.per_page,
                         businesses=tuple(sorted(req.criteria.businesses)))
         # No file to follow: comma unless --csv-dialect (csv_dialect) says otherwise.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from worker.core.words import counted
+from worker.core.text import counted
 from worker.select.filters import Funnel
 from worker.select.pager import ListingStats
 from worker.select.target import Target

@@ -53,7 +53,10 @@ import math
 from collections import deque
 from collections.abc import Callable
 
+from worker.core.errors import RateLimited, RequestError
+from worker.core.stops import Stop
 from worker.sending.ratelimit import RateLimiter, granted_at, loop_time
+from worker.sending.requester import Watcher
 
 __all__ = ["Aimd"]
 
@@ -64,11 +67,11 @@ _NEAR = 0.10  # within 10% of the last measured rate: probe gently
 MIN_STEP = 0.03  # a measured step goes at least this far down
 
 
-class Aimd:
+class Aimd(Watcher):
     """The adaptive rate of one limiter, driven by 429s (see the module docstring).
 
-    Call `on_throttled()` and `on_success()` from the task that acquired the permit for
-    that request (the row's work does).
+    A `Watcher` of the request path, which calls `answered` from the task that acquired
+    the permit for that request; `on_throttled()` and `on_success()` are the two signals.
     """
 
     def __init__(self, limiter: RateLimiter, *, clock: Clock = loop_time,
@@ -123,6 +126,13 @@ class Aimd:
         self._last_step = self._step_effective
         self.cuts += 1
         return True
+
+    def answered(self, failure: RequestError | None, now: float) -> Stop | None:
+        if failure is None:
+            self.on_success()
+        elif isinstance(failure, RateLimited):
+            self.on_throttled()
+        return None  # it adapts the rate; it never stops a run
 
     def on_success(self) -> None:
         last = self._last_step

@@ -5,8 +5,9 @@
       -> one task per conversation chain, spawned only when the concurrency gate lets
          one more row start (`worker.sending.concurrency`: as many as the rate needs at
          the current latency, up to the cap)
-      -> per row: `work.run(item, tally)` (for a run: `RowWork`, pacing and retries in it)
-      -> `emit(result)` strictly in row order
+      -> per row: `work.run(item, tally)` (a run's `worker.sending.row.RowWork`, verify's
+         reads), every request through the one request path (`worker.sending.requester`)
+      -> `emit(result)` strictly in row order (`InOrder`: results finish in any order)
 
 Rows that touch the same conversation run one after another in file order, in one chain
 task holding one slot, so the last row in the file decides the conversation's state
@@ -15,6 +16,11 @@ whatever the retries. Memory is bounded by the window, not by the job's size.
 Stopping is the `RunControl`'s (`worker.sending.control`): once it is halted no new row
 starts, and every row not finished is emitted `skipped` by `work.skipped`, with the
 reason, so the report stays whole. The engine reads the control; it never decides a stop.
+
+The reorder window (`InOrder`): `add(result)` holds a result until every earlier row is
+out, then hands the run of consecutive rows to `emit`; `wait_for_room(row)` is where the
+engine stops reading the job while `row` is `window` rows or more ahead of the oldest
+row still unfinished.
 """
 
 from __future__ import annotations
@@ -28,10 +34,9 @@ from typing import Generic, Protocol, TypeVar
 from worker.core.outcomes import Result
 from worker.sending.concurrency import Concurrency
 from worker.sending.control import RunControl
-from worker.sending.ordering import InOrder
-from worker.sending.tally import Tally
+from worker.sending.retrypolicy import Tally
 
-__all__ = ["Engine", "Item", "Work"]
+__all__ = ["Engine", "InOrder", "Item", "Work"]
 
 Emit = Callable[[Result], None]
 
@@ -164,3 +169,34 @@ class Engine(Generic[I]):
 
     def _finish(self, result: Result) -> None:
         self._in_order.add(result)
+
+
+class InOrder:
+    def __init__(self, emit: Callable[[Result], None], window: int,
+                 first_row: int = 1) -> None:
+        self._emit = emit
+        self._window = window
+        self._held: dict[int, Result] = {}  # done, waiting for earlier rows
+        self._next_row = first_row  # after the rows a resume copied as they were
+        self._advanced = asyncio.Event()
+
+    def has_room(self, row: int) -> bool:
+        return row - self._next_row < self._window
+
+    async def wait_for_room(self, row: int) -> None:
+        while row - self._next_row >= self._window:
+            self._advanced.clear()
+            await self._advanced.wait()
+
+    def held(self) -> list[Result]:
+        """The results done but waiting for an earlier row, in row order."""
+        return sorted(self._held.values(), key=lambda r: r.row)
+
+    def add(self, result: Result) -> None:
+        if result.row in self._held or result.row < self._next_row:
+            return  # already recorded (a cancel racing a normal finish)
+        self._held[result.row] = result
+        while self._next_row in self._held:
+            self._emit(self._held.pop(self._next_row))
+            self._next_row += 1
+        self._advanced.set()

@@ -1,5 +1,6 @@
-"""Retry policy for one operation, built on tenacity, given the server's Retry-After
-as `TransientError.retry_after_s` (parsed in `worker.partoo.answers`).
+"""Retry policy for one operation, built on tenacity, and the `Tally` of what the
+operation's requests have spent (which the policy's budgets read). The server's
+Retry-After comes as `TransientError.retry_after_s` (parsed in `worker.partoo.answers`).
 
 `RetryPolicy.retrying(tally)` builds a fresh `AsyncRetrying` for each operation: one shared
 instance keeps its state per thread, and every asyncio task shares the thread.
@@ -12,7 +13,7 @@ Two budgets, kept apart:
   least a server can ask for in whole seconds, "slow down") is the row's own wait, then
   it queues at the meter again, paced, while the others go on at the adapted rate; a
   longer one ("the quota is used up for now") pauses every sender, in the rate limiter
-  (the row's work, `worker.sending.rowwork`, decides which).
+  (the request path, `worker.sending.requester`, decides which).
 """
 
 from __future__ import annotations
@@ -25,14 +26,44 @@ from typing import TYPE_CHECKING, TypeVar
 
 from worker.config import default
 from worker.core.errors import RateLimited, TransientError
-from worker.sending.tally import Tally
 
 if TYPE_CHECKING:
     from tenacity import AsyncRetrying, RetryCallState
 
-__all__ = ["RetryPolicy"]
+__all__ = ["RetryPolicy", "Tally"]
 
 T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Tally:
+    """What one item's requests have spent: requests, 429s, seconds paused on 429s."""
+
+    requests: int = 0
+    ok: int = 0  # of `requests`, those that succeeded (a state read before the change)
+    reads: int = 0  # of `requests`, the GETs (guard, undo capture, read-back)
+    throttled: int = 0
+    throttled_wait_s: float = 0.0
+    asked_wait_s: float = 0.0  # the longest Retry-After the server asked for
+    first_sent_at: float | None = None  # loop time the first request went out
+    cut_in_flight: bool = False  # cancelled while a request was out: it may have landed
+    maybe_applied: bool = False  # an answer to the change left open whether it landed
+    last_status: int | None = None  # the HTTP status of the last answer, if one came
+    last_error: str = ""  # what the last failed request met, for a row left unfinished
+
+    @property
+    def failures(self) -> int:
+        """Requests that failed for a reason other than a 429: what `max_attempts` counts."""
+        return self.requests - self.throttled - self.ok
+
+    def add(self, other: Tally) -> None:
+        """Count `other`'s requests (a read-back's, with its own budget) as this item's."""
+        self.requests += other.requests
+        self.reads += other.reads
+        self.ok += other.ok
+        self.throttled += other.throttled
+        self.throttled_wait_s += other.throttled_wait_s
+
 
 DEFAULT_RETRY_AFTER_S = 5.0  # when a 429 says nothing usable about when to come back
 MIN_RETRY_AFTER_S = 1.0  # "Retry-After: 0" (or a past date) after a 429 is not "no wait"

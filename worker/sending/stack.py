@@ -1,10 +1,11 @@
 """Settings in, the sending stack out: built in one place for `run`, `verify` and `select`.
 
 Each command gets the same pacing (one `RateLimiter` with its adaptive rate, one
-concurrency gate whose cap is `concurrency`), the same retry rules and the same client
-for a given `Settings`; none of them assembles its own. The way to the API (a proxy, extra
-CAs) is the settings' too (`worker.config.network`). The client's connection pool
-holds as many connections as the gate's cap: a row never queues for one.
+concurrency gate whose cap is `concurrency`), the same retry rules, the same request
+path (`Pacing.requester`: which rules watch it is the command's only choice) and the
+same client for a given `Settings`; none of them assembles its own. The way to the API
+(a proxy, extra CAs) is the settings' too (`worker.config.network`). The client's
+connection pool holds as many connections as the gate's cap: a row never queues for one.
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urlsplit
 
 from worker.config import Settings, ca_files, proxy_for
 from worker.partoo.client import PartooClient, open_session
 from worker.sending.aimd import Aimd
-from worker.sending.breaker import Breaker
 from worker.sending.concurrency import Concurrency, spare_for
+from worker.sending.control import RunControl
 from worker.sending.ratelimit import RateLimiter
-from worker.sending.refusals import SameRefusals
+from worker.sending.requester import Requester, Watcher
 from worker.sending.retrypolicy import RetryPolicy
-from worker.sending.stall import NoProgress
+from worker.sending.watchers import Breaker, NoProgress, SameRefusals
 
 __all__ = ["Pacing", "open_client", "pacing"]
 
@@ -38,6 +40,20 @@ class Pacing:
     refusals: SameRefusals
     concurrency: Concurrency  # the engine's gate, told by each row when it is busy
     stall: NoProgress  # stops the command when no request went through for long
+
+    def requester(self, control: RunControl, *,
+                  items: Literal["rows", "reads", "pages"] = "rows") -> Requester:
+        """The request path of one command, watched by the rules its items need: a job's
+        `rows`, every rule; `verify`'s `reads`, all but the refusal rule (a read refused
+        says something of that conversation, not of a job); `select`'s `pages`, paced
+        only (a listing is one sequence: its own errors end it)."""
+        watchers: tuple[Watcher, ...] = (self.aimd,)
+        if items == "rows":
+            watchers += (self.refusals,)
+        if items != "pages":
+            watchers += (self.breaker, self.stall)
+        return Requester(self.limiter, self.policy, control, watchers=watchers,
+                         concurrency=None if items == "pages" else self.concurrency)
 
 
 def pacing(s: Settings) -> Pacing:

@@ -21,18 +21,17 @@ from pathlib import Path
 from worker.config import Settings, ca_files, proxy_for
 from worker.core.conversation import ConversationState
 from worker.core.errors import RequestError
-from worker.core.operations import Field, Operation, parse_conversation_id
+from worker.core.operations import Field, parse_conversation_id
 from worker.core.outcomes import Outcome, Result
 from worker.core.stops import Stop
 from worker.partoo.client import PartooClient
 from worker.partoo.preflight import check_reachable
-from worker.report.lastok import last_ok
-from worker.report.reader import open_report
+from worker.report.reader import last_ok, open_report
 from worker.sending.control import RunControl
 from worker.sending.engine import Engine
-from worker.sending.rowwork import Interrupted, RowWork, Step
+from worker.sending.requester import Interrupted, Requester, Step
+from worker.sending.retrypolicy import Tally
 from worker.sending.stack import open_client, pacing
-from worker.sending.tally import Tally
 
 __all__ = ["Difference", "Expected", "Findings", "Unreadable", "changed_rows", "expectations",
            "verify"]
@@ -148,7 +147,7 @@ class _Check:
 class _Reader:
     """`verify`'s work for one conversation: one paced, retried GET, then the comparison."""
 
-    def __init__(self, client: PartooClient, requests: RowWork, findings: Findings) -> None:
+    def __init__(self, client: PartooClient, requests: Requester, findings: Findings) -> None:
         self._client = client
         self._requests = requests
         self._findings = findings
@@ -163,9 +162,9 @@ class _Reader:
         except Interrupted:
             return self.skipped(check, tally, "interrupted")
         except RequestError as exc:
-            self._requests.failed(exc)
+            self._requests.finished(exc)
             return self._result(check, Outcome.FAILED, exc.message, exc.http_status)
-        self._requests.succeeded()
+        self._requests.finished(None)
         differ = check.expected.differences(check.conversation_id, found)
         if differ:
             self._differ[check.row] = differ
@@ -194,19 +193,12 @@ class _Reader:
             self._findings.differences.extend(self._differ.pop(result.row))
 
 
-async def _no_change(op: Operation) -> object:
-    """`RowWork`'s change step, which verify never takes: it only reads (`request`)."""
-    raise AssertionError(f"verify sends no change (row {op.row})")
-
-
 async def _check(ids: list[int], expected: dict[int, Expected], s: Settings) -> Findings:
     findings = Findings()
     guard = pacing(s)
     control = RunControl()
     async with open_client(s) as client:
-        requests = RowWork(_no_change, guard.limiter, guard.policy, control,
-                           aimd=guard.aimd, breaker=guard.breaker,
-                           concurrency=guard.concurrency, stall=guard.stall)
+        requests = guard.requester(control, items="reads")
         reader = _Reader(client, requests, findings)
         engine = Engine(reader, control, concurrency=guard.concurrency)
         checks = (_Check(i, cid, expected[cid]) for i, cid in enumerate(ids, start=1))
