@@ -22,6 +22,7 @@ import socket
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 from pydantic import SecretStr
 from yarl import URL
 
@@ -36,7 +37,6 @@ from worker.core.errors import (
 from worker.core.operations import Operation
 from worker.core.urls import Proxy
 from worker.partoo.answers import describe, parse_json, raise_for_status
-from worker.partoo.httplib import aiohttp
 from worker.partoo.tls import ssl_context, verify_failed
 
 __all__ = ["PartooClient", "open_session"]
