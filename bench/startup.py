@@ -15,8 +15,7 @@ Figures, each against `python -c pass` measured alternately in the same run:
   reads just before it starts the process, so the figure is the server's own view. The
   least aiohttp client that sends one PATCH (`first_request.py`) is shown beside it:
   what any aiohttp client pays (its two default TLS contexts loading the CA bundle
-  included, which partoo-bulk's own process skips: `worker.partoo.httplib`), and the
-  ratio to it;
+  included, as partoo-bulk's do: aiohttp is imported as it is), and the ratio to it;
 - for information, the same job at 1,000,000/min and concurrency 64: to its first
   request, and to its exit (its 500 rows sent and reported: start-up work moved after
   the first request would show there). At that rate the engine starts 64 rows at once

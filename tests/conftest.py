@@ -13,7 +13,14 @@ import pytest
 from aioresponses_compat import skip_where_aioresponses_cannot_work
 from helpers import SECRET, FakeSender, company_ca
 from worker.cli import main as cli_main
+from worker.core.cells import set_field_limit
 from worker.simulator import Simulator, SimulatorThread, seeded_state
+
+# The tests' process plays the program's part for the csv module (the CLI in-process, the
+# readers called directly): the field-size limit `worker.core.process.claim` sets in the
+# program's own. What a library host with its own limit meets is tested in
+# tests/core/test_process.py, which puts Python's default back for the test.
+set_field_limit()
 
 
 @pytest.fixture

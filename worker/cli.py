@@ -142,8 +142,9 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 def program() -> int:
     """The `partoo-bulk` program (its console script, `python -m worker`): the process is
-    the command line's own, which `worker.partoo.httplib` may rely on. `main` is the same
-    command line for callers that share their process (tests, a host program)."""
+    the command line's own, so it claims the process's own settings (the collector's, the
+    csv field limit: `worker.core.process`). `main` is the same command line for callers
+    that share their process (tests, a host program): it changes none of them."""
     from worker.core import process
 
     process.claim()

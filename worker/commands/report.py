@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from worker.commands._flags import FILE, add_dialect_flag, file_arg, positive_int
 from worker.commands._output import add_json_flag
+from worker.core import process
 from worker.core.filepath import is_stdio
 
 if TYPE_CHECKING:
@@ -131,17 +132,19 @@ def handle(args: argparse.Namespace) -> int:
 
 def _read(report: ReportFile, stats: ReportStats, picker: RetryPicker | None) -> None:
     """One pass over the report, for the counts and the retry job at once."""
-    enabled = gc.isenabled()
     # A million lines are a million lists: the cycle collector would walk them again and
     # again (a third of the CPU of `report`), and they hold no cycle (freed as they go).
-    gc.disable()
+    # The collector is the process's: switched off only in our own (`worker.core.process`).
+    switched_off = gc.isenabled() and process.is_ours()
+    if switched_off:
+        gc.disable()
     try:
         for lines in report.chunks():
             stats.add_lines(lines)
             if picker is not None:
                 picker.see_lines(lines)
     finally:
-        if enabled:
+        if switched_off:
             gc.enable()
 
 

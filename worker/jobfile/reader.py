@@ -25,7 +25,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from worker.core.cells import MAX_CELL
+from worker.core.cells import MAX_CELL, check_refusal
 from worker.core.columns import ID_COLUMN
 from worker.core.errors import JobFileError
 from worker.core.operations import (
@@ -248,6 +248,7 @@ def _records(path: Path, delimiter: str, name: Path, *,
             except UnicodeDecodeError as exc:
                 raise _not_utf8(path, name, reader.line_num + 1, exc) from None
             except csv.Error as exc:
+                check_refusal(exc, f"{name}, line {start}")  # a host's lower csv limit
                 raise _unreadable(name, start, reader.line_num, exc) from None
     except PermissionError:
         raise JobFileError(f"{name}: permission denied: make the job file readable") from None

@@ -22,6 +22,7 @@ import socket
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 from pydantic import SecretStr
 from yarl import URL
 
@@ -36,7 +37,6 @@ from worker.core.errors import (
 from worker.core.operations import Operation
 from worker.core.urls import Proxy
 from worker.partoo.answers import describe, parse_json, raise_for_status
-from worker.partoo.httplib import aiohttp
 from worker.partoo.tls import ssl_context, verify_failed
 
 __all__ = ["PartooClient", "open_session"]
@@ -73,9 +73,10 @@ def open_session(concurrency: int, request_timeout_s: float, *,
                                     headers={"User-Agent": _USER_AGENT})
     # aiohttp silently sends a GET again when a kept-alive connection turns out closed:
     # a request the rate limiter never paced and the report never counted. Every
-    # retry is ours to make (`worker.sending.retrypolicy`). Private, so set only where it exists.
-    if hasattr(session, "_retry_connection"):
-        session._retry_connection = False
+    # retry is ours to make (`worker.sending.retrypolicy`). The switch is private: it
+    # exists on every aiohttp pyproject allows (3.11 on, below 4), and
+    # tests/partoo/test_session.py fails if a release renames it or changes its default.
+    session._retry_connection = False
     return session
 
 

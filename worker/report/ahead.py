@@ -21,6 +21,7 @@ import csv
 from collections.abc import Callable
 from pathlib import Path
 
+from worker.core.cells import check_refusal
 from worker.core.columns import Col
 from worker.core.outcomes import FINAL_OUTCOMES, Result
 from worker.files.atomic import atomic_write
@@ -77,6 +78,8 @@ def read_ahead(path: Path, width: int) -> dict[int, list[str]]:
             for line in csv.reader(f):
                 if is_whole(line, width):
                     lines[int(line[Col.ROW])] = line
-        except (csv.Error, UnicodeDecodeError):
+        except (csv.Error, UnicodeDecodeError) as exc:
+            if isinstance(exc, csv.Error):
+                check_refusal(exc, str(path))  # ours, but over a host's lower csv limit
             return {}  # not ours: resume without it (the rows are sent again)
     return lines

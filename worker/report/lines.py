@@ -11,7 +11,8 @@ killed while writing leaves at most one damaged line, the last one. So:
 - `ReportLines.prefix()` (for `--resume`): the lines that can be trusted, rows 1, 2, 3...
   in sequence, up to the first line that is not whole or not the next row; everything
   after it is sent again. A cell the csv module refuses is such a line, which is why the
-  field-size limit is one for every reader (`worker.core.cells`).
+  field-size limit is one for every reader, and a limit too low for our own files (a
+  program's that imports `worker`) is an error, never a torn line (`worker.core.cells`).
 
 The header is checked once, by `open_lines`, which also decides once, from the header
 line, the report's CSV dialect (`,` or `;`, a BOM or not: `worker.files.csvdialect`);
@@ -31,7 +32,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, TextIO
 
-import worker.core.cells  # noqa: F401  (sets the one csv field-size limit)
+from worker.core.cells import check_refusal
 from worker.core.columns import ID_COLUMN, REPORT_COLUMNS, Col
 from worker.core.errors import ReportError
 from worker.core.outcomes import Outcome
@@ -232,6 +233,7 @@ def _csv_reader(path: Path, delimiter: str, offset: int = 0) -> Iterator[Any]:
                                   "so not a report as partoo-bulk wrote it (a spreadsheet "
                                   "saved it again?): use the original file") from None
             except csv.Error as exc:
+                check_refusal(exc, f"{path}, line {reader.line_num}")
                 raise ReportError(f"{path}, line {reader.line_num}: not a readable CSV "
                                   f"({exc}): use the file partoo-bulk wrote") from None
     except PermissionError:

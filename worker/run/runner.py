@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from worker import logs
 from worker.config import ca_files, proxy_for
+from worker.core import process
 from worker.core.columns import REPORT_COLUMNS
 from worker.core.conversation import ConversationState
 from worker.core.errors import RunAborted, StartupError
@@ -143,6 +144,9 @@ class Run:
         self.pin.publish()
         assert req.hold is not None
         req.hold.keep()
+        # In the program's own process only: what the imports made, out of the
+        # collector's full passes while the rows are sent (`worker.core.process`).
+        process.settle()
         return await self._send_all(plan.rows)
 
     def _plan(self) -> Plan:
