@@ -75,6 +75,27 @@ def test_undo_capture_and_verify_refuse_another_conversations_answer(tmp_path, m
     assert again.code == 1 and "bug" not in again.err
 
 
+def test_a_server_date_past_the_year_9999_in_utc_makes_the_row_changed(tmp_path, make_sim,
+                                                                       cli):
+    sim = make_sim(n_conversations=20)
+    for cid in (1, 2, 3):
+        change(sim, cid, is_solved=False, last_message_date="2023-01-01T00:00:00+00:00")
+    # 10000-01-01T04:59:59Z: readable as text, not as a Python datetime in UTC.
+    change(sim, 2, last_message_date="9999-12-31T23:59:59-05:00")
+    job = write_job(tmp_path / "job.csv", [
+        (str(cid), "closed", "", "", "", "2023-06-01T00:00:00Z") for cid in (1, 2, 3)],
+        header=GUARDED)
+
+    result = cli("run", job, "--yes", env=sim_env(sim))
+
+    assert result.code == 0, result.err  # a row rightly not sent is no failure
+    rows = {r["conversation_id"]: r for r in read_report(tmp_path / "job.report.csv")}
+    assert rows["2"]["outcome"] == "changed"
+    assert "its last message's date cannot be read" in rows["2"]["error"]
+    assert rows["1"]["outcome"] == rows["3"]["outcome"] == "ok"
+    assert sorted(requests_of(sim, "PATCH")) == [1, 3]
+
+
 def test_a_canary_read_back_answered_with_another_conversation_does_not_hold(
         tmp_path, make_sim, cli):
     sim = make_sim(n_conversations=20, faults=Faults(get_answers_id=10))

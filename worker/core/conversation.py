@@ -96,17 +96,20 @@ def _check_id(conv: dict[str, Any], conversation_id: int) -> None:
 def parse_date(value: Any) -> datetime | None:
     """Partoo's `2023-01-31 16:22:17.327878+00:00` (or any ISO-8601 form) as aware UTC.
 
-    A date without an offset is taken as UTC. None when it is not a readable date.
+    A date without an offset is taken as UTC. None when it is not a readable date, one
+    that is not in the years 1 to 9999 in UTC included (`0001-01-01T00:00+01:00`,
+    `9999-12-31T23:59:59-05:00`: Python has no datetime for them, and a server's such
+    date is unreadable as any other, never a crash).
     """
     if not isinstance(value, str) or not value.strip():
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def iso_utc(value: datetime) -> str:
