@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from unittest import mock
 
 from aiohttp import web
-from aioresponses import aioresponses
+from aioresponses import CallbackResult, aioresponses
 
 from helpers import SECRET
 
@@ -48,9 +48,14 @@ def mocked_api() -> Iterator[aioresponses]:
     with aioresponses() as m, mock.patch("worker.run.runner.check_reachable", mock.AsyncMock()):
         m.get(LISTING, payload={"conversations": [], "count": 0, "next_cursor": None},
               repeat=True)
-        m.get(CONVERSATION, payload={"id": 7, "is_solved": False, "is_expired": False,
-                                     "assigned_user_id": None}, repeat=True)
+        m.get(CONVERSATION, callback=_open_conversation, repeat=True)
         yield m
+
+
+def _open_conversation(url, **_kwargs) -> CallbackResult:
+    """The conversation asked for (its `id`, as Partoo answers), open and unassigned."""
+    return CallbackResult(payload={"id": int(url.path.rsplit("/", 1)[1]), "is_solved": False,
+                                   "is_expired": False, "assigned_user_id": None})
 
 
 def sent_requests(m: aioresponses) -> list[tuple[str, str, dict]]:
@@ -87,7 +92,9 @@ class ServerThread:
         if request.method == "GET" and request.path.rstrip("/").endswith("/conversations"):
             return web.json_response({"conversations": [], "count": 0, "next_cursor": None})
         if request.method == "GET" and not self.gets:
-            return web.json_response({"is_solved": False, "is_expired": False,
+            cid = request.path.rstrip("/").rsplit("/", 1)[1]
+            return web.json_response({"id": int(cid) if cid.isdigit() else cid,
+                                      "is_solved": False, "is_expired": False,
                                       "assigned_user_id": None})
         return await self.handler(request)
 

@@ -16,6 +16,13 @@ pipelines read `status` as the level. Every line of one command carries one `run
 The key (and a proxy URL's password) is masked (`**********`) in every line, ours and the
 libraries', even if some message were to carry it by accident.
 
+A line stays one line, in the order it was written: text quoted from elsewhere (a
+server's error, a job's cell) may hold Unicode's own line breaks (U+2028, U+2029, NEL)
+or bidirectional controls (U+202E turns the rest of a line around, "Trojan Source"),
+which a terminal or a log viewer obeys. Every line, text or JSON, carries them escaped
+(`\u2028`; in JSON the same escape, so the value read back is unchanged); request
+lines also escape every control character, as `report` does (`worker.core.text`).
+
 Whose logging it is: the library (and so the Python API) configures none. Its records go
 to the `partoo_bulk` logger and on to whatever the host set up (a `NullHandler` keeps them
 quiet where nothing was). Only the CLI shows them (`setup_logging`), with one handler of
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import uuid
 from collections.abc import Iterator
@@ -48,6 +56,15 @@ REQUEST_LOG = logging.getLogger("partoo_bulk.requests")
 _FIELDS = ("method", "path", "conversation_id", "row", "attempt", "http_status",
            "duration_ms", "error")
 _MASK = "**********"
+# Line and paragraph separators, NEL, and the bidi marks, embeddings, overrides and
+# isolates (U+061C, U+200E-F, U+202A-E, U+2066-9): what breaks or reorders a line.
+_LAYOUT = re.compile("[\x85\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _one_line(text: str) -> str:
+    """`text` with each line-breaking or reordering character as its escape (`\\u202e`):
+    valid in a JSON string too, where it reads back as the character itself."""
+    return _LAYOUT.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 class _State:
@@ -81,7 +98,7 @@ def event(name: str, message: str, *, level: int = INFO, **fields: Any) -> None:
         line = _mask(json.dumps(data, ensure_ascii=False, default=str))
     else:
         line = _mask(message)
-    print(line, file=sys.stderr, flush=True)
+    print(_one_line(line), file=sys.stderr, flush=True)
 
 
 def _plain(message: str) -> str:
@@ -125,8 +142,8 @@ class _TextFormatter(logging.Formatter):
         if record.name == REQUEST_LOG.name:
             when = datetime.fromtimestamp(record.created, UTC).isoformat(
                 timespec="milliseconds")
-            return f"{when} {record.levelname} {printable(record.getMessage())}"
-        return record.getMessage()
+            return _one_line(f"{when} {record.levelname} {printable(record.getMessage())}")
+        return _one_line(record.getMessage())
 
 
 class _JsonFormatter(logging.Formatter):
@@ -138,7 +155,7 @@ class _JsonFormatter(logging.Formatter):
                 "run_id": _State.run_id, "logger": record.name,
                 "message": _plain(record.getMessage())}
         data.update({k: getattr(record, k) for k in _FIELDS if hasattr(record, k)})
-        return _mask(json.dumps(data, ensure_ascii=False, default=str))
+        return _one_line(_mask(json.dumps(data, ensure_ascii=False, default=str)))
 
 
 class _CliHandler(logging.StreamHandler[TextIO]):

@@ -372,7 +372,7 @@ def test_a_message_guard_never_acts_on_a_guess(last_message, broken):
     if last_message != "absent":
         answer["last_message"] = last_message
     guard = parse_guard("", "", "2026-12-02T02:00:00Z")
-    found = guard.broken(read_state({"conversation": answer}))
+    found = guard.broken(read_state({"conversation": answer}, conversation_id=1))
     if broken is None:
         assert found is None
     else:

@@ -185,3 +185,53 @@ def test_parse_retry_after(header, expected):
 def test_parse_retry_after_http_date_in_the_future():
     future = email.utils.formatdate(1_000_000 + 90, usegmt=True)
     assert parse_retry_after(future, now=1_000_000) == pytest.approx(90, abs=1)
+
+
+# --- a GET is this conversation's answer, or a failed read (issue 31 item 4) ---------------
+
+def conversation(**fields):
+    return {"is_solved": False, "is_expired": False, "assigned_user_id": None, **fields}
+
+
+@pytest.mark.aioresponses
+@pytest.mark.parametrize("answer", [
+    conversation(id=42), {"conversation": conversation(id=42)},
+    conversation(id="42"),  # a string of its digits, as business.id is sometimes
+])
+async def test_a_conversations_own_answer_is_its_state(client, answer):
+    with aioresponses() as m:
+        m.get(URL, payload=answer)
+        state = await client.read_conversation(42)
+    assert not state.is_solved and state.assignee is None
+
+
+@pytest.mark.aioresponses
+@pytest.mark.parametrize(("answer", "said"), [
+    (conversation(id=41, is_solved=True), "answered conversation 41 instead"),
+    ({"conversation": conversation(id=7)}, "answered conversation 7 instead"),
+    (conversation(id="41"), "answered conversation '41' instead"),
+    (conversation(id=True), "answered conversation True instead"),
+    (conversation(id=42.0), "answered conversation 42.0 instead"),
+    (conversation(id="x" * 500 + "\x1b[2J"), "answered conversation 'xxxx"),
+    (conversation(), "a conversation without an id (Partoo always sends it)"),
+])
+async def test_another_conversations_answer_is_a_failed_read_never_a_state(
+        client, answer, said):
+    with aioresponses() as m:
+        m.get(URL, payload=answer)
+        with pytest.raises(Unexpected) as err:
+            await client.read_conversation(42)
+    message = err.value.message
+    assert message.startswith("GET /conversations/42 ") and said in message
+    assert "check PARTOO_BASE_URL and the proxy" in message
+    assert err.value.http_status == 200 and not err.value.may_have_applied
+    assert len(message) < 400 and "\x1b" not in message  # a server's id, quoted short
+
+
+@pytest.mark.aioresponses
+async def test_a_wrong_id_answer_never_carries_the_key(client):
+    with aioresponses() as m:
+        m.get(URL, payload=conversation(id=f"{SECRET}"))
+        with pytest.raises(Unexpected) as err:
+            await client.read_conversation(42)
+    assert SECRET not in str(err.value) and "**********" in err.value.message

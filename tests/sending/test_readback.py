@@ -160,7 +160,8 @@ async def test_a_401_on_the_read_back_stops_the_run_and_leaves_the_row_to_resume
 @pytest.mark.parametrize("assignee", [None, "", "unassigned"])
 def test_a_conversation_read_back_unassigned_holds_an_unassign(assignee):
     # Partoo answers null; mocks and some exports write "unassigned": both mean nobody.
-    state = read_state({"conversation": {"is_solved": False, "assigned_user_id": assignee}})
+    state = read_state({"conversation": {"id": 1, "is_solved": False,
+                                  "assigned_user_id": assignee}}, conversation_id=1)
     assert state.assignee is None
     assert holds(state, Operation(1, 1, Action.UNASSIGN))
     assert not holds(state, Operation(1, 1, Action.ASSIGN, "unassigned-user"))
@@ -169,9 +170,10 @@ def test_a_conversation_read_back_unassigned_holds_an_unassign(assignee):
 @pytest.mark.parametrize(("status", "expired"), [("Closed", True), ("closed", True),
                                                  ("Open", False), ("open", False)])
 def test_status_says_expired_in_any_case_when_is_expired_is_missing(status, expired):
-    assert read_state({"is_solved": True, "status": status}).is_expired is expired
+    assert read_state({"id": 1, "is_solved": True, "status": status},
+                      conversation_id=1).is_expired is expired
 
 
 def test_an_answer_without_is_solved_is_not_a_conversation():
     with pytest.raises(Unexpected, match="no is_solved"):
-        read_state({"id": 1, "status": "open"})
+        read_state({"id": 1, "status": "open"}, conversation_id=1)

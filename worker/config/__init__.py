@@ -1,6 +1,7 @@
 """Settings: typed, frozen, from flags > environment > config files > defaults, and what
 an error in them says (`settings`); their defaults (`defaults`); the way to the API they
-give: proxy and extra CAs (`network`).
+give: proxy and extra CAs (`network`); `--finish-by WHEN` (`finishby`), its local times
+by the machine's zone rules (`localzone`).
 
 The settings model is pydantic's: it is imported on first use of `Settings`,
 `load_settings`, `ca_files` or `proxy_for`, not by `import worker.config`, so that what

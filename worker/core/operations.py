@@ -199,7 +199,8 @@ def parse_guard(status: str, assignee: str, no_message_after: str) -> Guard | No
         if when is None:
             raise ValueError(f"{EXPECT_NO_MESSAGE_AFTER} {show(when_text)} is not a time: use "
                              "ISO 8601, e.g. 2026-12-02T02:00:00Z (UTC when no offset is "
-                             "given), or leave it empty to not check it")
+                             "given; years 1 to 9999 in UTC), or leave it empty to not "
+                             "check it")
     return Guard(expected_status, expected_assignee, when)
 
 

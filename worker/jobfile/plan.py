@@ -6,15 +6,19 @@ for confirmation; `partoo-bulk plan` prints the same text and exits on `Plan.inv
 Memory: a `Plan` holds counts and a few examples only, so it costs nothing while a run
 that keeps it in scope is under way. Finding conversations touched more than once needs
 every id: `worker.jobfile.repeats` counts them in flat memory, a big job's ids spilled
-to a private temporary folder by parts and counted one part at a time.
+to a private temporary folder by parts and counted one part at a time. That folder full
+(or unwritable) is a `StartupError` (exit 2) saying so and naming TMPDIR, not a crash.
 """
 
 from __future__ import annotations
 
+import errno
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 
 from worker.core.columns import JOB_COLUMNS
+from worker.core.errors import StartupError
 from worker.core.guards import GUARD_COLUMNS
 from worker.core.operations import Action, Operation
 from worker.core.text import counted
@@ -209,9 +213,12 @@ def make_plan(job: Job, *, counts_only: bool = False) -> Plan:
     Either way memory stays flat (`worker.jobfile.repeats`)."""
     if counts_only:
         return _counts(job)
-    with Repeats(shown=_SHOWN_REPEATED, rows_shown=_SHOWN_ROWS) as repeats:
-        plan = _counts(job, repeats)
-        counted = repeats.finish()
+    try:
+        with Repeats(shown=_SHOWN_REPEATED, rows_shown=_SHOWN_ROWS) as repeats:
+            plan = _counts(job, repeats)
+            counted = repeats.finish()
+    except OSError as exc:  # the spill folder's: the reader turns its own into JobFileError
+        raise _cannot_spill(exc) from None
     plan.conversations = counted.conversations
     plan.repeated = counted.repeated
     plan.guarded_first = counted.guarded_first
@@ -238,6 +245,20 @@ def _counts(job: Job, repeats: Repeats | None = None) -> Plan:
                 plan.invalid_examples.append(InvalidExample(item.row,
                                                             _with_column(item.error)))
     return plan
+
+
+def _cannot_spill(exc: OSError) -> StartupError:
+    """A full (or unwritable) temporary folder, said as what it is: the machine's, not a
+    bug, found before anything is sent."""
+    folder = tempfile.gettempdir()
+    full = exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+    what = (f"the temporary folder {folder} is full" if full
+            else f"the temporary folder {folder} cannot be written")
+    return StartupError(
+        f"cannot count the job's conversations: {what} ({exc.strerror or exc}); a big "
+        "job's ids are kept there while they are counted, about 50 bytes a row: "
+        f"{'free some space there' if full else 'make it writable'}, or point TMPDIR at a "
+        "folder with room. Nothing was sent")
 
 
 def _with_column(message: str) -> str:

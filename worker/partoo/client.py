@@ -129,8 +129,13 @@ class PartooClient:
 
     async def read_conversation(self, conversation_id: int) -> ConversationState:
         """`GET /conversations/{id}` as a state: the one read of a conversation (a guard,
-        the undo capture, a read-back, verify). Raises a `RequestError`."""
-        return read_state(await self.get(f"/conversations/{conversation_id}"))
+        the undo capture, a read-back, verify). Raises a `RequestError`; `Unexpected`
+        for an answer that is not this conversation's (`read_state`)."""
+        answer = await self.get(f"/conversations/{conversation_id}")
+        try:
+            return read_state(answer, conversation_id=conversation_id)
+        except Unexpected as exc:
+            raise self._scrub(exc) from None  # it quotes the server's id: never the key
 
     def _url(self, path: str) -> URL:
         """The base URL with `path` (ours: "/conversations/123") after its own path."""

@@ -49,6 +49,9 @@ class Faults:
         gateway in front of an API does, instead of aiohttp's text page.
     list_loop: the listing goes round: "cursor" gives cursors A -> B -> A; "same_page"
         gives the first page again under a new cursor each time.
+    get_answers_id: every GET /conversations/{id} answers conversation N's state (its
+        own `id` in it) whatever id was asked, as a cache or gateway keyed on the wrong
+        thing would; a client must not take it for the conversation it asked about.
     """
 
     error_before: float = 0.0
@@ -64,6 +67,7 @@ class Faults:
     problem_json: bool = False
     json_404: bool = False
     list_loop: str | None = None
+    get_answers_id: int | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -78,6 +82,10 @@ class Faults:
             raise ValueError("force_status must be an HTTP status")
         if self.list_loop not in (None, "cursor", "same_page"):
             raise ValueError("list_loop must be null, 'cursor' or 'same_page'")
+        other = self.get_answers_id
+        if other is not None and (isinstance(other, bool) or not isinstance(other, int)
+                                  or other <= 0):
+            raise ValueError("get_answers_id must be null or a conversation id")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Faults:
