@@ -38,8 +38,8 @@ __all__ = ["DRAIN_TIMEOUT_S", "Interrupting", "StopSignal", "again", "graceful_s
 # "Stopping and resuming"), for `run` and `select` alike.
 DRAIN_TIMEOUT_S = 10.0
 # Absent on Windows: there, Ctrl-C and SIGTERM only.
-_OPTIONAL = tuple(getattr(signal, name) for name in ("SIGHUP", "SIGQUIT")
-                  if hasattr(signal, name))
+_OPTIONAL: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGHUP", "SIGQUIT") if hasattr(signal, name))
 
 
 def stop_signals() -> tuple[signal.Signals, ...]:
