@@ -3,6 +3,7 @@ they hold (--yes) or the operator says so; one report, and `--resume` goes on.""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -149,3 +150,18 @@ def test_without_a_terminal_or_yes_nothing_is_sent(tmp_path, make_sim):
                           start_new_session=True, timeout=60)
     assert proc.returncode == 2 and "no terminal to ask on" in proc.stderr
     assert patches(sim) == []
+
+
+def test_the_parts_of_a_canary_run_share_one_pacing(tmp_path, make_sim, cli):
+    # 120/min: one request every 0.5 s, whichever part of the run sends it (the PATCHes
+    # of the canary, its read-back GETs, the rest's PATCHes). A part that starts a meter
+    # of its own sends its first request at once, on the heels of the part before.
+    sim = make_sim()
+    job = closing_job(tmp_path, n=5)
+    result = cli("run", job, "--yes", "--canary", "2",
+                 env=sim_env(sim, PARTOO_RATE_PER_MINUTE="120", PARTOO_BURST="1"))
+    assert result.code == 0, result.err
+    at = [r.at for r in sim.state.log.records if r.method in ("GET", "PATCH")]
+    assert len(at) == 7  # 2 PATCHes, 2 GETs, 3 PATCHes
+    gaps = [later - earlier for earlier, later in itertools.pairwise(at)]
+    assert min(gaps) > 0.35, gaps  # not 0.01 s: no part starts a meter of its own

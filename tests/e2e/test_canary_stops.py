@@ -30,10 +30,17 @@ def patches(sim) -> list[int]:
     return [r.conversation_id for r in sim.state.log.records if r.method == "PATCH"]
 
 
-def worker(args, env, **kw) -> subprocess.Popen:
+# The worker started as a script's `cmd &` starts it: SIGINT ignored from the start
+# (Python then leaves it ignored), set in the child just before it runs the worker.
+_SIGINT_IGNORED = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                   "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
+
+
+def worker(args, env, *, sigint_ignored=False, **kw) -> subprocess.Popen:
     full = {k: v for k, v in os.environ.items() if not k.startswith("PARTOO_")}
     full.update(env)
-    return subprocess.Popen([sys.executable, "-m", "worker", "run", *map(str, args)],
+    start = [sys.executable, "-c", _SIGINT_IGNORED] if sigint_ignored else [sys.executable]
+    return subprocess.Popen([*start, "-m", "worker", "run", *map(str, args)],
                             env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, **kw)
 
@@ -81,9 +88,13 @@ def test_a_canary_as_big_as_the_job_that_holds_is_a_finished_run(tmp_path, make_
     assert gauges(metrics)["partoo_bulk_finished"] == 1
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_ctrl_c_during_the_canary_read_back_leaves_summary_metrics_and_resume(tmp_path,
-                                                                              make_sim, sig):
+@pytest.mark.parametrize("sigint_ignored", [False, True], ids=["", "sigint-ignored"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
+                                 signal.SIGQUIT], ids=lambda sig: sig.name)
+def test_a_stop_during_the_canary_read_back_leaves_summary_metrics_and_resume(
+        tmp_path, make_sim, sig, sigint_ignored):
+    """Whatever the signal, and with SIGINT inherited as ignored (every `cmd &` of a
+    script) too: the held-back rows are not sent."""
     # Two requests' worth of quota: the canary's PATCHes pass, its read-back GETs are
     # answered 429 (Retry-After: 60), so the run sits in the read-back when Ctrl-C comes.
     sim = make_sim(rate_per_minute=1, burst=2)
@@ -92,7 +103,8 @@ def test_ctrl_c_during_the_canary_read_back_leaves_summary_metrics_and_resume(tm
                                 tmp_path / "m.prom")
     proc = worker([job, "--yes", "--canary", "2", "--summary-json", summary,
                    "--metrics-out", metrics],
-                  sim_env(sim, PARTOO_MAX_RETRY_AFTER_S="600"), stdin=subprocess.DEVNULL)
+                  sim_env(sim, PARTOO_MAX_RETRY_AFTER_S="600"), stdin=subprocess.DEVNULL,
+                  sigint_ignored=sigint_ignored)
     deadline = time.monotonic() + 30
     while not any(r.method == "GET" for r in sim.state.log.records):
         assert proc.poll() is None, proc.communicate()
@@ -105,6 +117,7 @@ def test_ctrl_c_during_the_canary_read_back_leaves_summary_metrics_and_resume(tm
     assert out.startswith("12 rows: 2 ok, 0 failed, 0 invalid, 10 skipped")
     data = json.loads(summary.read_text())
     assert data["exit_code"] == 130 and data["stop_kind"] == "interrupted"
+    assert data["stop_reason"] == f"run interrupted ({sig.name}) after the canary was sent"
     assert data["finished"] is False
     assert gauges(metrics)["partoo_bulk_exit_code"] == 130
     assert "--resume" in err and str(report) in err
@@ -124,3 +137,27 @@ def test_a_canary_of_a_job_from_stdin_sends_the_rest_from_its_pinned_copy(tmp_pa
     assert sorted(patches(sim)) == list(range(1, 13))  # each row once
     assert [r["outcome"] for r in read_report(report)] == ["ok"] * 12
     assert out.startswith("12 rows: 12 ok")
+
+
+def test_no_canary_read_back_starts_after_the_window_and_none_of_the_rest(tmp_path,
+                                                                          make_sim):
+    # As above, the read-back sits on a 429 (Retry-After: 60) when the window closes.
+    sim = make_sim(rate_per_minute=1, burst=2)
+    job = closing_job(tmp_path)
+    summary = tmp_path / "s.json"
+    started = time.monotonic()
+    proc = worker([job, "--yes", "--canary", "2", "--finish-by", "+5s", "--summary-json",
+                   summary], sim_env(sim, PARTOO_MAX_RETRY_AFTER_S="600"),
+                  stdin=subprocess.DEVNULL)
+    out, err = proc.communicate(timeout=40)
+    closes = started + 5
+    assert proc.returncode == 3, err
+    assert "Traceback" not in err
+    assert "the window closed at" in err and "while its rows were read back" in err
+    assert time.monotonic() < closes + 10  # not after the 60 s wait: cut at the window
+    assert sorted(patches(sim)) == [1, 2]
+    assert any(r.method == "GET" for r in sim.state.log.records)
+    assert all(r.at < closes + 0.5 for r in sim.state.log.records)  # none after it
+    data = json.loads(summary.read_text())
+    assert data["stop_kind"] == "window" and data["finished"] is False
+    assert out.startswith("12 rows: 2 ok, 0 failed, 0 invalid, 10 skipped")

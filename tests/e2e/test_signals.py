@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from helpers import SECRET, read_report, sim_env, start_worker, wait_for_lines, write_job
 from worker.simulator import ALICE, BOB, CAROL, Faults
@@ -82,19 +84,34 @@ def test_kill_9_then_resume_finishes_the_job_without_resending_ok_rows(tmp_path,
     assert SECRET not in out + err + report.read_text()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT],
+                         ids=lambda sig: sig.name)
 def test_one_signal_drains_records_the_rest_and_exits_130(tmp_path, make_sim, sig):
+    """SIGHUP (an SSH session dropped) and SIGQUIT stop a run as SIGTERM does: with the
+    summary, the summary JSON and the metrics."""
     sim = make_sim(n_conversations=400)
     job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 301)])
     report = tmp_path / "job.report.csv"
+    summary, metrics = tmp_path / "s.json", tmp_path / "m.prom"
     env = sim_env(sim, PARTOO_RATE_PER_MINUTE="3000")
 
-    proc = start_worker(job, env)
+    proc = start_worker(job, env, "--summary-json", str(summary), "--metrics-out",
+                        str(metrics))
     wait_for_lines(report, 20, proc)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
 
     assert proc.returncode == 130, err
+    assert f"partoo-bulk: {sig.name}: finishing the requests in flight" in err
+    again_by = ("press Ctrl-C again" if sig is signal.SIGINT else
+                f"send {sig.name} again (kill -{sig.name[3:]} {proc.pid})")
+    assert again_by in err
+    data = json.loads(summary.read_text())
+    assert data["exit_code"] == 130 and data["stop_kind"] == "interrupted"
+    assert data["stop_reason"] == f"run interrupted ({sig.name})"
+    exit_codes = [m.value for family in text_string_to_metric_families(metrics.read_text())
+                  for m in family.samples if m.name == "partoo_bulk_exit_code"]
+    assert exit_codes == [130]
     rows = read_report(report)
     assert [int(r["row"]) for r in rows] == list(range(1, 301))
     skipped = [r for r in rows if r["outcome"] == "skipped"]

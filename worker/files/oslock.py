@@ -1,6 +1,7 @@
 """An exclusive lock on an open file, taken without waiting: `flock` on POSIX,
-`msvcrt.locking` on Windows (where there is no `fcntl`). Only `worker.report.lock`
-uses it; the rules (what is locked, for how long, what a second run is told) are there.
+`msvcrt.locking` on Windows (where there is no `fcntl`). `worker.report.lock` uses it
+(the rules: what is locked, for how long, what a second run is told, are there), and
+`worker.files.scratch`, to tell a scratch folder in use from one a killed process left.
 
 Both are released by the OS when the process dies. `msvcrt.locking` locks bytes, and a
 locked byte cannot even be read by another process: the lock is on one byte far past

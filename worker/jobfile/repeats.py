@@ -19,13 +19,13 @@ of their second row, as a reader going down the file meets them), each with its 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from operator import countOf
 from pathlib import Path
+
+from worker.files.scratch import Scratch
 
 __all__ = ["Counted", "Repeats"]
 
@@ -54,14 +54,15 @@ class Repeats:
         self._ids, self._rows, self._codes = array("q"), array("q"), array("b")
         self._values: list[str] = []
         self._folder: Path | None = None
+        self._scratch: Scratch | None = None  # the folder's, removing stale ones first
 
     def __enter__(self) -> Repeats:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._folder is not None:
-            shutil.rmtree(self._folder, ignore_errors=True)
-            self._folder = None
+        if self._scratch is not None:
+            self._scratch.remove()
+            self._scratch, self._folder = None, None
 
     def add(self, cid: int, row: int, action: int, value: str, guarded: bool) -> None:
         """One valid row: its conversation, row number, action (a small int), user id."""
@@ -90,7 +91,8 @@ class Repeats:
     def _spill(self) -> None:
         """The rows in memory, appended to their parts' files; memory is then empty."""
         if self._folder is None:
-            self._folder = Path(tempfile.mkdtemp(prefix="partoo-bulk-plan-"))  # 0700
+            self._scratch = Scratch("partoo-bulk-plan-")  # 0700
+            self._folder = self._scratch.path
         parts = self._parts
         records = [array("q") for _ in range(parts)]
         values: list[list[str]] = [[] for _ in range(parts)]

@@ -22,6 +22,7 @@ from worker.config.finishby import seconds_left, shown
 from worker.core.errors import StartupError
 from worker.jobfile.plan import Plan
 from worker.run.request import RunRequest
+from worker.sending.signals import interrupting
 
 __all__ = ["Terminal", "confirm_run", "open_terminal", "window_of"]
 
@@ -38,10 +39,21 @@ class Terminal:
         print(text, file=self._out, flush=True)
 
     def ask(self, question: str) -> bool:
-        """True for y / yes; anything else, or the end of input, is no."""
-        self._out.write(f"{question} [y/N] ")
-        self._out.flush()
-        answer = self._answers.readline()
+        """True for y / yes; anything else, or the end of input, is no. A stop signal
+        while waiting (Ctrl-C, SIGTERM, SIGHUP: the terminal closed) ends the command
+        there: `StopSignal`, a `KeyboardInterrupt` (exit 130). Inside a run's event loop
+        asyncio's own Ctrl-C handler would only cancel its task, and the task cannot
+        notice while it blocks on this read: the `^C` was swallowed, the next `y` started
+        a run already torn down."""
+        try:
+            with interrupting():  # before the question shows: no answer comes unguarded
+                self._out.write(f"{question} [y/N] ")
+                self._out.flush()
+                answer = self._answers.readline()
+        except KeyboardInterrupt:
+            self._out.write("\n")  # the next line (the CLI's "interrupted") on its own
+            self._out.flush()
+            raise
         if not answer:  # end of input: no answer is not a yes
             self._out.write("\n")
         return answer.strip().lower() in ("y", "yes")
@@ -95,7 +107,9 @@ def confirm_run(req: RunRequest, plan: Plan, kept: tuple[int, int]) -> None:
         raise StartupError(f"refusing to send {up_to}{to_send} requests to {host} without "
                            "confirmation: no terminal to ask on. Pass --yes (check the job "
                            "first with `partoo-bulk plan JOB`)")
-    with terminal:
+    # A stop signal from here on ends the command before anything is sent (SIGTERM's
+    # default would kill it, leaving the lock and the job's copy that it made).
+    with terminal, interrupting(enabled=req.handle_signals):
         terminal.say(plan.describe(req.settings.rate_per_minute, undo=undo,
                                    guards=req.guards, kept_sent=kept_sent,
                                    window=window_of(req)))

@@ -15,6 +15,7 @@ from worker.files.runfiles import RunFiles
 from worker.jobfile.pinned import JobSource
 from worker.report.lock import Hold
 from worker.run.summary import Summary
+from worker.sending.ratelimit import RateLimiter
 from worker.sending.signals import DRAIN_TIMEOUT_S
 
 __all__ = ["RunRequest", "RunResult"]
@@ -41,6 +42,7 @@ class RunRequest:
     earlier: RunResult | None = None  # the canary's part of this run, counted in its figures
     finish_by: datetime | None = None  # --finish-by: no request starts after it (aware)
     hold: Hold | None = None  # the report's lock, held by the caller (`runner.held`)
+    limiter: RateLimiter | None = None  # the run's meter, when this is a part of it (canary)
 
     @property
     def files(self) -> RunFiles:

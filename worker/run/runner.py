@@ -236,7 +236,7 @@ class Run:
     async def _send(self, inputs: _Inputs, total_rows: int) -> tuple[OSError, int] | None:
         """Every row through the engine into the report; the write error, if one stopped it."""
         req, s, control, summary = self.req, self.req.settings, self.control, self.summary
-        stack = pacing(s)
+        stack = pacing(s, limiter=req.limiter)
         async with open_client(s) as client:
             async def read(op: Operation) -> ConversationState:
                 return await client.read_conversation(op.conversation_id)

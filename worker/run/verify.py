@@ -29,6 +29,7 @@ from worker.partoo.preflight import check_reachable
 from worker.report.reader import last_ok, open_report
 from worker.sending.control import RunControl
 from worker.sending.engine import Engine
+from worker.sending.ratelimit import RateLimiter
 from worker.sending.requester import Interrupted, Requester, Step
 from worker.sending.retrypolicy import Tally
 from worker.sending.stack import open_client, pacing
@@ -126,13 +127,14 @@ def changed_rows(report: Path) -> int:
 
 
 def verify(expected: dict[int, Expected], settings: Settings, *, sample: int | None = None,
-           seed: int = 0) -> Findings:
+           seed: int = 0, limiter: RateLimiter | None = None) -> Findings:
+    """`limiter`: the meter of the run these reads are part of (a canary's read-back)."""
     ids = sorted(expected)
     if sample is not None and sample < len(ids):
         ids = sorted(random.Random(seed).sample(ids, sample))
     asyncio.run(check_reachable(settings.base_url, settings.request_timeout_s,
                                 proxy=proxy_for(settings), ca_files=ca_files(settings)))
-    return asyncio.run(_check(ids, expected, settings))
+    return asyncio.run(_check(ids, expected, settings, limiter))
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,9 +195,10 @@ class _Reader:
             self._findings.differences.extend(self._differ.pop(result.row))
 
 
-async def _check(ids: list[int], expected: dict[int, Expected], s: Settings) -> Findings:
+async def _check(ids: list[int], expected: dict[int, Expected], s: Settings,
+                 limiter: RateLimiter | None) -> Findings:
     findings = Findings()
-    guard = pacing(s)
+    guard = pacing(s, limiter=limiter)
     control = RunControl()
     async with open_client(s) as client:
         requests = guard.requester(control, items="reads")

@@ -56,8 +56,11 @@ class Pacing:
                          concurrency=None if items == "pages" else self.concurrency)
 
 
-def pacing(s: Settings) -> Pacing:
-    limiter = RateLimiter(s.rate_per_minute, s.burst)
+def pacing(s: Settings, *, limiter: RateLimiter | None = None) -> Pacing:
+    """A command's pacing. `limiter`: the one its run already paces with (the parts of a
+    canary run share one meter and its adaptive rate; the rest is each part's own: a
+    long question between the parts is no stall, and its breaker starts afresh)."""
+    limiter = limiter or RateLimiter(s.rate_per_minute, s.burst)
     policy = RetryPolicy(max_attempts=s.max_attempts, max_retry_after_s=s.max_retry_after_s,
                          rate_limit_budget_s=s.rate_limit_budget_s,
                          backoff_base_s=s.backoff_base_s, backoff_max_s=s.backoff_max_s)
