@@ -467,6 +467,12 @@ def test_a_ca_bundle_that_is_not_pem_is_a_clear_error(tmp_path, https_sim, cli):
     missing = cli("run", job, "--yes", env={**tls_env(sim),
                                             "PARTOO_CA_BUNDLE": str(tmp_path / "none.pem")})
     assert missing.code == 2 and "PARTOO_CA_BUNDLE" in missing.err
+    assert "no such file" in missing.err
+    # Something that is there, but no file: said for what it is (issue 31 item 16).
+    for path, kind in ((tmp_path, "a folder"), (Path("/dev/zero"), "a character device")):
+        other = cli("run", job, "--yes", env={**tls_env(sim), "PARTOO_CA_BUNDLE": str(path)})
+        assert other.code == 2 and f"PARTOO_CA_BUNDLE): {kind}: name a PEM file" in other.err
+        assert "no such file" not in other.err
 
 
 def test_an_untrusted_certificate_through_the_proxy_is_the_same_clear_error(
