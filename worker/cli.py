@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from types import ModuleType
 from typing import Any, NoReturn
@@ -63,6 +64,9 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
+        # `--yes=VALUE`: argparse quotes the value, which may be anything (a key).
+        message = re.sub(r"ignored explicit argument .*", "takes no value (the value given "
+                         "is not shown)", message, flags=re.DOTALL)
         if logs.json_mode():
             logs.event("usage_error", f"{self.prog}: {message}", level=logs.ERROR,
                        exit_code=ExitCode.COULD_NOT_START)
@@ -113,6 +117,7 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     """The arguments, or a usage error that names the flag meant and never shows a key
     given as a flag (nor anything after it)."""
     from worker.commands._flags import (
+        assignment,
         secret_flag,
         secret_flag_message,
         top_level_flag,
@@ -122,14 +127,14 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     flag = secret_flag(argv)
     if flag is not None:
         parser.error(secret_flag_message(flag))
-    misplaced = top_level_flag(argv, parser, _subparsers(parser))
+    misplaced = assignment(argv) or top_level_flag(argv, parser, _subparsers(parser))
     if misplaced is not None:
         parser.error(misplaced)
     args, extras = parser.parse_known_args(argv)
     if extras:
         commands = _subparsers(parser)
         own = commands.get(getattr(args, "command", ""), parser)
-        own.error(unknown_flags(own, extras, commands))
+        own.error(unknown_flags(own, extras, commands, argv))
     return args
 
 

@@ -17,8 +17,9 @@ The file must be a regular file (a symlink to one is fine: Kubernetes mounts sec
 checked before it is opened: a named pipe with no writer would block the read forever.
 One trailing newline (`echo KEY > file`) is dropped; anything else that is not the key (a
 second line, spaces, control characters) is refused. No message ever shows the key or a
-part of it, nor a value of PARTOO_API_KEY_FILE that does not look like a path (a key
-pasted there by mistake).
+part of it, nor a value of PARTOO_API_KEY_FILE or `api_key_file` that names no file: it
+may be the key itself, pasted where a path belongs, and no test of its looks tells a
+key from a path (keys hold `/`, `.`, and anything a file name can).
 """
 
 from __future__ import annotations
@@ -34,24 +35,36 @@ from pydantic import SecretStr
 
 from worker.core.errors import ConfigError
 
-__all__ = ["check_secret_file", "looks_like_path", "read_key_file"]
+__all__ = ["Key", "check_secret_file", "file_kind", "key_source", "read_key_file"]
 
 _MAX_BYTES = 64 * 1024  # far above any key: a bigger file is not a key file
 _LOG = logging.getLogger("partoo_bulk.config")
-# A file name with a short extension ("partoo.key", "key.txt"): a path, not a key.
-_FILE_NAME = re.compile(r"[\w.-]{1,64}\.[A-Za-z]{1,5}")
 _KINDS = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket",
           stat.S_IFDIR: "a folder", stat.S_IFCHR: "a character device",
           stat.S_IFBLK: "a block device"}
 
 
-def looks_like_path(text: str) -> bool:
-    """Whether `text` may be shown as the path it is meant to be: it holds a path
-    separator, starts with `~` or `.`, or is a file name with an extension. A key pasted
-    where a path belongs is none of these."""
-    text = text.strip()
-    return bool(text) and ("/" in text or os.sep in text or text[0] in "~."
-                           or _FILE_NAME.fullmatch(text) is not None)
+class Key(SecretStr):
+    """The key, and where it came from (`source`, "the key in /run/secrets/partoo
+    (PARTOO_API_KEY_FILE)"): what a refusal of the key (a 401) tells to check, naming
+    the setting and the file, never the key. Shown and compared as a `SecretStr`."""
+
+    def __init__(self, secret_value: str, source: str) -> None:
+        super().__init__(secret_value)
+        self.source = source
+
+
+def key_source(key: SecretStr) -> str:
+    """Where `key` came from, for "check ..." in messages: PARTOO_API_KEY unless said."""
+    return key.source if isinstance(key, Key) else "PARTOO_API_KEY"
+
+
+def file_kind(info: os.stat_result) -> str | None:
+    """What a path that is not a regular file is ("a folder", "a character device"), for
+    a message; None for a regular file."""
+    if stat.S_ISREG(info.st_mode):
+        return None
+    return _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
 
 
 def check_secret_file(info: os.stat_result, name: str, path: Path | None) -> None:
@@ -76,24 +89,16 @@ def check_secret_file(info: os.stat_result, name: str, path: Path | None) -> Non
                      "the key: %s", name, mode, _closing(path, info))
 
 
-def read_key_file(path: Path, where: str) -> SecretStr:
-    """The key in `path`; `where` names the setting that gave the path. Raises
-    `ConfigError` with the fix."""
-    showable = looks_like_path(str(path))
-    name = f"{where} {path}" if showable else (
-        f"{where} (its value is not shown: it does not look like a path; is it the key "
-        "itself? Then put the key in PARTOO_API_KEY, or in a file whose path goes here)")
+def read_key_file(path: Path, where: str, *, relative_to: Path | None = None) -> SecretStr:
+    """The key in `path`; `where` names the setting that gave the path, `relative_to`
+    the folder a relative value was read from. Raises `ConfigError` with the fix. The
+    path is shown only once it is known to name something."""
     try:
         # Its type first, by name: opening a named pipe would wait for a writer.
         info = os.stat(path)
-    except FileNotFoundError:
-        raise ConfigError(f"{name}: no such file: check the path (where is the secret "
-                          "mounted?)") from None
-    except PermissionError:
-        raise ConfigError(f"{name}: permission denied: the file must be readable by the "
-                          f"user partoo-bulk runs as ({getpass.getuser()})") from None
-    except OSError as exc:
-        raise ConfigError(f"{name}: cannot read the key file ({exc.strerror})") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in it
+        raise ConfigError(_names_nothing(where, exc, relative_to)) from None
+    name = f"{where} {path}"
     _check_regular(info, name)
     try:
         # O_NONBLOCK: a pipe swapped in since the stat does not block the open either.
@@ -107,18 +112,33 @@ def read_key_file(path: Path, where: str) -> SecretStr:
         # Checked on the file opened, not on the name: it cannot be swapped in between.
         info = os.fstat(fd)
         _check_regular(info, name)
-        check_secret_file(info, name, path if showable else None)
+        check_secret_file(info, name, path)
         data = os.read(fd, _MAX_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"{name}: cannot read the key file ({exc.strerror})") from None
     finally:
         os.close(fd)
-    return SecretStr(_key_in(data, name))
+    return Key(_key_in(data, name), f"the key in {path} ({where})")
+
+
+def _names_nothing(where: str, exc: OSError | ValueError, relative_to: Path | None) -> str:
+    """What to say of a key file's path that names nothing: never the value."""
+    if isinstance(exc, FileNotFoundError):
+        what = "no such file"
+    elif isinstance(exc, PermissionError):
+        what = ("a folder on its way cannot be searched by the user partoo-bulk runs as "
+                f"({getpass.getuser()})")
+    else:
+        what = f"not a path to a file ({getattr(exc, 'strerror', None) or exc})"
+    base = f"; a relative path is read from {relative_to}" if relative_to else ""
+    return (f"{where}: {what} (its value is not shown: one that names no file may be the "
+            f"key itself, pasted where a path belongs{base}): check the path (where is "
+            "the secret mounted?); the key itself goes in PARTOO_API_KEY, never here")
 
 
 def _check_regular(info: os.stat_result, name: str) -> None:
-    if not stat.S_ISREG(info.st_mode):
-        kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+    kind = file_kind(info)
+    if kind is not None:
         raise ConfigError(f"{name}: {kind}, not a file: name the file that holds the key")
 
 

@@ -73,7 +73,7 @@ def test_a_missing_key_file_or_both_key_variables_are_clear_errors(tmp_path, cli
     job = one_row_job(tmp_path)
     missing = cli("run", job, "--yes", env={"PARTOO_API_KEY_FILE": str(tmp_path / "nope")})
     assert missing.code == 2
-    assert f"PARTOO_API_KEY_FILE {tmp_path / 'nope'}: no such file" in missing.err
+    assert "PARTOO_API_KEY_FILE: no such file" in missing.err  # the value is not shown
     both = cli("run", job, "--yes", env={"PARTOO_API_KEY": SECRET,
                                          "PARTOO_API_KEY_FILE": str(key_file(tmp_path))})
     assert both.code == 2

@@ -18,7 +18,7 @@ import pytest
 import worker
 from helpers import SECRET, sim_env, write_job
 from worker.core.errors import ConfigError
-from worker.keyfile import check_secret_file, looks_like_path
+from worker.keyfile import check_secret_file
 
 AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -159,22 +159,92 @@ def test_a_key_pasted_into_the_key_file_variable_is_never_echoed(tmp_path, make_
     result = cli("run", one_row_job(tmp_path), "--yes", "--summary-json", summary,
                  env=key_env(sim, pasted))
     assert result.code == 2
-    assert "PARTOO_API_KEY_FILE" in result.err and "does not look like a path" in result.err
+    assert "PARTOO_API_KEY_FILE: no such file" in result.err and "not shown" in result.err
     assert pasted not in result.err and pasted not in result.out
     assert pasted not in summary.read_text()
     assert json.loads(summary.read_text())["exit_code"] == 2
-    missing = tmp_path / "no" / "such.key"  # a path is still named, to be checked
-    named = cli("run", one_row_job(tmp_path), "--yes", env=key_env(sim, missing))
-    assert named.code == 2 and f"{missing}: no such file" in named.err
+    # Nothing tells a key from a path: a value that names no file is never shown, one
+    # with `/`, `.` or a short extension neither (issue 31 item 7).
+    for value in ("sk/live+7Hq2ZpW9xLmN4vB8==", "7Hq2ZpW9.key", "/sk-live-7Hq2ZpW9",
+                  "./sk-live-7Hq2ZpW9", "~/sk-live-7Hq2ZpW9"):
+        named = cli("run", one_row_job(tmp_path), "--yes", "--summary-json", summary,
+                    "--log-format", "json", env=key_env(sim, value))
+        assert named.code == 2, named.err
+        assert "PARTOO_API_KEY_FILE: no such file" in named.err or "not a path" in named.err
+        for text in (named.err, named.out, summary.read_text()):
+            assert "7Hq2ZpW9" not in text and "sk-live" not in text, text
 
 
-@pytest.mark.parametrize(("text", "shown"), [
-    ("/run/secrets/partoo", True), ("~/partoo.key", True), ("./key", True),
-    ("partoo.key", True), ("key.txt", True), ("sk-live-7Hq2ZpW9xLmN4vB8", False),
-    ("eyJhbGciOi.eyJzdWIiOiIx.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c", False),
-])
-def test_what_looks_like_a_path(text, shown):
-    assert looks_like_path(text) is shown
+@pytest.mark.parametrize("value", [
+    "sk-live-7Hq2ZpW9xLmN4vB8", "sk/live+7Hq2ZpW9xLmN4vB8==", "7Hq2ZpW9xLmN.key",
+    "/7Hq2ZpW9xLmN4vB8", "secrets/7Hq2ZpW9xLmN4vB8.txt", "../7Hq2ZpW9xLmN4vB8",
+    "7Hq2ZpW9\\u0000xLmN"])  # a TOML escape: a NUL byte in the value
+def test_a_key_pasted_as_api_key_file_in_a_config_file_is_never_echoed(tmp_path, make_sim,
+                                                                       cli, value):
+    sim = make_sim()
+    config = tmp_path / "partoo.toml"
+    config.write_text(f'api_key_file = "{value}"\n', encoding="utf-8")
+    env = sim_env(sim)
+    del env["PARTOO_API_KEY"]
+    summary = tmp_path / "summary.json"
+    for log_format in ("text", "json"):
+        result = cli("run", one_row_job(tmp_path), "--yes", "--config", config,
+                     "--summary-json", summary, "--log-format", log_format, env=env)
+        assert result.code == 2
+        assert (f"api_key_file in {config}: no such file" in result.err
+                or f"api_key_file in {config}: not a path" in result.err), result.err
+        assert "its value is not shown" in result.err
+        if not value.startswith("/"):  # where a relative one was looked for
+            assert f"a relative path is read from {tmp_path}" in result.err
+        for text in (result.err, result.out, summary.read_text()):
+            assert "7Hq2ZpW9" not in text, text
+        assert json.loads(summary.read_text())["exit_code"] == 2
+    assert sim.state.log.stats()["requests"] == 0
+
+
+def test_a_key_file_that_names_a_file_is_named_in_every_message(tmp_path, make_sim, cli):
+    sim = make_sim()
+    folder = tmp_path / "secrets"
+    folder.mkdir()
+    result = cli("run", one_row_job(tmp_path), "--yes", env=key_env(sim, folder))
+    assert result.code == 2 and f"PARTOO_API_KEY_FILE {folder}: a folder" in result.err
+
+
+def test_a_401_names_where_the_key_came_from_never_the_key(tmp_path, make_sim, cli):
+    sim = make_sim(keys=("another-key",))  # the key of the file is refused: 401
+    path = key_file(tmp_path / "partoo.key", 0o600)
+    result = cli("run", one_row_job(tmp_path), "--yes", env=key_env(sim, path))
+    assert result.code == 3, result.err
+    assert f"check the key in {path} (PARTOO_API_KEY_FILE)" in result.err
+    assert "check PARTOO_API_KEY" not in result.err and SECRET not in result.err
+    config = tmp_path / "partoo.toml"
+    config.write_text('api_key_file = "partoo.key"\n', encoding="utf-8")
+    env = key_env(sim, "")
+    del env["PARTOO_API_KEY_FILE"]
+    named = cli("run", one_row_job(tmp_path), "--yes", "--overwrite", "--config", config,
+                env=env)
+    assert named.code == 3, named.err
+    assert f"check the key in {path} (api_key_file in {config})" in named.err
+    config.write_text(f'api_key = "{SECRET}"\n', encoding="utf-8")
+    config.chmod(0o600)
+    inline = cli("run", one_row_job(tmp_path), "--yes", "--overwrite", "--config", config,
+                 env=env)
+    assert inline.code == 3 and f"check api_key in {config}" in inline.err, inline.err
+    direct = cli("run", one_row_job(tmp_path), "--yes", "--overwrite",
+                 env={**env, "PARTOO_API_KEY": SECRET})
+    assert direct.code == 3 and "check PARTOO_API_KEY" in direct.err
+    report = (tmp_path / "job.report.csv").read_text()
+    assert SECRET not in report
+
+
+def test_an_empty_key_variable_says_it_is_empty(tmp_path, make_sim, cli):
+    sim = make_sim()
+    env = {**sim_env(sim), "PARTOO_API_KEY": "  "}
+    result = cli("run", one_row_job(tmp_path), "--yes", env=env)
+    assert result.code == 2 and "PARTOO_API_KEY is set, but empty" in result.err
+    del env["PARTOO_API_KEY"]
+    unset = cli("run", one_row_job(tmp_path), "--yes", env=env)
+    assert unset.code == 2 and "PARTOO_API_KEY is not set" in unset.err
 
 
 # --- the rule itself, on any owner (whoever runs the tests) ------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from helpers import SECRET, read_report, server_tls, tls_env, write_job
+from helpers import SECRET, read_report, server_tls, sim_env, tls_env, write_job
 from worker.simulator import Simulator, SimulatorThread, seeded_state
 
 PROXY_PASSWORD = "pr0xy-Pa55word-DO-NOT-LEAK"
@@ -259,6 +259,173 @@ def test_a_proxy_variable_that_is_not_a_url_says_which(tmp_path, make_sim, cli):
     assert bad.code == 2 and "PARTOO_PROXY" in bad.err and PROXY_PASSWORD not in bad.err
 
 
+# --- plain http only when the whole way is on this machine (issue 31 item 5) ---------------
+
+# A listener in a network namespace: it records each connection and every byte it gets,
+# and answers 502 (what a proxy says when it cannot reach a loopback address of its own).
+_LISTENER = """
+import socket, sys, threading
+address, port_file, log = sys.argv[1], sys.argv[2], sys.argv[3]
+server = socket.create_server((address, 0))
+def serve(conn):
+    with conn, open(log, "ab") as out:
+        out.write(b"connection\\n"); out.flush()
+        conn.settimeout(5)
+        try:
+            data = conn.recv(65536)
+            out.write(data); out.flush()
+            if data:
+                conn.sendall(b"HTTP/1.1 502 Bad Gateway\\r\\ncontent-length: 0\\r\\n\\r\\n")
+        except OSError:
+            pass
+open(port_file + ".tmp", "w").write(str(server.getsockname()[1]))
+__import__("os").replace(port_file + ".tmp", port_file)
+while True:
+    threading.Thread(target=serve, args=(server.accept()[0],), daemon=True).start()
+"""
+
+
+class FarListener:
+    """A socket listening on an address that is not loopback: the far end of a veth pair
+    whose other end is in a network namespace made for the test (198.18.0.0/15, the
+    benchmarking range, which no network routes)."""
+
+    def __init__(self, folder: Path) -> None:
+        import random
+        import shutil
+
+        if os.geteuid() != 0 or shutil.which("ip") is None:
+            pytest.skip("a network namespace needs root and `ip`")
+        tag = f"{os.getpid() % 100000}{random.randrange(1000)}"
+        self.namespace, self.host_end = f"pbt{tag}", f"pbh{tag}"
+        net = f"198.{18 + random.randrange(2)}.{random.randrange(256)}"
+        block = random.randrange(64) * 4
+        self.address = f"{net}.{block + 2}"
+        steps = [["netns", "add", self.namespace],
+                 ["link", "add", self.host_end, "type", "veth", "peer", "name", "pbn" + tag],
+                 ["link", "set", "pbn" + tag, "netns", self.namespace],
+                 ["addr", "add", f"{net}.{block + 1}/30", "dev", self.host_end],
+                 ["link", "set", self.host_end, "up"],
+                 ["-n", self.namespace, "addr", "add", f"{self.address}/30", "dev",
+                  "pbn" + tag],
+                 ["-n", self.namespace, "link", "set", "pbn" + tag, "up"]]
+        self.process: subprocess.Popen | None = None
+        for step in steps:
+            done = subprocess.run(["ip", *step], capture_output=True, text=True)
+            if done.returncode != 0:
+                self.stop()
+                pytest.skip(f"cannot make a network namespace here: {done.stderr.strip()}")
+        self.log = folder / "far.log"
+        port_file = folder / "far.port"
+        self.process = subprocess.Popen(
+            ["ip", "netns", "exec", self.namespace, sys.executable, "-c", _LISTENER,
+             self.address, str(port_file), str(self.log)])
+        for _ in range(300):
+            if port_file.exists():
+                break
+            assert self.process.poll() is None, "the listener did not start"
+            time.sleep(0.05)
+        self.port = int(port_file.read_text())
+
+    def received(self) -> bytes:
+        return self.log.read_bytes() if self.log.exists() else b""
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+        # Deleting the namespace deletes its end of the pair, and so the pair.
+        subprocess.run(["ip", "netns", "del", self.namespace], capture_output=True)
+        subprocess.run(["ip", "link", "del", self.host_end], capture_output=True)
+
+
+@pytest.fixture
+def far_listener(tmp_path_factory) -> Iterator[FarListener]:
+    listener = FarListener(tmp_path_factory.mktemp("far"))
+    yield listener
+    listener.stop()
+
+
+_PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "https_proxy",
+                    "HTTPS_PROXY", "no_proxy", "NO_PROXY")
+
+
+@pytest.fixture
+def no_proxy_variables(monkeypatch) -> None:
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_a_loopback_http_api_through_a_proxy_off_this_machine_is_refused_before_sending(
+        tmp_path, make_sim, far_listener, cli, monkeypatch, no_proxy_variables):
+    sim = make_sim()
+    far = f"ops:{PROXY_PASSWORD}@{far_listener.address}:{far_listener.port}"
+    job = write_job(tmp_path / "job.csv", [(str(i), "closed", "") for i in range(1, 4)])
+    config = tmp_path / "partoo.toml"
+    config.write_text(f'proxy = "http://{far}"\n')
+    env = sim_env(sim, PARTOO_MAX_ATTEMPTS="1")
+    written = cli("run", job, "--yes", "--report", tmp_path / "done.csv",
+                  env=sim_env(make_sim()))  # a report for `verify`, from another API
+    assert written.code == 0, written.err
+    ways = [(name, [], {name: f"http://{far}"}) for name in
+            ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")]
+    ways += [("PARTOO_PROXY", [], {"PARTOO_PROXY": f"http://{far}"}),
+             # TLS to the proxy: it still reads every request whole
+             ("PARTOO_PROXY", [], {"PARTOO_PROXY": f"https://{far}"}),
+             ("--proxy", ["--proxy", f"http://{far}"], {}),
+             ("proxy in a config file", ["--config", config], {})]
+    for number, (named, flags, variables) in enumerate(ways):
+        for name in _PROXY_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        summary = tmp_path / f"s{number}.json"
+        result = cli("run", job, "--yes", "--report", tmp_path / f"r{number}.csv",
+                     "--summary-json", summary, *flags, env={**env, **variables})
+        assert result.code == 2, (named, result.err)
+        assert named in result.err and "plain http" in result.err, result.err
+        assert "https" in result.err and "NO_PROXY" in result.err and "loopback" in result.err
+        assert f"***@{far_listener.address}" in result.err
+        for text in (result.out, result.err, summary.read_text()):
+            assert PROXY_PASSWORD not in text and SECRET not in text
+    for command in (["verify", tmp_path / "done.csv"],
+                    ["select", "--action", "close", "--out", tmp_path / "all.csv"]):
+        monkeypatch.setenv("HTTP_PROXY", f"http://{far}")
+        result = cli(*command, env={**env, "HTTP_PROXY": f"http://{far}"})
+        assert result.code == 2 and "HTTP_PROXY" in result.err, result.err
+    time.sleep(0.2)  # a stray connection's bytes would be logged by now
+    assert far_listener.received() == b""  # not a connection, not a byte
+    assert sim.simulator.state.log.records == []
+
+
+def test_the_far_proxy_is_reached_and_nothing_bypassed_for_https_or_no_proxy(
+        tmp_path, make_sim, far_listener, cli, monkeypatch, no_proxy_variables):
+    # The control: the listener is reachable (a run that may use it does), and NO_PROXY
+    # for the loopback API sends direct, never to it.
+    sim = make_sim()
+    far = f"http://{far_listener.address}:{far_listener.port}"
+    job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
+    monkeypatch.setenv("HTTP_PROXY", far)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    direct = cli("run", job, "--yes", env={**sim_env(sim), "HTTP_PROXY": far,
+                                           "NO_PROXY": "127.0.0.1"})
+    assert direct.code == 0, direct.err
+    assert far_listener.received() == b""
+    monkeypatch.delenv("NO_PROXY")
+    # An https API through it is allowed (TLS end to end): the preflight asks for a tunnel.
+    tunnel = cli("run", job, "--yes", "--report", tmp_path / "t.csv",
+                 env={**sim_env(sim), "PARTOO_BASE_URL": "https://partoo-api.test/v2",
+                      "HTTPS_PROXY": far})
+    monkeypatch.setenv("HTTPS_PROXY", far)
+    assert tunnel.code == 2, tunnel.err
+    for _ in range(100):
+        if b"CONNECT partoo-api.test:443" in far_listener.received():
+            break
+        time.sleep(0.05)
+    assert b"CONNECT partoo-api.test:443" in far_listener.received()
+    assert SECRET.encode() not in far_listener.received()
+
+
 # --- TLS: the system's store, plus a CA bundle ----------------------------------------------
 
 def test_an_untrusted_certificate_stops_the_run_naming_the_setting(tmp_path, https_sim,
@@ -300,6 +467,12 @@ def test_a_ca_bundle_that_is_not_pem_is_a_clear_error(tmp_path, https_sim, cli):
     missing = cli("run", job, "--yes", env={**tls_env(sim),
                                             "PARTOO_CA_BUNDLE": str(tmp_path / "none.pem")})
     assert missing.code == 2 and "PARTOO_CA_BUNDLE" in missing.err
+    assert "no such file" in missing.err
+    # Something that is there, but no file: said for what it is (issue 31 item 16).
+    for path, kind in ((tmp_path, "a folder"), (Path("/dev/zero"), "a character device")):
+        other = cli("run", job, "--yes", env={**tls_env(sim), "PARTOO_CA_BUNDLE": str(path)})
+        assert other.code == 2 and f"PARTOO_CA_BUNDLE): {kind}: name a PEM file" in other.err
+        assert "no such file" not in other.err
 
 
 def test_an_untrusted_certificate_through_the_proxy_is_the_same_clear_error(

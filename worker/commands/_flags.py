@@ -12,9 +12,9 @@ if TYPE_CHECKING:
     from worker.core.operations import Override
 
 __all__ = ["FILE", "SETTINGS_ENVIRONMENT", "SettingsHelp", "add_action_flags",
-           "add_dialect_flag", "add_settings_flags", "file_arg", "override_from",
-           "positive_int", "secret_flag", "secret_flag_message", "settings_from",
-           "top_level_flag", "unknown_flags"]
+           "add_dialect_flag", "add_settings_flags", "assignment", "file_arg",
+           "override_from", "positive_int", "secret_flag", "secret_flag_message",
+           "settings_from", "shown_arguments", "top_level_flag", "unknown_flags"]
 
 # What shell completion offers for a path argument: shtab's FILE, spelt out so that the
 # parsers are built without importing shtab (`--help` stays instant).
@@ -133,10 +133,20 @@ def positive_int(text: str) -> int:
     return value
 
 
-# What a key given as a flag is spelt as (`--api-key KEY`, `--token=KEY`, ...). The key is
-# never a flag; such an argument and whatever follows it are never printed.
-_SECRET_FLAG = re.compile(r"--?(api[-_]?key|apikey|key|token|api[-_]?token|secret|"
-                          r"password|passwd|x[-_]?apikey)(=.*)?", re.IGNORECASE | re.DOTALL)
+# What a key given as a flag is spelt as (`--api-key KEY`, `--partoo-key=KEY`, `--token`,
+# `--auth`, `--bearer`, ...). The key is never a flag; such an argument and whatever
+# follows it are never printed.
+_SECRET_FLAG = re.compile(r"--?([a-z0-9]+[-_])*(api[-_]?key|apikey|key|token|api[-_]?token|"
+                          r"secret|password|passwd|x[-_]?apikey|auth|authorization|bearer|"
+                          r"credentials?)(=.*)?", re.IGNORECASE | re.DOTALL)
+# A shell variable's assignment (`PARTOO_API_KEY=K`) typed after the command, where it
+# is an argument: its value is never printed.
+_ASSIGNMENT = re.compile(r"([A-Z][A-Z0-9_]*)=(.*)", re.DOTALL)
+# How an argument that is no known one may be shown: a flag's name (its value masked),
+# never a bare value, which may be a key (`--header x-APIKey:KEY`, `-k KEY`).
+_LONG_FLAG = re.compile(r"--[A-Za-z][A-Za-z0-9_-]{0,39}")
+_SHORT_FLAG = re.compile(r"-[A-Za-z]")
+MASK = "****"
 # Flags other tools have, and what does their job here.
 _PLAN_INSTEAD = "`partoo-bulk plan JOB` shows what a run would send, sending nothing"
 _ELSEWHERE = {"--dry-run": _PLAN_INSTEAD, "--dryrun": _PLAN_INSTEAD}
@@ -159,11 +169,68 @@ def secret_flag_message(flag: str) -> str:
             "to a file holding it. What followed the flag is not shown")
 
 
+def assignment(argv: list[str]) -> str | None:
+    """What is wrong with a variable's assignment typed as an argument
+    (`run J PARTOO_API_KEY=K`), or None. An argument right after a flag is that flag's
+    value, and is left to the parser (masked if the flag is unknown)."""
+    for position, arg in enumerate(argv, 1):
+        if arg == "--":
+            return None
+        match = _ASSIGNMENT.fullmatch(arg)
+        if match is None or (position > 1 and argv[position - 2].startswith("-")):
+            continue
+        name = match.group(1)
+        text = (f"argument {position} ({name}={MASK}) is a variable's assignment, which a "
+                f"shell takes as one only before the command: `{name}=... partoo-bulk ...`, "
+                "or `export` it first (a file named so: give it as ./FILE)")
+        if name.startswith("PARTOO_"):
+            text += ("; the key is best never typed on a command line: `read -rs "
+                     "PARTOO_API_KEY && export PARTOO_API_KEY`, or PARTOO_API_KEY_FILE")
+        return text + ". Its value is not shown"
+    return None
+
+
+def _shown(arg: str) -> str | None:
+    """`arg` as a message may show it: a flag's name with any value masked, or None
+    for a value (shown by its position only)."""
+    name, eq, _ = arg.partition("=")
+    if _LONG_FLAG.fullmatch(name):
+        return name + (f"={MASK}" if eq else "")
+    if _SHORT_FLAG.fullmatch(arg[:2]):
+        return arg[:2] + (MASK if len(arg) > 2 else "")
+    match = _ASSIGNMENT.fullmatch(arg)
+    return f"{match.group(1)}={MASK}" if match else None
+
+
+def shown_arguments(extras: list[str], argv: list[str]) -> str:
+    """The arguments `extras` (taken from `argv`) as a message may show them: flags by
+    their name, values masked (`--partoo-key ****`) or by their position
+    (`argument 5`)."""
+    parts: list[str] = []
+    start, masked = 0, False
+    open_flag = 0  # the position of the last flag shown with no value: its value follows
+    for arg in extras:
+        position = argv.index(arg, start) + 1 if arg in argv[start:] else 0
+        start = position or start
+        shown = _shown(arg)
+        masked = masked or shown != arg
+        if shown is None and position and position - 1 == open_flag:
+            parts[-1] += f" {MASK}"
+            open_flag = 0
+            continue
+        parts.append(shown if shown is not None else
+                     f"argument {position}" if position else "an argument")
+        open_flag = position if shown == arg and arg.startswith("-") else 0
+    text = ", ".join(parts)
+    return text + (" (values are not shown: they may hold a secret)" if masked else "")
+
+
 def unknown_flags(parser: argparse.ArgumentParser, extras: list[str],
-                  others: dict[str, argparse.ArgumentParser]) -> str:
-    """argparse's "unrecognized arguments" with, for each flag, the one meant: a close
-    match among `parser`'s own flags, a flag of another subcommand (`others`), or what
-    does the job of another tool's flag (`--dry-run`)."""
+                  others: dict[str, argparse.ArgumentParser], argv: list[str]) -> str:
+    """argparse's "unrecognized arguments", never showing a value (`shown_arguments`),
+    with, for each flag, the one meant: a close match among `parser`'s own flags, a flag
+    of another subcommand (`others`), or what does the job of another tool's flag
+    (`--dry-run`). Hints only ever name flags that exist."""
     import difflib  # only for a mistake
 
     own = _options(parser)
@@ -187,7 +254,7 @@ def unknown_flags(parser: argparse.ArgumentParser, extras: list[str],
         close = difflib.get_close_matches(name, own, n=1, cutoff=0.7)
         if close:
             hints.append(f"did you mean {close[0]}?")
-    message = f"unrecognized arguments: {' '.join(extras)}"
+    message = f"unrecognized arguments: {shown_arguments(extras, argv)}"
     return message + (f" ({'; '.join(hints)})" if hints else "")
 
 
@@ -202,11 +269,18 @@ def top_level_flag(argv: list[str], parser: argparse.ArgumentParser,
         return [o for action in p._actions for o in action.option_strings]
 
     own = set(flags(parser))
-    for arg in argv:
+    for position, arg in enumerate(argv, 1):
         if arg == "--" or arg in commands:
             return None
         name = arg.partition("=")[0]
-        if not name.startswith("-") or name in own:
+        if not name.startswith("-"):
+            # argparse would quote it ("invalid choice: 'PARTOO_API_KEY=K'"): it may be
+            # a key, so it goes by its position.
+            close = difflib.get_close_matches(arg, list(commands), n=1, cutoff=0.6)
+            meant = f"did you mean `partoo-bulk {close[0]}`? " if close else ""
+            return (f"argument {position} is not a command (it is not shown: it may hold "
+                    f"a secret): {meant}the commands are {', '.join(commands)}")
+        if name in own:
             continue
         if name in _ELSEWHERE:
             return f"{name}: {_ELSEWHERE[name]}"
@@ -215,7 +289,8 @@ def top_level_flag(argv: list[str], parser: argparse.ArgumentParser,
             every = sorted({o for sub in commands.values() for o in _options(sub)})
             close = difflib.get_close_matches(name, every, n=1, cutoff=0.7)
             if not close:
-                return f"unrecognized argument: {name} (see partoo-bulk --help)"
+                shown = shown_arguments([arg], argv)
+                return f"unrecognized argument: {shown} (see partoo-bulk --help)"
             meant, typo = close[0], f"{name}: did you mean {close[0]}? "
         owners = [command for command, sub in commands.items() if meant in flags(sub)]
         where = " and ".join(f"`partoo-bulk {command}`" for command in owners)

@@ -9,6 +9,10 @@ a comma-separated list of host names, domain suffixes (`.corp`, `corp`) and IP
 addresses (no CIDR ranges), or `*` for every host. Python's own reading of it
 (`urllib.request.proxy_bypass_environment`) decides.
 
+Plain http (the simulator on loopback) is allowed only when the whole way is on this
+machine: a proxy that is not on loopback would get every request, the key in clear
+text, and is refused before anything is sent (`ConfigError`, exit 2).
+
 The extra CAs are `ca_bundle` (`--ca-bundle`, `PARTOO_CA_BUNDLE`), and `SSL_CERT_FILE`
 when it is set: OpenSSL (so the store on Linux, `worker.partoo.tls`) reads that one
 itself, the macOS and Windows trust stores do not.
@@ -21,13 +25,13 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from worker.config.settings import Settings
+from worker.config.settings import Settings, is_loopback
 from worker.core.errors import ConfigError
 from worker.core.urls import Proxy
 
 __all__ = ["ca_files", "proxy_for"]
 
-PROXY_SETTING = "the proxy setting"
+PROXY_SETTING = "--proxy, PARTOO_PROXY or proxy in a config file"
 
 
 def proxy_for(s: Settings) -> Proxy | None:
@@ -45,10 +49,20 @@ def proxy_for(s: Settings) -> Proxy | None:
             parts.netloc, {"no": no_proxy}):
         return None
     try:
-        return Proxy.parse(text, source)
+        proxy = Proxy.parse(text, source)
     except ValueError as exc:
         raise ConfigError(f"{source}: not a proxy URL ({exc}); for example "
                           "http://proxy.example.com:3128") from None
+    if parts.scheme == "http" and not is_loopback(proxy.host):
+        # The base URL passed its own check as loopback, but the proxy, not this
+        # machine, would get the requests: an https proxy too sees each one whole.
+        raise ConfigError(
+            f"PARTOO_BASE_URL {s.base_url} is plain http, allowed only when the whole way "
+            f"is on this machine, but requests would go through {proxy.shown}, which is "
+            "not on loopback: the API key would cross the network in clear text. Use an "
+            f"https base URL, add {parts.hostname} to NO_PROXY, or use a proxy on "
+            "loopback; nothing was sent")
+    return proxy
 
 
 def ca_files(s: Settings) -> tuple[tuple[str, str], ...]:

@@ -34,7 +34,7 @@ from worker.config.defaults import DEFAULT_BASE_URL, DEFAULTS, default, default_
 from worker.core.errors import ConfigError
 from worker.core.urls import Proxy, shown_url
 from worker.files.csvdialect import DialectChoice
-from worker.keyfile import check_secret_file, read_key_file
+from worker.keyfile import Key, check_secret_file, file_kind, read_key_file
 
 __all__ = ["DEFAULT_BASE_URL", "Settings", "default", "default_config_path", "load_settings"]
 
@@ -96,7 +96,11 @@ class Settings(BaseSettings):
         """The key, or the one "no key" `ConfigError`: what it is needed for, and `how` to
         give it (the CLI's way by default; the Python API names its own)."""
         if self.api_key is None:
-            raise ConfigError(f"PARTOO_API_KEY is not set: {needed_for}. Give it: {how}, "
+            given = os.environ.get("PARTOO_API_KEY")
+            # An empty value wins over a config file's key, as any value does.
+            state = ("is set, but empty (or only spaces), which also hides any api_key "
+                     "of a config file: unset it or" if given is not None else "is not set")
+            raise ConfigError(f"PARTOO_API_KEY {state}: {needed_for}. Give it: {how}, "
                               "without typing it on a command line (e.g. `read -rs "
                               "PARTOO_API_KEY && export PARTOO_API_KEY`); it is never a flag, "
                               "so it stays out of shell history and ps")
@@ -143,8 +147,14 @@ class Settings(BaseSettings):
         if value is None or not str(value).strip():
             return None
         value = value.expanduser()
-        if not value.is_file():
-            raise ValueError("no such file: name a PEM file of CA certificates")
+        try:
+            kind = file_kind(value.stat())
+        except FileNotFoundError:
+            kind = "no such file"
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in it
+            kind = f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
+        if kind is not None:  # a folder, /dev/zero: say so, not "no such file"
+            raise ValueError(f"{kind}: name a PEM file of CA certificates")
         return value
 
     @field_validator("api_key")
@@ -159,7 +169,8 @@ class Settings(BaseSettings):
             # Never echo the key: say what is wrong with it, not what it is.
             raise ValueError("the key holds spaces or control characters (pasted with a "
                              "line break?): set it again")
-        return SecretStr(key)
+        # Where it came from stays with it (a 401 names the file to check).
+        return Key(key, value.source) if isinstance(value, Key) else SecretStr(key)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],
@@ -201,6 +212,8 @@ def load_settings(config_file: str | Path | None = None, *, read_key: bool = Tru
     for path, values in layers:
         file_values.update(values)
         origin.update(dict.fromkeys(values, path))
+    if isinstance(file_values.get("api_key"), str):
+        file_values["api_key"] = Key(file_values["api_key"], f"api_key in {origin['api_key']}")
     init = {k: v for k, v in flags.items() if v is not None}
     if read_key and "api_key" not in init:
         init.update(_key_from_file(file_values, origin, layers))
@@ -227,7 +240,9 @@ def _key_from_file(file_values: dict[str, Any], origin: dict[str, Path],
             raise ConfigError("both PARTOO_API_KEY and PARTOO_API_KEY_FILE are set: unset "
                               "one of them (the file is the safer: it stays out of the "
                               "environment of every child process)")
-        return {"api_key": read_key_file(Path(env_file), "PARTOO_API_KEY_FILE")}
+        path = Path(env_file).expanduser()
+        return {"api_key": read_key_file(path, "PARTOO_API_KEY_FILE", relative_to=None
+                                         if path.is_absolute() else Path.cwd())}
     if named_file is None or os.environ.get("PARTOO_API_KEY", "").strip():
         return {}
     source = origin["api_key_file"]
@@ -240,7 +255,9 @@ def _key_from_file(file_values: dict[str, Any], origin: dict[str, Path],
     if not isinstance(named_file, str) or not named_file.strip():
         raise ConfigError(f"{source}: api_key_file must be a path (a string)")
     path = Path(named_file).expanduser()
-    file_values["api_key"] = read_key_file(source.parent / path, f"api_key_file in {source}")
+    file_values["api_key"] = read_key_file(
+        source.parent / path, f"api_key_file in {source}",
+        relative_to=None if path.is_absolute() else source.parent.absolute())
     return {}
 
 

@@ -23,8 +23,9 @@ __all__ = ["api_message", "describe", "parse_json", "parse_retry_after", "raise_
 
 
 def raise_for_status(status: int, reason: str, headers: Any, body: bytes,
-                      parsed: Any) -> None:
-    """Nothing for a 200; otherwise the `RequestError` that the status means."""
+                      parsed: Any, *, key_source: str = "PARTOO_API_KEY") -> None:
+    """Nothing for a 200; otherwise the `RequestError` that the status means.
+    `key_source` is what a 401 tells to check (`worker.keyfile.key_source`)."""
     if status == 200:
         return
     if 200 < status < 300:
@@ -36,7 +37,7 @@ def raise_for_status(status: int, reason: str, headers: Any, body: bytes,
                          "sent to another address): check PARTOO_BASE_URL", http_status=status)
     if status == 401:
         raise Unauthorized(f"401 {api_message(parsed) or 'not authenticated'}: "
-                           "check PARTOO_API_KEY", http_status=status)
+                           f"check {key_source}", http_status=status)
     if status == 429:
         retry_after = parse_retry_after(headers.get("Retry-After"))
         raise RateLimited("429 rate limited", retry_after_s=retry_after)

@@ -36,6 +36,7 @@ from worker.core.errors import (
 )
 from worker.core.operations import Operation
 from worker.core.urls import Proxy
+from worker.keyfile import key_source
 from worker.partoo.answers import describe, parse_json, raise_for_status
 from worker.partoo.tls import ssl_context, verify_failed
 
@@ -92,7 +93,9 @@ class PartooClient:
             aiohttp.BasicAuth(proxy.user, proxy.password or "")
         self._base_url = base_url.rstrip("/")
         self._host = urlsplit(self._base_url).netloc
-        _check_header_safe(api_key.get_secret_value())
+        # What a refusal of the key tells to check: the variable, or the key file's path.
+        self._key_source = key_source(api_key)
+        _check_header_safe(api_key.get_secret_value(), self._key_source)
         self._api_key = api_key
         self._timeout_s = request_timeout_s
         # Built once: a request's URL from the base's already-encoded path and our own
@@ -167,7 +170,8 @@ class PartooClient:
                     raise Unauthorized(self._proxy_refused(407, resp.reason or ""),
                                        http_status=407)
                 parsed = {"status": "success"} if body == _SUCCESS_BODY else parse_json(body)
-                raise_for_status(resp.status, resp.reason or "", resp.headers, body, parsed)
+                raise_for_status(resp.status, resp.reason or "", resp.headers, body, parsed,
+                                 key_source=self._key_source)
                 return resp.status, parsed, body
         except RequestError as exc:
             raise self._scrub(exc) from None
@@ -262,7 +266,7 @@ def _cannot_connect(host: str, error: OSError) -> str:
     return f"cannot connect to {host}: {error.strerror or error}"
 
 
-def _check_header_safe(key: str) -> None:
+def _check_header_safe(key: str, source: str = "PARTOO_API_KEY") -> None:
     """ConfigError unless the key can travel in an HTTP header as it is.
 
     aiohttp refuses CR, LF and NUL with a ValueError, and fails on text it cannot encode,
@@ -282,7 +286,7 @@ def _check_header_safe(key: str) -> None:
         else:
             why = ("a character that is not ASCII (a typographic or invisible one, copied "
                    "from a web page or a document?): Partoo's keys are plain ASCII")
-        raise ConfigError(f"PARTOO_API_KEY cannot be sent in an HTTP header: {where} it "
+        raise ConfigError(f"{source} cannot be sent in an HTTP header: {where} it "
                           f"holds {why}. Set the key again, copied from Partoo")
 
 
