@@ -105,8 +105,9 @@ def test_no_message_names_a_flag_that_does_not_exist():
             for flag in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text):
                 named.setdefault(flag, path)
     # Flags of other programs our messages quote (ssh, pip, node_exporter), and other
-    # tools' flags a usage error answers (`--dry-run`: plan does that here).
-    other = {"--collector", "--dry-run", "--dryrun"}
+    # tools' flags a usage error answers (`--dry-run`: plan does that here), and the
+    # spellings of a key flag that are refused as such (`--partoo-key KEY`: never echoed).
+    other = {"--collector", "--dry-run", "--dryrun", "--partoo-key"}
     unknown = {f: str(p) for f, p in named.items() if f not in known and f not in other}
     assert unknown == {}
 
