@@ -248,3 +248,24 @@ def script(name: str, *args: str, env: dict[str, str], cwd: Path):
     full.update(env, PARTOO_BULK=f"{sys.executable} -m worker")
     return subprocess.run(["bash", str(JOBS / name), *args], env=full, cwd=cwd,
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def run_refused_with(tmp_path, cli, reason: object):
+    """`run -v` of a one-row job against a server that refuses every request with 400
+    and `reason` as Partoo's error text: what the terminal shows of a server's words."""
+    from aiohttp import web
+
+    from stand_ins import ServerThread
+
+    async def refuse(request: web.Request) -> web.Response:
+        return web.json_response({"errors": {"json": {"status": reason}}}, status=400)
+
+    server = ServerThread(refuse)
+    root = server.start()
+    try:
+        job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
+        return cli("run", job, "--yes", "-v", env={
+            "PARTOO_API_KEY": SECRET, "PARTOO_BASE_URL": root + "/v2",
+            "PARTOO_REQUEST_TIMEOUT_S": "5"})
+    finally:
+        server.stop()

@@ -8,10 +8,7 @@ import contextlib
 import json
 import logging
 
-from aiohttp import web
-
-from helpers import SECRET, write_job
-from stand_ins import ServerThread
+from helpers import run_refused_with
 from worker import logs
 
 HOSTILE = "bad\u2028WARNING forged line\u202edesrever\u2066\u2069\u200f\u0085end"
@@ -57,18 +54,7 @@ def test_a_json_line_escapes_them_and_reads_back_the_same(capsys):
 
 
 def test_a_servers_reason_reaches_the_terminal_escaped(tmp_path, cli):
-    async def refuse(request: web.Request) -> web.Response:
-        return web.json_response({"errors": {"json": {"status": HOSTILE}}}, status=400)
-
-    server = ServerThread(refuse)
-    root = server.start()
-    try:
-        job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
-        result = cli("run", job, "--yes", "-v", env={
-            "PARTOO_API_KEY": SECRET, "PARTOO_BASE_URL": root + "/v2",
-            "PARTOO_REQUEST_TIMEOUT_S": "5"})
-    finally:
-        server.stop()
+    result = run_refused_with(tmp_path, cli, HOSTILE)
     assert result.code == 1, result.err
     assert "\\u202edesrever" in result.err
     assert not any(char in result.err for char in RAW)

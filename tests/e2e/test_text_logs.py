@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import re
 
-from aiohttp import web
-
-from helpers import SECRET, read_report, sim_env, write_job
-from stand_ins import ServerThread
+from helpers import read_report, run_refused_with, sim_env, write_job
 
 _REQUEST_LINE = re.compile(r"^(\S+) (INFO|WARNING) (PATCH|GET) /conversations/")
 HOSTILE = "bad\x1b[2J\x1b]0;owned\x07\r\nWARNING forged line\x9b"
@@ -28,18 +25,7 @@ def test_request_lines_carry_the_reports_clock(tmp_path, make_sim, cli):
 
 
 def test_a_servers_control_characters_never_reach_the_terminal(tmp_path, cli):
-    async def refuse(request: web.Request) -> web.Response:
-        return web.json_response({"errors": {"json": {"status": HOSTILE}}}, status=400)
-
-    server = ServerThread(refuse)
-    root = server.start()
-    try:
-        job = write_job(tmp_path / "job.csv", [("1", "closed", "")])
-        result = cli("run", job, "--yes", "-v", env={
-            "PARTOO_API_KEY": SECRET, "PARTOO_BASE_URL": root + "/v2",
-            "PARTOO_REQUEST_TIMEOUT_S": "5"})
-    finally:
-        server.stop()
+    result = run_refused_with(tmp_path, cli, HOSTILE)
     assert result.code == 1, result.err
     lines = [line for line in result.err.splitlines() if "/conversations/1" in line]
     assert lines and all(_REQUEST_LINE.match(line) for line in lines)
